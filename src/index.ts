@@ -1,0 +1,10 @@
+/**
+ * rmc-robust: adversarially robust convolutional networks for TensorFlow.js, after Xu & Yang,
+ * "Understanding Adversarial Robustness from Feature Maps of Convolutional Layers".
+ *
+ * The library needs `@tensorflow/tfjs-core` and `@tensorflow/tfjs-layers` (peers) and any tfjs backend
+ * registered by the application (`@tensorflow/tfjs-backend-cpu`, `-wasm`, `@tensorflow/tfjs-node`, ...).
+ *
+ * @packageDocumentation
+ */
+export * from './models/index.js';

@@ -1,0 +1,94 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+
+/** Constructor arguments of {@link BatchNorm2d}. */
+export interface BatchNorm2dArgs {
+  name?: string;
+  /**
+   * Weight of the current batch in the running statistics, PyTorch's convention:
+   * `running = (1 - momentum) * running + momentum * batch`. Default 0.1 (PyTorch's default; tfjs
+   * and Keras write the same update with `momentum = 0.9`).
+   */
+  momentum?: number;
+  /** Added to the variance before the square root. Default 1e-5 (PyTorch's). */
+  epsilon?: number;
+}
+
+/**
+ * Batch normalisation over the channel (last) axis of NHWC tensors with PyTorch's `nn.BatchNorm2d`
+ * semantics, so trained models and their running statistics match the reference code:
+ *
+ * - training mode (`model.apply(x, { training: true })`, `fit`): normalises with the batch mean and the
+ *   biased batch variance, and updates the running mean and the running variance with the *unbiased*
+ *   batch variance (`n / (n - 1)`, `n = N * H * W`) using `momentum` 0.1;
+ * - inference mode: normalises with the running statistics.
+ *
+ * Weights are named as Keras names them (`gamma`, `beta`, `moving_mean`, `moving_variance`).
+ * Registered for serialization as `BatchNorm2d`.
+ */
+export class BatchNorm2d extends tfl.layers.Layer {
+  /** @nocollapse */
+  static className = 'BatchNorm2d';
+  readonly momentum: number;
+  readonly epsilon: number;
+  private gamma?: tfl.LayerVariable;
+  private beta?: tfl.LayerVariable;
+  private movingMean?: tfl.LayerVariable;
+  private movingVariance?: tfl.LayerVariable;
+
+  constructor(args: BatchNorm2dArgs = {}) {
+    super({ name: args.name });
+    this.momentum = args.momentum ?? 0.1;
+    this.epsilon = args.epsilon ?? 1e-5;
+    if (!(this.momentum >= 0 && this.momentum <= 1)) {
+      throw new RangeError(`batchNorm.momentum = ${this.momentum}: must be in [0, 1]`);
+    }
+    if (!(this.epsilon > 0)) throw new RangeError(`batchNorm.epsilon = ${this.epsilon}: must be > 0`);
+    this.supportsMasking = true;
+  }
+
+  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+    const channels = shape[shape.length - 1];
+    if (channels == null) throw new RangeError(`${this.name}: the channel axis must have a defined size`);
+    const ones = tfl.initializers.ones();
+    const zeros = tfl.initializers.zeros();
+    this.gamma = this.addWeight('gamma', [channels], 'float32', ones, undefined, true);
+    this.beta = this.addWeight('beta', [channels], 'float32', zeros, undefined, true);
+    this.movingMean = this.addWeight('moving_mean', [channels], 'float32', zeros, undefined, false);
+    this.movingVariance = this.addWeight('moving_variance', [channels], 'float32', ones, undefined, false);
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape | tfl.Shape[] {
+    return inputShape;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
+    return tf.tidy(() => {
+      const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
+      const gamma = this.gamma!.read();
+      const beta = this.beta!.read();
+      if (kwargs['training'] !== true) {
+        return tf.batchNorm(x, this.movingMean!.read(), this.movingVariance!.read(), beta, gamma, this.epsilon);
+      }
+      const axes = x.shape.slice(0, -1).map((_, i) => i);
+      const { mean, variance } = tf.moments(x, axes);
+      const n = x.size / x.shape[x.rank - 1]!;
+      const m = this.momentum;
+      tf.tidy(() => {
+        const runMean = this.movingMean!.read();
+        const runVar = this.movingVariance!.read();
+        const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
+        this.movingMean!.write(tf.add(tf.mul(runMean, 1 - m), tf.mul(mean, m)));
+        this.movingVariance!.write(tf.add(tf.mul(runVar, 1 - m), tf.mul(unbiased, m)));
+      });
+      return tf.batchNorm(x, mean, variance, beta, gamma, this.epsilon);
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), momentum: this.momentum, epsilon: this.epsilon };
+  }
+}
+tf.serialization.registerClass(BatchNorm2d);

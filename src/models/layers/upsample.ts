@@ -1,0 +1,114 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+
+/** Interpolation of {@link Upsample}, with PyTorch's `F.interpolate` semantics. */
+export type UpsampleMode = 'nearest' | 'bilinear';
+
+/** Input upsampling: output size `floor(size * scale)` per spatial axis. */
+export interface UpsampleOptions {
+  /** Scale factor > 0 (the paper uses 2, 3, 4). */
+  scale: number;
+  /** `'nearest'` (default) or `'bilinear'` (`align_corners=False`). */
+  mode?: UpsampleMode;
+}
+
+/** Constructor arguments of {@link Upsample}. */
+export interface UpsampleArgs extends UpsampleOptions {
+  name?: string;
+}
+
+/**
+ * Spatial upsampling of NHWC images exactly as PyTorch's `F.interpolate(x, scale_factor=scale, mode)`
+ * (the reference code's input upsampling): output size `floor(H * scale)`, source coordinates computed
+ * with the ratio `1 / scale`, `'nearest'` taking `floor(dst / scale)` and `'bilinear'` using
+ * half-pixel centres (`align_corners=False`).
+ *
+ * It is built from gathers and weighted sums, so its gradient is exact on every backend
+ * (tfjs-backend-cpu's own `ResizeBilinearGrad` ignores `halfPixelCenters`). Registered for
+ * serialization as `Upsample`.
+ */
+export class Upsample extends tfl.layers.Layer {
+  /** @nocollapse */
+  static className = 'Upsample';
+  readonly scale: number;
+  readonly mode: UpsampleMode;
+
+  constructor(args: UpsampleArgs) {
+    super({ name: args.name, trainable: false });
+    validateUpsample(args, 'upsample');
+    this.scale = args.scale;
+    this.mode = args.mode ?? 'nearest';
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+    const [n, h, w, c] = shape;
+    return [n ?? null, h == null ? null : upsampledSize(h, this.scale), w == null ? null : upsampledSize(w, this.scale), c ?? null];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+      if (x.rank !== 4) throw new RangeError(`upsample: expected a rank-4 NHWC tensor, got rank ${x.rank}`);
+      const rows = resizeAxis(x, 1, this.scale, this.mode);
+      return resizeAxis(rows, 2, this.scale, this.mode);
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), scale: this.scale, mode: this.mode };
+  }
+}
+tf.serialization.registerClass(Upsample);
+
+/** Output length of an axis of length `size` upsampled by `scale` (PyTorch: `floor(size * scale)`). */
+export function upsampledSize(size: number, scale: number): number {
+  return Math.floor(size * scale);
+}
+
+/** Validates upsample options, naming `option` in errors. */
+export function validateUpsample(options: UpsampleOptions, option: string): void {
+  if (!options || typeof options !== 'object') {
+    throw new TypeError(`${option}: expected { scale: number > 0, mode?: 'nearest' | 'bilinear' }`);
+  }
+  if (typeof options.scale !== 'number' || !Number.isFinite(options.scale) || options.scale <= 0) {
+    throw new RangeError(`${option}.scale = ${String(options.scale)}: must be a finite number > 0`);
+  }
+  const mode = options.mode ?? 'nearest';
+  if (mode !== 'nearest' && mode !== 'bilinear') {
+    throw new RangeError(`${option}.mode = '${String(mode)}': accepted values are 'nearest' and 'bilinear'`);
+  }
+}
+
+/** Source indices and weights along one axis, as PyTorch computes them (float32 arithmetic). */
+function axisPlan(inSize: number, scale: number, mode: UpsampleMode) {
+  const outSize = upsampledSize(inSize, scale);
+  if (outSize < 1) throw new RangeError(`upsample: scale ${scale} maps size ${inSize} to ${outSize} (< 1)`);
+  const ratio = Math.fround(1 / scale);
+  const lo = new Int32Array(outSize);
+  const hi = new Int32Array(outSize);
+  const weightHi = new Float32Array(outSize);
+  for (let d = 0; d < outSize; d++) {
+    if (mode === 'nearest') {
+      lo[d] = Math.min(Math.floor(Math.fround(d * ratio)), inSize - 1);
+    } else {
+      const src = Math.max(Math.fround(Math.fround(ratio * (d + 0.5)) - 0.5), 0);
+      const i0 = Math.min(Math.floor(src), inSize - 1);
+      lo[d] = i0;
+      hi[d] = i0 < inSize - 1 ? i0 + 1 : i0;
+      weightHi[d] = Math.fround(src - i0);
+    }
+  }
+  return { outSize, lo, hi, weightHi };
+}
+
+function resizeAxis(x: tf.Tensor, axis: 1 | 2, scale: number, mode: UpsampleMode): tf.Tensor {
+  const plan = axisPlan(x.shape[axis]!, scale, mode);
+  const low = tf.gather(x, tf.tensor1d(plan.lo, 'int32'), axis);
+  if (mode === 'nearest') return low;
+  const high = tf.gather(x, tf.tensor1d(plan.hi, 'int32'), axis);
+  const shape = axis === 1 ? [1, plan.outSize, 1, 1] : [1, 1, plan.outSize, 1];
+  const w = tf.tensor(plan.weightHi, shape);
+  // low + w * (high - low) == (1 - w) * low + w * high
+  return tf.add(low, tf.mul(w, tf.sub(high, low)));
+}

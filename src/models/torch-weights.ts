@@ -1,0 +1,102 @@
+/**
+ * Exchange of weights with the paper's PyTorch code.
+ *
+ * Every layer of this library's models carries the PyTorch module path of the reference definition as
+ * its name (`layer1.0.conv1`, `features.7`, `classifier.6`, ...), so a PyTorch `state_dict` maps onto a
+ * model name for name: convolution kernels are transposed from `[out, in, kh, kw]` to
+ * `[kh, kw, in, out]`, linear weights from `[out, in]` to `[in, out]`, and batch norm's
+ * `weight/bias/running_mean/running_var` are `gamma/beta/moving_mean/moving_variance`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+
+/** One tensor of a PyTorch state dict: its PyTorch shape and its values in row-major order. */
+export interface TorchTensor {
+  shape: number[];
+  data: Float32Array | number[];
+}
+
+/** A PyTorch state dict as plain data: `{ 'layer1.0.conv1.weight': { shape, data }, ... }`. */
+export type TorchStateDict = Record<string, TorchTensor>;
+
+interface Entry {
+  key: string;
+  variable: tfl.LayerVariable;
+  /** tfjs -> PyTorch axis permutation, or undefined for vectors. */
+  toTorch?: number[];
+}
+
+function entries(model: tfl.LayersModel): Entry[] {
+  const out: Entry[] = [];
+  for (const layer of model.layers) {
+    const cls = layer.getClassName();
+    for (const variable of layer.weights) {
+      const leaf = variable.originalName.split('/').pop()!;
+      const key = (suffix: string) => `${layer.name}.${suffix}`;
+      if (cls === 'Conv2D' && leaf === 'kernel') out.push({ key: key('weight'), variable, toTorch: [3, 2, 0, 1] });
+      else if (cls === 'Dense' && leaf === 'kernel') out.push({ key: key('weight'), variable, toTorch: [1, 0] });
+      else if ((cls === 'Conv2D' || cls === 'Dense') && leaf === 'bias') out.push({ key: key('bias'), variable });
+      else if (cls === 'BatchNorm2d' || cls === 'BatchNormalization') {
+        const name = { gamma: 'weight', beta: 'bias', moving_mean: 'running_mean', moving_variance: 'running_var' }[leaf];
+        if (!name) throw new Error(`torch weights: unexpected batch-norm weight '${variable.originalName}'`);
+        out.push({ key: key(name), variable });
+      } else {
+        throw new Error(`torch weights: no PyTorch counterpart known for weight '${variable.originalName}' of a ${cls} layer`);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The model's weights as a PyTorch `state_dict` of the reference definition (keys, shapes and layout as
+ * PyTorch has them; no `num_batches_tracked`). Reads the weights; creates no lasting tensors.
+ */
+export function exportTorchStateDict(model: tfl.LayersModel): TorchStateDict {
+  const dict: TorchStateDict = {};
+  for (const { key, variable, toTorch } of entries(model)) {
+    const value = tf.tidy(() => (toTorch ? tf.transpose(variable.read(), toTorch) : variable.read().clone()));
+    dict[key] = { shape: value.shape, data: value.dataSync() as Float32Array };
+    value.dispose();
+  }
+  return dict;
+}
+
+/**
+ * Loads a PyTorch `state_dict` of the reference definition into `model` (in place). Every weight of the
+ * model must be present with the PyTorch shape; keys the model does not have are an error, except
+ * batch norm's `num_batches_tracked` counters (a PyTorch-only buffer).
+ */
+export function importTorchStateDict(model: tfl.LayersModel, stateDict: TorchStateDict): void {
+  const wanted = entries(model);
+  const known = new Set(wanted.map((e) => e.key));
+  const extra = Object.keys(stateDict).filter((k) => !known.has(k) && !k.endsWith('num_batches_tracked'));
+  const missing = wanted.filter((e) => !(e.key in stateDict)).map((e) => e.key);
+  if (missing.length || extra.length) {
+    throw new RangeError(
+      `importTorchStateDict: state dict does not fit model '${model.name}'` +
+        (missing.length ? `; missing keys: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', ...' : ''}` : '') +
+        (extra.length ? `; unexpected keys: ${extra.slice(0, 8).join(', ')}${extra.length > 8 ? ', ...' : ''}` : ''),
+    );
+  }
+  const values: tf.Tensor[] = [];
+  try {
+    for (const { key, variable, toTorch } of wanted) {
+      const { shape, data } = stateDict[key]!;
+      const expected = toTorch ? toTorch.map((axis) => variable.shape[axis]!) : variable.shape;
+      if (shape.length !== expected.length || shape.some((d, i) => d !== expected[i])) {
+        throw new RangeError(`importTorchStateDict: '${key}' has shape [${shape}], the model needs [${expected}]`);
+      }
+      values.push(
+        tf.tidy(() => {
+          const t = tf.tensor(data, shape, 'float32');
+          // Inverse permutation: PyTorch layout back to tfjs layout.
+          return toTorch ? tf.transpose(t, toTorch.map((_, i) => toTorch.indexOf(i))) : t;
+        }),
+      );
+    }
+    wanted.forEach((e, i) => e.variable.write(values[i]!));
+  } finally {
+    tf.dispose(values);
+  }
+}

@@ -1,0 +1,57 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import {
+  alexnet,
+  countTrainableParams,
+  exportTorchStateDict,
+  importTorchStateDict,
+  preActResNet18,
+  resnet18,
+  vgg16,
+  wideResNet,
+} from '../src/index.js';
+import { loadTorchFixture, maxAbsDiff, decode, stateDictOf } from './helpers/fixture.js';
+
+const fixture = loadTorchFixture();
+const BUILDERS = { resnet18, preActResNet18, vgg16, alexnet, wideResNet };
+
+describe('parameter counts equal the PyTorch reference definitions', () => {
+  it('ResNet18 with 10 classes has 11,173,962 trainable parameters (reference doc and PyTorch)', () => {
+    expect(fixture.paramCounts['resnet18']).toBe(11_173_962);
+    const model = resnet18();
+    expect(countTrainableParams(model)).toBe(11_173_962);
+    model.dispose();
+  });
+  // Counts from scripts/torch_reference.py (PyTorch 1.13), embedded in test/fixtures/torch-reference.json.
+  it.each([
+    ['preActResNet18', 11_172_170],
+    ['vgg16', 14_922_826],
+    ['alexnet', 2_850_634],
+    ['wideResNet', 46_160_474],
+  ] as const)('%s has %i trainable parameters', (arch, count) => {
+    expect(fixture.paramCounts[arch]).toBe(count);
+    const model = BUILDERS[arch]();
+    expect(countTrainableParams(model)).toBe(count);
+    model.dispose();
+  });
+});
+
+describe('logits agree with PyTorch within 1e-4 (inference mode)', () => {
+  it.each(fixture.models.map((m) => [m.id, m] as const))('%s', (_id, entry) => {
+    const model = BUILDERS[entry.arch](entry.options);
+    importTorchStateDict(model, stateDictOf(entry.stateDict));
+    const x = tf.tensor(decode(entry.input), entry.input.shape);
+    const y = model.predict(x) as tf.Tensor;
+    expect(y.shape).toEqual(entry.logits.shape);
+    const diff = maxAbsDiff(y.dataSync(), decode(entry.logits));
+    expect(diff).toBeLessThan(1e-4);
+    // The export is the exact inverse of the import.
+    const back = exportTorchStateDict(model);
+    for (const [key, value] of Object.entries(entry.stateDict)) {
+      expect(back[key]!.shape).toEqual(value.shape);
+      expect(maxAbsDiff(back[key]!.data, decode(value))).toBe(0);
+    }
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+});
