@@ -319,7 +319,10 @@ def batch_norm_case():
     x1 = torch.randn(3, 4, 5, 5, generator=g) * 2 + 1
     x2 = torch.randn(3, 4, 5, 5, generator=g) * 0.5 - 1
     bn.train()
-    y1 = bn(x1)
+    x1g = x1.clone().requires_grad_(True)
+    y1 = bn(x1g)
+    weights = torch.rand(y1.shape, generator=g)
+    (y1 * weights).sum().backward()
     y2 = bn(x2)
     bn.eval()
     with torch.no_grad():
@@ -327,6 +330,9 @@ def batch_norm_case():
     return {'gamma': bn.weight.tolist(), 'beta': bn.bias.tolist(),
             'inputs': [{'shape': [3, 5, 5, 4], 'data': encode(nchw_to_nhwc(x))} for x in (x1, x2)],
             'trainOutputs': [{'shape': [3, 5, 5, 4], 'data': encode(nchw_to_nhwc(y))} for y in (y1, y2)],
+            'outputWeights': {'shape': [3, 5, 5, 4], 'data': encode(nchw_to_nhwc(weights))},
+            'inputGrad': {'shape': [3, 5, 5, 4], 'data': encode(nchw_to_nhwc(x1g.grad))},
+            'gammaGrad': bn.weight.grad.tolist(), 'betaGrad': bn.bias.grad.tolist(),
             'runningMean': bn.running_mean.tolist(), 'runningVar': bn.running_var.tolist(),
             'evalOutput': {'shape': [3, 5, 5, 4], 'data': encode(nchw_to_nhwc(y3))}}
 

@@ -8,3 +8,4 @@
  * @packageDocumentation
  */
 export * from './models/index.js';
+export { fileSystem, writeAtomic } from './io/file-system.js';

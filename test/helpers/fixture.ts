@@ -42,6 +42,10 @@ export interface TorchFixture {
     beta: number[];
     inputs: Encoded[];
     trainOutputs: Encoded[];
+    outputWeights: Encoded;
+    inputGrad: Encoded;
+    gammaGrad: number[];
+    betaGrad: number[];
     runningMean: number[];
     runningVar: number[];
     evalOutput: Encoded;

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 
 /** Constructor arguments of {@link BatchNorm2d}. */
-export interface BatchNorm2dArgs {
-  name?: string;
+export interface BatchNorm2dArgs extends LayerArgs {
   /**
    * Weight of the current batch in the running statistics, PyTorch's convention:
    * `running = (1 - momentum) * running + momentum * batch`. Default 0.1 (PyTorch's default; tfjs
@@ -37,7 +37,8 @@ export class BatchNorm2d extends tfl.layers.Layer {
   private movingVariance?: tfl.LayerVariable;
 
   constructor(args: BatchNorm2dArgs = {}) {
-    super({ name: args.name });
+    const { momentum: _momentum, epsilon: _epsilon, ...base } = args;
+    super(base);
     this.momentum = args.momentum ?? 0.1;
     this.epsilon = args.epsilon ?? 1e-5;
     if (!(this.momentum >= 0 && this.momentum <= 1)) {

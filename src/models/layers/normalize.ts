@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 
 /** Per-channel statistics for {@link Normalize}: `(x - mean) / std`, one entry per input channel. */
 export interface NormalizeStats {
@@ -20,9 +21,7 @@ export const CIFAR100_STATS: NormalizeStats = Object.freeze({
 });
 
 /** Constructor arguments of {@link Normalize}. */
-export interface NormalizeArgs extends NormalizeStats {
-  name?: string;
-}
+export interface NormalizeArgs extends NormalizeStats, LayerArgs {}
 
 /**
  * A layer computing `(x - mean) / std` per channel (NHWC, last axis), so models take raw [0, 1] pixels
@@ -36,7 +35,8 @@ export class Normalize extends tfl.layers.Layer {
   readonly std: number[];
 
   constructor(args: NormalizeArgs) {
-    super({ name: args.name, trainable: false });
+    const { mean: _mean, std: _std, ...base } = args;
+    super({ ...base, trainable: false });
     validateStats(args, 'normalize');
     this.mean = [...args.mean];
     this.std = [...args.std];

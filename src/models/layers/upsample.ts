@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 
 /** Interpolation of {@link Upsample}, with PyTorch's `F.interpolate` semantics. */
 export type UpsampleMode = 'nearest' | 'bilinear';
@@ -13,9 +14,7 @@ export interface UpsampleOptions {
 }
 
 /** Constructor arguments of {@link Upsample}. */
-export interface UpsampleArgs extends UpsampleOptions {
-  name?: string;
-}
+export interface UpsampleArgs extends UpsampleOptions, LayerArgs {}
 
 /**
  * Spatial upsampling of NHWC images exactly as PyTorch's `F.interpolate(x, scale_factor=scale, mode)`
@@ -34,7 +33,8 @@ export class Upsample extends tfl.layers.Layer {
   readonly mode: UpsampleMode;
 
   constructor(args: UpsampleArgs) {
-    super({ name: args.name, trainable: false });
+    const { scale: _scale, mode: _mode, ...base } = args;
+    super({ ...base, trainable: false });
     validateUpsample(args, 'upsample');
     this.scale = args.scale;
     this.mode = args.mode ?? 'nearest';

@@ -1,0 +1,102 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { describe, expect, it } from 'vitest';
+import { BatchNorm2d, Normalize, Upsample, upsampledSize } from '../src/index.js';
+import { decode, loadTorchFixture, maxAbsDiff, toTensor } from './helpers/fixture.js';
+
+const fixture = loadTorchFixture();
+
+describe('Upsample equals PyTorch F.interpolate (values and input gradients)', () => {
+  it.each(fixture.upsample.map((c) => [c.mode, c.scale, c] as const))('%s x%s', (mode, scale, c) => {
+    const layer = new Upsample({ scale, mode });
+    const x = toTensor(c.input);
+    const weights = toTensor(c.outputWeights);
+    const before = tf.memory().numTensors;
+    const y = layer.apply(x) as tf.Tensor;
+    expect(tf.memory().numTensors).toBe(before + 1);
+    expect(y.shape).toEqual(c.output.shape);
+    expect(layer.computeOutputShape([null, 5, 7, 3])).toEqual([null, ...c.output.shape.slice(1)]);
+    expect(maxAbsDiff(y.dataSync(), decode(c.output))).toBeLessThan(1e-6);
+    // The gradient of sum(y * w) w.r.t. x: exact on every backend (tfjs-cpu's ResizeBilinearGrad is not).
+    const grad = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(layer.apply(input) as tf.Tensor, weights)))(x);
+    expect(maxAbsDiff(grad.dataSync(), decode(c.inputGrad))).toBeLessThan(1e-5);
+    tf.dispose([x, weights, y, grad]);
+  });
+
+  it('computes output sizes as floor(size * scale)', () => {
+    expect(upsampledSize(32, 2)).toBe(64);
+    expect(upsampledSize(5, 1.3)).toBe(6);
+    expect(upsampledSize(7, 0.5)).toBe(3);
+  });
+
+  it('rejects a non-positive scale and an unknown mode, naming the option', () => {
+    expect(() => new Upsample({ scale: 0 })).toThrow(/upsample\.scale = 0: must be a finite number > 0/);
+    expect(() => new Upsample({ scale: -2 })).toThrow(/upsample\.scale/);
+    expect(() => new Upsample({ scale: 2, mode: 'bicubic' as never })).toThrow(/upsample\.mode = 'bicubic'.*'nearest' and 'bilinear'/);
+  });
+});
+
+describe('BatchNorm2d has nn.BatchNorm2d semantics', () => {
+  const c = fixture.batchNorm;
+  const makeLayer = () => {
+    const layer = new BatchNorm2d({ name: 'bn' });
+    layer.build([null, 5, 5, 4]);
+    const [gamma, beta] = layer.weights;
+    gamma!.write(tf.tensor1d(c.gamma));
+    beta!.write(tf.tensor1d(c.beta));
+    return layer;
+  };
+
+  it('training mode: batch statistics, unbiased running variance, momentum 0.1', () => {
+    const layer = makeLayer();
+    const [x1, x2] = c.inputs.map(toTensor) as [tf.Tensor, tf.Tensor];
+    const y1 = layer.apply(x1, { training: true }) as tf.Tensor;
+    const y2 = layer.apply(x2, { training: true }) as tf.Tensor;
+    expect(maxAbsDiff(y1.dataSync(), decode(c.trainOutputs[0]!))).toBeLessThan(1e-5);
+    expect(maxAbsDiff(y2.dataSync(), decode(c.trainOutputs[1]!))).toBeLessThan(1e-5);
+    const [, , movingMean, movingVar] = layer.weights;
+    expect(maxAbsDiff(movingMean!.read().dataSync(), c.runningMean)).toBeLessThan(1e-6);
+    expect(maxAbsDiff(movingVar!.read().dataSync(), c.runningVar)).toBeLessThan(1e-5);
+    const yEval = layer.apply(x1) as tf.Tensor;
+    expect(maxAbsDiff(yEval.dataSync(), decode(c.evalOutput))).toBeLessThan(1e-5);
+    tf.dispose([x1, x2, y1, y2, yEval]);
+  });
+
+  it('training-mode gradients w.r.t. input, gamma and beta equal PyTorch', () => {
+    const layer = makeLayer();
+    const x = toTensor(c.inputs[0]!);
+    const w = toTensor(c.outputWeights);
+    const { value, grads } = tf.variableGrads(
+      () => tf.sum(tf.mul(layer.apply(x, { training: true }) as tf.Tensor, w)) as tf.Scalar,
+    );
+    const gx = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(layer.apply(input, { training: true }) as tf.Tensor, w)))(x);
+    const [gamma, beta] = layer.trainableWeights;
+    expect(maxAbsDiff(grads[(gamma!.read() as tf.Variable).name]?.dataSync() ?? [], c.gammaGrad)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(grads[(beta!.read() as tf.Variable).name]?.dataSync() ?? [], c.betaGrad)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(gx.dataSync(), decode(c.inputGrad))).toBeLessThan(1e-5);
+    tf.dispose([x, w, value, gx, ...Object.values(grads)]);
+  });
+
+  it('rejects momentum outside [0, 1] and epsilon <= 0', () => {
+    expect(() => new BatchNorm2d({ momentum: 1.5 })).toThrow(/momentum = 1.5: must be in \[0, 1\]/);
+    expect(() => new BatchNorm2d({ epsilon: 0 })).toThrow(/epsilon = 0: must be > 0/);
+  });
+});
+
+describe('Normalize', () => {
+  it('computes (x - mean) / std per channel', () => {
+    const layer = new Normalize({ mean: [0.5, 0.25], std: [0.5, 2] });
+    const x = tf.tensor4d([1, 1, 0, 0.25], [1, 2, 1, 2]);
+    const y = layer.apply(x) as tf.Tensor;
+    expect(Array.from(y.dataSync())).toEqual([1, 0.375, -1, 0]);
+    tf.dispose([x, y]);
+  });
+
+  it('rejects bad statistics and a channel mismatch, naming the option', () => {
+    expect(() => new Normalize({ mean: [0, 0], std: [1] })).toThrow(/normalize: mean \(2 entries\) and std \(1 entries\)/);
+    expect(() => new Normalize({ mean: [0], std: [0] })).toThrow(/normalize\.std\[0\] = 0: must be a finite number > 0/);
+    expect(() => new Normalize({ mean: [NaN], std: [1] })).toThrow(/normalize\.mean\[0\]/);
+    const layer = new Normalize({ mean: [0, 0, 0], std: [1, 1, 1] });
+    expect(() => layer.apply(tfl.input({ shape: [4, 4, 1] }))).toThrow(/3 entries but the input has 1 channels/);
+  });
+});
