@@ -47,6 +47,7 @@ const cases = FIXTURE_CASES.map((c, index) => {
     options: c.options,
     stateDict,
     input: { shape: input.shape, data: b64(input.dataSync() as Float32Array) },
+    labels: [1, 3],
   };
   input.dispose();
   model.dispose();

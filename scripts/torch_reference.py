@@ -282,12 +282,21 @@ def model_cases(path):
                 state[k] = v
         net.load_state_dict(state, strict=True)
         model = Wrapper(net, case['options']).eval()
-        x = nhwc_to_nchw(decode(case['input']))
-        with torch.no_grad():
-            logits = model(x)
-        out.append({'id': case['id'], 'arch': case['arch'], 'options': case['options'],
-                    'stateDict': case['stateDict'], 'input': case['input'],
-                    'logits': {'shape': list(logits.shape), 'data': encode(logits)}})
+        x = nhwc_to_nchw(decode(case['input'])).requires_grad_(True)
+        labels = torch.tensor(case['labels'])
+        logits = model(x)
+        # What attacks need: the input gradient of the summed cross-entropy, in inference mode.
+        F.cross_entropy(logits, labels, reduction='sum').backward()
+        entry = {'id': case['id'], 'arch': case['arch'], 'options': case['options'],
+                 'stateDict': case['stateDict'], 'input': case['input'], 'labels': case['labels'],
+                 'logits': {'shape': list(logits.shape), 'data': encode(logits)},
+                 'inputGrad': {'shape': case['input']['shape'], 'data': encode(nchw_to_nhwc(x.grad))}}
+        if case['arch'] not in ('vgg16', 'alexnet'):  # no dropout: training mode is deterministic
+            model.train()
+            with torch.no_grad():
+                train_logits = model(x)
+            entry['trainLogits'] = {'shape': list(train_logits.shape), 'data': encode(train_logits)}
+        out.append(entry)
         print(f"{case['id']}: logits max |.| {logits.abs().max():.3f}", file=sys.stderr)
     return out
 

@@ -55,3 +55,36 @@ describe('logits agree with PyTorch within 1e-4 (inference mode)', () => {
     model.dispose();
   });
 });
+
+describe('gradients and training mode agree with PyTorch', () => {
+  it.each(fixture.models.map((m) => [m.id, m] as const))('%s: input gradient of the summed cross-entropy (relative 1e-4)', (_id, entry) => {
+    const model = BUILDERS[entry.arch](entry.options);
+    importTorchStateDict(model, stateDictOf(entry.stateDict));
+    const x = tf.tensor(decode(entry.input), entry.input.shape);
+    const numClasses = entry.logits.shape[1]!;
+    const onehot = tf.oneHot(tf.tensor1d(entry.labels, 'int32'), numClasses);
+    const lossOf = (input: tf.Tensor) =>
+      tf.losses.softmaxCrossEntropy(onehot, model.predict(input) as tf.Tensor, undefined, 0, tf.Reduction.SUM);
+    const grad = tf.grad(lossOf)(x);
+    const reference = decode(entry.inputGrad);
+    const scale = Math.max(...Array.from(reference, Math.abs));
+    // Narrow copies have small input gradients (AlexNet's ~1e-4): compare relative to the largest entry.
+    expect(scale).toBeGreaterThan(1e-6);
+    expect(maxAbsDiff(grad.dataSync(), reference) / scale).toBeLessThan(1e-4);
+    tf.dispose([x, onehot, grad]);
+    model.dispose();
+  });
+
+  it.each(fixture.models.filter((m) => m.trainLogits).map((m) => [m.id, m] as const))(
+    '%s: training-mode logits (batch statistics)',
+    (_id, entry) => {
+      const model = BUILDERS[entry.arch](entry.options);
+      importTorchStateDict(model, stateDictOf(entry.stateDict));
+      const x = tf.tensor(decode(entry.input), entry.input.shape);
+      const y = model.apply(x, { training: true }) as tf.Tensor;
+      expect(maxAbsDiff(y.dataSync(), decode(entry.trainLogits!))).toBeLessThan(1e-4);
+      tf.dispose([x, y]);
+      model.dispose();
+    },
+  );
+});

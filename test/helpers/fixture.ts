@@ -27,7 +27,12 @@ export interface TorchFixture {
     options: WideResNetOptions;
     stateDict: Record<string, Encoded>;
     input: Encoded;
+    labels: number[];
     logits: Encoded;
+    /** Input gradient of the summed cross-entropy w.r.t. `labels`, inference mode. */
+    inputGrad: Encoded;
+    /** Training-mode (batch statistics) logits, for the architectures without dropout. */
+    trainLogits?: Encoded;
   }>;
   upsample: Array<{
     mode: 'nearest' | 'bilinear';
