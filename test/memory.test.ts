@@ -1,0 +1,87 @@
+// Every public function leaves tf.memory().numTensors unchanged, apart from what it returns.
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  basicBlock,
+  BatchNorm2d,
+  countTrainableParams,
+  exportTorchStateDict,
+  featureMapShape,
+  fileSystem,
+  globalPool,
+  importTorchStateDict,
+  Normalize,
+  preActBlock,
+  resnet18,
+  resnetStage,
+  Upsample,
+} from '../src/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'rmc-mem-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Runs `fn` and returns how many tensors it left behind. */
+async function leftBehind(fn: () => unknown): Promise<number> {
+  const before = tf.memory().numTensors;
+  await fn();
+  return tf.memory().numTensors - before;
+}
+
+describe('tensor accounting of the public functions', () => {
+  const model = resnet18({ width: 1 / 16, seed: 1 });
+  afterAll(() => model.dispose());
+
+  it('inspection functions keep no tensors', async () => {
+    expect(await leftBehind(() => featureMapShape(model))).toBe(0);
+    expect(await leftBehind(() => countTrainableParams(model))).toBe(0);
+  });
+
+  it('exportTorchStateDict and importTorchStateDict keep no tensors and do not change the weight count', async () => {
+    let dict = {} as ReturnType<typeof exportTorchStateDict>;
+    expect(await leftBehind(() => (dict = exportTorchStateDict(model)))).toBe(0);
+    expect(await leftBehind(() => importTorchStateDict(model, dict))).toBe(0);
+    // A failing import leaves nothing behind either.
+    const broken = { ...dict, 'fc.weight': { shape: [1, 1], data: [0] } };
+    expect(await leftBehind(() => expect(() => importTorchStateDict(model, broken)).toThrow(/'fc\.weight' has shape \[1,1\]/))).toBe(0);
+  });
+
+  it('saving keeps no tensors; loading adds exactly the loaded weights', async () => {
+    expect(await leftBehind(() => model.save(fileSystem(dir)))).toBe(0);
+    let loaded: tfl.LayersModel | undefined;
+    const added = await leftBehind(async () => (loaded = await tfl.loadLayersModel(fileSystem(dir))));
+    expect(added).toBe(loaded!.weights.length);
+    loaded!.dispose();
+  });
+
+  it('layers return exactly one tensor, also in training mode (BatchNorm2d updates its statistics in place)', async () => {
+    const x = tf.randomUniform([2, 4, 4, 3], 0, 1, 'float32', 3);
+    const bn = new BatchNorm2d();
+    const normalize = new Normalize({ mean: [0.1, 0.2, 0.3], std: [1, 2, 3] });
+    const upsample = new Upsample({ scale: 2, mode: 'bilinear' });
+    // Building creates the batch norm's 4 weights once.
+    expect(await leftBehind(() => tf.dispose(bn.apply(x) as tf.Tensor))).toBe(4);
+    for (const layer of [bn, normalize, upsample]) {
+      let out: tf.Tensor | undefined;
+      expect(await leftBehind(() => (out = layer.apply(x, { training: true }) as tf.Tensor))).toBe(1);
+      expect(await leftBehind(() => tf.dispose(out!))).toBe(-1);
+    }
+    bn.dispose();
+    x.dispose();
+  });
+
+  it('building blocks create only their layers\' weights', async () => {
+    const input = tfl.input({ shape: [8, 8, 4] });
+    let out: tfl.SymbolicTensor | undefined;
+    // basicBlock with projection: conv1, bn1 (4), conv2, bn2 (4), downsample conv, bn (4) = 15 weights.
+    expect(await leftBehind(() => (out = basicBlock(input, { filters: 8, stride: 2, name: 'b', seed: 1 })))).toBe(15);
+    // preActBlock with projection: bn1 (4), conv1, bn2 (4), conv2, shortcut conv = 11 weights.
+    expect(await leftBehind(() => preActBlock(input, { filters: 8, stride: 2, name: 'p', seed: 1 }))).toBe(11);
+    // Two identity basic blocks: 2 x (conv, bn, conv, bn) = 2 x 10 weights.
+    expect(await leftBehind(() => resnetStage(out!, { block: 'basic', blocks: 2, filters: 8, name: 's' }))).toBe(20);
+    expect(await leftBehind(() => globalPool(out!, 'max'))).toBe(0);
+  });
+});
