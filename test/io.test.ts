@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { alexnet, BatchNorm2d, fileSystem, preActResNet18, resnet18, vgg16, wideResNet, writeAtomic } from '../src/index.js';
+import { alexnet, BatchNorm2d, featureMapShape, fileSystem, preActResNet18, resnet18, vgg16, wideResNet, writeAtomic } from '../src/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'rmc-io-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -40,6 +40,7 @@ describe('save and load round trip with no user code', () => {
       const b = loaded.predict(x) as tf.Tensor;
       expect(Array.from(b.dataSync())).toEqual(Array.from(a.dataSync()));
       expect(loaded.name).toBe(model.name);
+      expect(featureMapShape(loaded)).toEqual(featureMapShape(model));
       expect(loaded.layers.map((l) => l.getClassName())).toEqual(model.layers.map((l) => l.getClassName()));
       tf.dispose([x, a, b]);
       model.dispose();

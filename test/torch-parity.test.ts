@@ -14,6 +14,14 @@ import { loadTorchFixture, maxAbsDiff, decode, stateDictOf } from './helpers/fix
 
 const fixture = loadTorchFixture();
 const BUILDERS = { resnet18, preActResNet18, vgg16, alexnet, wideResNet };
+type Entry = (typeof fixture.models)[number];
+
+/** The fixture's model with the weights PyTorch used, and its input batch. */
+function load(entry: Entry) {
+  const model = BUILDERS[entry.arch](entry.options);
+  importTorchStateDict(model, stateDictOf(entry.stateDict));
+  return { model, x: tf.tensor(decode(entry.input), entry.input.shape) };
+}
 
 describe('parameter counts equal the PyTorch reference definitions', () => {
   it('ResNet18 with 10 classes has 11,173,962 trainable parameters (reference doc and PyTorch)', () => {
@@ -38,9 +46,7 @@ describe('parameter counts equal the PyTorch reference definitions', () => {
 
 describe('logits agree with PyTorch within 1e-4 (inference mode)', () => {
   it.each(fixture.models.map((m) => [m.id, m] as const))('%s', (_id, entry) => {
-    const model = BUILDERS[entry.arch](entry.options);
-    importTorchStateDict(model, stateDictOf(entry.stateDict));
-    const x = tf.tensor(decode(entry.input), entry.input.shape);
+    const { model, x } = load(entry);
     const y = model.predict(x) as tf.Tensor;
     expect(y.shape).toEqual(entry.logits.shape);
     const diff = maxAbsDiff(y.dataSync(), decode(entry.logits));
@@ -58,9 +64,7 @@ describe('logits agree with PyTorch within 1e-4 (inference mode)', () => {
 
 describe('gradients and training mode agree with PyTorch', () => {
   it.each(fixture.models.map((m) => [m.id, m] as const))('%s: input gradient of the summed cross-entropy (relative 1e-4)', (_id, entry) => {
-    const model = BUILDERS[entry.arch](entry.options);
-    importTorchStateDict(model, stateDictOf(entry.stateDict));
-    const x = tf.tensor(decode(entry.input), entry.input.shape);
+    const { model, x } = load(entry);
     const numClasses = entry.logits.shape[1]!;
     const onehot = tf.oneHot(tf.tensor1d(entry.labels, 'int32'), numClasses);
     const lossOf = (input: tf.Tensor) =>
@@ -78,9 +82,7 @@ describe('gradients and training mode agree with PyTorch', () => {
   it.each(fixture.models.filter((m) => m.trainLogits).map((m) => [m.id, m] as const))(
     '%s: training-mode logits (batch statistics)',
     (_id, entry) => {
-      const model = BUILDERS[entry.arch](entry.options);
-      importTorchStateDict(model, stateDictOf(entry.stateDict));
-      const x = tf.tensor(decode(entry.input), entry.input.shape);
+      const { model, x } = load(entry);
       const y = model.apply(x, { training: true }) as tf.Tensor;
       expect(maxAbsDiff(y.dataSync(), decode(entry.trainLogits!))).toBeLessThan(1e-4);
       tf.dispose([x, y]);

@@ -4,7 +4,7 @@
  * weights can be exchanged with it ({@link importTorchStateDict}).
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { batchNorm, conv2d, relu, type WeightInit } from './builders.js';
+import { batchNorm, conv2d, relu, scaleChannels, type WeightInit } from './builders.js';
 import { checkSpatial, type Pooling } from './options.js';
 import { toSeedStream, type SeedLike } from './seed.js';
 
@@ -133,4 +133,28 @@ export function globalPool(x: tfl.SymbolicTensor, pooling: Pooling, name = 'glob
   if (pooling === 'avg') return tfl.layers.globalAveragePooling2d({ name }).apply(x) as tfl.SymbolicTensor;
   if (pooling === 'max') return tfl.layers.globalMaxPooling2d({ name }).apply(x) as tfl.SymbolicTensor;
   throw new RangeError(`pooling = '${String(pooling)}': accepted values are 'avg' and 'max'`);
+}
+
+/**
+ * The four stages of ResNet18-style networks: two blocks each, 64/128/256/512 channels scaled by
+ * `width`, stage `i` (named `layer<i+1>`) starting with stride `strides[i]`.
+ * @internal
+ */
+export function resnet18Stages(
+  x: tfl.SymbolicTensor,
+  options: { block: BlockFn; strides: readonly number[]; width: number; seed: SeedLike; init?: WeightInit },
+): tfl.SymbolicTensor {
+  let out = x;
+  [64, 128, 256, 512].forEach((channels, i) => {
+    out = resnetStage(out, {
+      block: options.block,
+      blocks: 2,
+      filters: scaleChannels(channels, options.width),
+      stride: options.strides[i],
+      name: `layer${i + 1}`,
+      seed: options.seed,
+      init: options.init,
+    });
+  });
+  return out;
 }

@@ -1,5 +1,5 @@
 import * as tfl from '@tensorflow/tfjs-layers';
-import { globalPool, preActBlock, resnetStage } from './blocks.js';
+import { globalPool, preActBlock, resnet18Stages } from './blocks.js';
 import { batchNorm, conv2d, dense, relu, scaleChannels } from './builders.js';
 import { inputStem, modelName, resolveOptions, type ModelOptions } from './options.js';
 
@@ -23,17 +23,7 @@ export function preActResNet18(options?: ModelOptions): tfl.LayersModel {
     init: 'torch-default',
     seeds,
   });
-  [64, 128, 256, 512].forEach((channels, i) => {
-    x = resnetStage(x, {
-      block: preActBlock,
-      blocks: 2,
-      filters: scaleChannels(channels, width),
-      stride: opts.strides[i],
-      name: `layer${i + 1}`,
-      seed: seeds,
-      init: 'torch-default',
-    });
-  });
+  x = resnet18Stages(x, { block: preActBlock, strides: opts.strides, width, seed: seeds, init: 'torch-default' });
   x = relu(batchNorm(x, 'bn'), 'relu');
   x = globalPool(x, opts.pooling);
   const logits = dense(x, { name: 'fc', units: opts.numClasses, seeds });

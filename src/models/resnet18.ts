@@ -1,5 +1,5 @@
 import * as tfl from '@tensorflow/tfjs-layers';
-import { basicBlock, globalPool, resnetStage } from './blocks.js';
+import { basicBlock, globalPool, resnet18Stages } from './blocks.js';
 import { batchNorm, conv2d, dense, relu, scaleChannels } from './builders.js';
 import { inputStem, modelName, resolveOptions, type ModelOptions } from './options.js';
 
@@ -20,16 +20,7 @@ export function resnet18(options?: ModelOptions): tfl.LayersModel {
   const { input, x: stem } = inputStem(opts);
   let x = conv2d(stem, { name: 'conv1', filters: scaleChannels(64, width), kernelSize: 3, padding: 1, seeds });
   x = relu(batchNorm(x, 'bn1'), 'relu');
-  [64, 128, 256, 512].forEach((channels, i) => {
-    x = resnetStage(x, {
-      block: basicBlock,
-      blocks: 2,
-      filters: scaleChannels(channels, width),
-      stride: opts.strides[i],
-      name: `layer${i + 1}`,
-      seed: seeds,
-    });
-  });
+  x = resnet18Stages(x, { block: basicBlock, strides: opts.strides, width, seed: seeds });
   x = globalPool(x, opts.pooling);
   const logits = dense(x, { name: 'fc', units: opts.numClasses, seeds });
   return tfl.model({ inputs: input, outputs: logits, name: modelName('resnet18', opts) });
