@@ -9,3 +9,5 @@
  */
 export * from './models/index.js';
 export { fileSystem, writeAtomic } from './io/file-system.js';
+export * from './attacks/index.js';
+export * from './analysis/index.js';

@@ -1,0 +1,1 @@
+export { antiPerturbationRatio, type AntiPerturbationOptions, type AntiPerturbationResult } from './anti-perturbation.js';

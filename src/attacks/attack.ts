@@ -1,0 +1,59 @@
+/** The calling convention every attack shares. */
+import * as tf from '@tensorflow/tfjs-core';
+import { logitsOf, numClassesOf, type ModelLike } from './model.js';
+import type { Norm } from './norms.js';
+import { checkBounds, checkImages, toLabels, type Bounds, type LabelsLike } from './validate.js';
+
+/**
+ * An attack as a value, for suites and sweeps (see {@link attackSweep}, {@link robustAccuracy}).
+ *
+ * - `'fixed-epsilon'` attacks (FGSM, PGD) take the budget as input and are run once per epsilon;
+ * - `'minimization'` attacks (DeepFool) look for the smallest perturbation; they run once and their
+ *   result is clipped to each epsilon's ball, as foolbox does.
+ */
+export interface Attack {
+  /** Short name, e.g. `'PGD-20'`. */
+  readonly name: string;
+  readonly norm: Norm;
+  readonly kind: 'fixed-epsilon' | 'minimization';
+  /** True when `labels` are the targets to reach rather than the true classes to leave. */
+  readonly targeted: boolean;
+  /** Pixel bounds the attack keeps to. */
+  readonly bounds: readonly [number, number];
+  /**
+   * Runs the attack on `x` (NHWC, within `bounds`) with `labels`; `eps` is the budget (ignored by
+   * minimization attacks). Returns the raw adversarial batch; the caller owns it.
+   */
+  run(model: ModelLike, x: tf.Tensor4D, labels: LabelsLike, eps: number): tf.Tensor4D;
+}
+
+/** Validated inputs of an attack call. */
+export interface Prepared {
+  x: tf.Tensor4D;
+  /** A new int32 tensor; the attack disposes it. */
+  labels: tf.Tensor1D;
+  numClasses: number;
+  bounds: [number, number];
+}
+
+/** Checks images, bounds and labels against the model; errors name the argument. */
+export function prepare(model: ModelLike, x: tf.Tensor, y: LabelsLike, bounds: Bounds | undefined): Prepared {
+  if (model == null || (typeof model !== 'function' && typeof (model as { apply?: unknown }).apply !== 'function')) {
+    throw new TypeError('model: expected a tf.LayersModel or a function (x) => logits');
+  }
+  const b = checkBounds(bounds);
+  checkImages(x, b);
+  const numClasses = numClassesOf(model, x);
+  return { x, labels: toLabels(y, x.shape[0], numClasses), numClasses, bounds: b };
+}
+
+/**
+ * Per-example success of adversarial examples: the prediction differs from `labels` (untargeted) or
+ * equals them (targeted). Clean misclassifications count as successes, as in foolbox.
+ */
+export function isAdversarial(model: ModelLike, xAdv: tf.Tensor4D, labels: tf.Tensor1D, targeted = false): tf.Tensor1D {
+  return tf.tidy(() => {
+    const predicted = tf.argMax(logitsOf(model, xAdv), 1);
+    return (targeted ? tf.equal(predicted, labels) : tf.notEqual(predicted, labels)) as tf.Tensor1D;
+  });
+}
