@@ -37,7 +37,8 @@ const cases = FIXTURE_CASES.map((c, index) => {
     value.dispose();
   }
   const [h, w, ch] = c.options.inputShape ?? [32, 32, 3];
-  const input = tf.randomUniform([2, h, w, ch], 0, 1, 'float32', 900 + index);
+  const batch = c.batch ?? 2;
+  const input = tf.randomUniform([batch, h, w, ch], 0, 1, 'float32', 900 + index);
   const stateDict = Object.fromEntries(
     Object.entries(exportTorchStateDict(model)).map(([key, t]) => [key, { shape: t.shape, data: b64(t.data) }]),
   );
@@ -47,7 +48,8 @@ const cases = FIXTURE_CASES.map((c, index) => {
     options: c.options,
     stateDict,
     input: { shape: input.shape, data: b64(input.dataSync() as Float32Array) },
-    labels: [1, 3],
+    labels: Array.from({ length: batch }, (_, i) => (1 + 2 * i) % (c.options.numClasses ?? 10)),
+    attacks: c.attacks ?? false,
   };
   input.dispose();
   model.dispose();

@@ -11,6 +11,10 @@ export interface FixtureCase {
   id: string;
   arch: Architecture;
   options: WideResNetOptions;
+  /** Input batch size (default 2). */
+  batch?: number;
+  /** Also record PyTorch PGD (no random start) and DeepFool results on this case (foolbox semantics). */
+  attacks?: boolean;
 }
 
 export const BUILDERS: Record<Architecture, (options: WideResNetOptions) => tfl.LayersModel> = {
@@ -42,5 +46,12 @@ export const FIXTURE_CASES: FixtureCase[] = [
     options: { strides: '1-1-2-2', width: narrow, numClasses: 100, normalize: CIFAR100_STATS },
   },
   { id: 'wrn16-2-122', arch: 'wideResNet', options: { depth: 16, widenFactor: 2, strides: '1-2-2', width: 0.25 } },
+  {
+    id: 'resnet18-attacks',
+    arch: 'resnet18',
+    options: { strides: '1-1-2-2', width: 1 / 32, inputShape: [16, 16, 3] },
+    batch: 8,
+    attacks: true,
+  },
   { id: 'wrn16-2-112', arch: 'wideResNet', options: { depth: 16, widenFactor: 2, strides: '1-1-2', width: 0.25 } },
 ];

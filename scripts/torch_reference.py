@@ -291,13 +291,93 @@ def model_cases(path):
                  'stateDict': case['stateDict'], 'input': case['input'], 'labels': case['labels'],
                  'logits': {'shape': list(logits.shape), 'data': encode(logits)},
                  'inputGrad': {'shape': case['input']['shape'], 'data': encode(nchw_to_nhwc(x.grad))}}
+        if case.get('attacks'):
+            entry['attacks'] = attack_results(model, nhwc_to_nchw(decode(case['input'])), labels)
         if case['arch'] not in ('vgg16', 'alexnet'):  # no dropout: training mode is deterministic
+            # (last: a training-mode forward updates the running statistics)
             model.train()
             with torch.no_grad():
                 train_logits = model(x)
             entry['trainLogits'] = {'shape': list(train_logits.shape), 'data': encode(train_logits)}
         out.append(entry)
         print(f"{case['id']}: logits max |.| {logits.abs().max():.3f}", file=sys.stderr)
+    return out
+
+
+def pgd(model, x0, labels, eps, norm, steps, rel_stepsize):
+    """foolbox 3.3.1 LinfPGD / L2PGD without random start: x += step * dir(grad of summed CE),
+    project to the eps-ball, clip to [0, 1]; the last iterate."""
+    step = rel_stepsize * eps
+    x = x0.clone()
+    for _ in range(steps):
+        x = x.detach().requires_grad_(True)
+        loss = F.cross_entropy(model(x), labels, reduction='sum')
+        (g,) = torch.autograd.grad(loss, x)
+        if norm == 'linf':
+            x = x + step * g.sign()
+            x = x0 + (x - x0).clamp(-eps, eps)
+        else:
+            n = g.flatten(1).norm(dim=1).clamp(min=1e-12).view(-1, 1, 1, 1)
+            x = x + step * g / n
+            d = x - x0
+            dn = d.flatten(1).norm(dim=1).clamp(min=1e-12).view(-1, 1, 1, 1)
+            x = x0 + d * torch.clamp(eps / dn, max=1.0)
+        x = x.clamp(0, 1)
+    return x.detach()
+
+
+def deepfool(model, x0, labels, norm, steps=50, candidates=10, overshoot=0.02):
+    """foolbox 3.3.1 DeepFoolAttack (loss 'logits'), returning the raw (unclipped-to-eps) result."""
+    with torch.no_grad():
+        logits = model(x0)
+    k = min(candidates, logits.shape[-1])
+    classes = logits.argsort(dim=-1, descending=True)[:, :k]
+    rows = torch.arange(len(x0))
+    x = x0.clone()
+    p_total = torch.zeros_like(x0)
+    for _ in range(steps):
+        losses, grads = [], []
+        for j in range(1, k):
+            xg = x.detach().requires_grad_(True)
+            z = model(xg)
+            diff = z[rows, classes[:, j]] - z[rows, classes[:, 0]]
+            (g,) = torch.autograd.grad(diff.sum(), xg)
+            if j == 1:
+                is_adv = z.argmax(dim=1) != labels
+            losses.append(diff.detach())
+            grads.append(g)
+        if bool(is_adv.all()):
+            break
+        losses = torch.stack(losses, 1)
+        grads = torch.stack(grads, 1)
+        flat = grads.flatten(2)
+        dual = flat.abs().sum(-1) if norm == 'linf' else flat.norm(dim=-1)
+        distances = losses.abs() / (dual + 1e-8)
+        best = distances.argmin(dim=1)
+        d = distances[rows, best] + 1e-4
+        g = grads[rows, best]
+        if norm == 'linf':
+            p_step = d.view(-1, 1, 1, 1) * g.sign()
+        else:
+            p_step = (d / (g.flatten(1).norm(dim=1) + 1e-8)).view(-1, 1, 1, 1) * g
+        p_total = p_total + p_step
+        x = torch.where(is_adv.view(-1, 1, 1, 1), x, x0 + (1.0 + overshoot) * p_total).clamp(0, 1)
+    return x.detach()
+
+
+def attack_results(model, x0, labels):
+    out = {}
+    for name, fn in [
+        ('pgdLinf', lambda: pgd(model, x0, labels, 8 / 255, 'linf', 10, 0.25)),
+        ('pgdL2', lambda: pgd(model, x0, labels, 0.5, 'l2', 5, 0.25)),
+        ('deepfoolLinf', lambda: deepfool(model, x0, labels, 'linf')),
+        ('deepfoolL2', lambda: deepfool(model, x0, labels, 'l2')),
+    ]:
+        adv = fn()
+        with torch.no_grad():
+            pred = model(adv).argmax(dim=1)
+        out[name] = {'adversarial': {'shape': list(nchw_to_nhwc(adv).shape), 'data': encode(nchw_to_nhwc(adv))},
+                     'predictions': pred.tolist()}
     return out
 
 

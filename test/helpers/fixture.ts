@@ -33,6 +33,8 @@ export interface TorchFixture {
     inputGrad: Encoded;
     /** Training-mode (batch statistics) logits, for the architectures without dropout. */
     trainLogits?: Encoded;
+    /** PyTorch (foolbox-semantics) attack results: PGD without random start, DeepFool raw. */
+    attacks?: Record<'pgdLinf' | 'pgdL2' | 'deepfoolLinf' | 'deepfoolL2', { adversarial: Encoded; predictions: number[] }>;
   }>;
   upsample: Array<{
     mode: 'nearest' | 'bilinear';
