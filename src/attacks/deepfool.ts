@@ -81,7 +81,7 @@ export function deepfoolCore(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tenso
         const dual = cfg.norm === 'linf' ? tf.sum(tf.abs(flat), 2) : tf.sqrt(tf.sum(tf.square(flat), 2));
         const distances = tf.div(tf.abs(losses), tf.add(dual, 1e-8));
         const best = tf.argMin(distances, 0); // [n]
-        const pick = tf.add(tf.mul(best, n), rows);
+        const pick = tf.add(tf.mul(best, tf.scalar(n, 'int32')), rows);
         const bestDistance = tf.add(tf.gather(tf.reshape(distances, [-1]), pick), 1e-4);
         const bestGrad = tf.reshape(tf.gather(tf.reshape(grads, [others * n, -1]), pick), x0.shape);
         const dist4 = tf.reshape(bestDistance, [-1, 1, 1, 1]);

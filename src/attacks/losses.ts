@@ -44,9 +44,15 @@ export function dlrLoss(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
   return tf.tidy(() => {
     const onehot = tf.oneHot(labels, logits.shape[1]) as tf.Tensor2D;
     const zy = tf.sum(tf.mul(logits, onehot), 1);
-    const sorted = tf.topk(logits, 3).values;
-    const denom = tf.add(tf.sub(tf.slice(sorted, [0, 0], [-1, 1]), tf.slice(sorted, [0, 2], [-1, 1])), 1e-12);
-    return tf.div(tf.neg(tf.sub(zy, maxOther(logits, onehot))), tf.reshape(denom, [-1])) as tf.Tensor1D;
+    // z_pi1 - z_pi3 with differentiable ops (tfjs's topk has no gradient): remove the two largest in turn.
+    const classes = logits.shape[1];
+    const spread = tf.add(tf.sub(tf.max(logits), tf.min(logits)), 1);
+    const first = tf.oneHot(tf.argMax(logits, 1), classes);
+    const withoutFirst = tf.sub(logits, tf.mul(first, spread));
+    const second = tf.oneHot(tf.argMax(withoutFirst, 1), classes);
+    const third = tf.max(tf.sub(withoutFirst, tf.mul(second, spread)), 1);
+    const denom = tf.add(tf.sub(tf.max(logits, 1), third), 1e-12);
+    return tf.div(tf.neg(tf.sub(zy, maxOther(logits, onehot))), denom) as tf.Tensor1D;
   });
 }
 

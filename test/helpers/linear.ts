@@ -1,0 +1,13 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * A linear classifier `logits = flatten(x) W + b` as an attack model function, with weights drawn
+ * from a seed; `weights` is `[d, classes]` (row-major) for closed-form expectations.
+ */
+export function linearModel(shape: [number, number, number], classes: number, seed: number, scale = 1) {
+  const d = shape[0] * shape[1] * shape[2];
+  const w = tf.tidy(() => tf.mul(tf.randomNormal([d, classes], 0, 1, 'float32', seed), scale)) as tf.Tensor2D;
+  const b = tf.tidy(() => tf.mul(tf.randomNormal([classes], 0, 1, 'float32', seed + 1), scale)) as tf.Tensor1D;
+  const model = (x: tf.Tensor4D) => tf.add(tf.matMul(tf.reshape(x, [x.shape[0], d]), w), b) as tf.Tensor2D;
+  return { model, weights: w.dataSync() as Float32Array, bias: b.dataSync() as Float32Array, d, dispose: () => tf.dispose([w, b]) };
+}
