@@ -19,6 +19,12 @@ import {
   resnet18,
   resnetStage,
   Upsample,
+  crossEntropy,
+  cwLoss,
+  dlrLoss,
+  isAdversarial,
+  logitsOf,
+  perturbationNorms,
 } from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rmc-mem-'));
@@ -83,5 +89,24 @@ describe('tensor accounting of the public functions', () => {
     // Two identity basic blocks: 2 x (conv, bn, conv, bn) = 2 x 10 weights.
     expect(await leftBehind(() => resnetStage(out!, { block: 'basic', blocks: 2, filters: 8, name: 's' }))).toBe(20);
     expect(await leftBehind(() => globalPool(out!, 'max'))).toBe(0);
+  });
+
+  it('attack helpers return exactly one tensor', async () => {
+    const x = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 4) as tf.Tensor4D;
+    const y = tf.tensor1d([1, 2], 'int32');
+    const logits = logitsOf(model, x);
+    const outputs: tf.Tensor[] = [];
+    for (const fn of [
+      () => logitsOf(model, x),
+      () => crossEntropy(logits, y),
+      () => cwLoss(logits, y),
+      () => dlrLoss(logits, y),
+      () => isAdversarial(model, x, y),
+      () => perturbationNorms(x, 'l2'),
+      () => perturbationNorms(x, 'linf'),
+    ]) {
+      expect(await leftBehind(() => outputs.push(fn()))).toBe(1);
+    }
+    tf.dispose([x, y, logits, ...outputs]);
   });
 });

@@ -66,7 +66,7 @@ export function robustAccuracy(
           return isAdversarial(model, clipped, y);
         });
         failures.set(attack.name, failures.get(attack.name)! + tf.tidy(() => tf.sum(tf.cast(success, 'int32')).dataSync()[0]!));
-        const next = tf.logicalAnd(robust, tf.logicalNot(success));
+        const next = tf.tidy(() => tf.logicalAnd(robust, tf.logicalNot(success)));
         tf.dispose([raw, success, robust]);
         robust = next as tf.Tensor1D;
       }
