@@ -86,7 +86,7 @@ describe('L2 PGD on a linear classifier moves along w_other - w_y', () => {
   it('with random start it ends on the sphere, aligned with the weight difference', () => {
     const eps = 0.1;
     const adv = pgd(binary.model, interior, labels, { eps, norm: 'l2', steps: 50, relStepSize: 0.25, seed: 4 });
-    const delta = tf.sub(adv, interior).dataSync();
+    const delta = tf.sub(adv, interior).dataSync() as Float32Array;
     for (let i = 0; i < n; i++) {
       const dir = direction(i);
       const row = delta.subarray(i * d, (i + 1) * d);
@@ -109,7 +109,7 @@ describe('DeepFool finds the exact distance to a linear boundary (up to overshoo
   ] as const)('%s', (norm, dualNorm, primalNorm) => {
     const raw = deepfoolAttack({ norm }).run(binary.model, interior, clean, 0);
     const logits = tf.tidy(() => binary.model(interior).dataSync());
-    const delta = tf.sub(raw, interior).dataSync();
+    const delta = tf.sub(raw, interior).dataSync() as Float32Array;
     const predicted = tf.tidy(() => Array.from(tf.argMax(binary.model(raw), 1).dataSync()));
     for (let i = 0; i < n; i++) {
       const y = clean[i]!;

@@ -23,7 +23,9 @@ const options = fc.record({
   attack: fc.constantFrom('pgd', 'fgsm', 'deepfool'),
 });
 
-function run(o: fc.RecordValue<typeof options> extends infer T ? T : never, x: tf.Tensor4D, y: number[]) {
+type Options = typeof options extends fc.Arbitrary<infer T> ? T : never;
+
+function run(o: Options, x: tf.Tensor4D, y: number[]) {
   if (o.attack === 'fgsm') return fgsm(tenClass.model, x, y, { eps: o.eps, loss: o.loss, targeted: o.targeted });
   if (o.attack === 'deepfool') return deepfool(tenClass.model, x, y, { eps: o.eps, norm: o.norm, steps: o.steps + 2 });
   return pgd(tenClass.model, x, y, o);
