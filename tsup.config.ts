@@ -7,6 +7,7 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'node20',
+  shims: true,
   // tfjs stays a peer: never bundle it, so the user's backend registry is the one we use.
   external: [/^@tensorflow\//],
 });

@@ -11,3 +11,4 @@ export * from './models/index.js';
 export { fileSystem, writeAtomic } from './io/file-system.js';
 export * from './attacks/index.js';
 export * from './analysis/index.js';
+export * from './backend/index.js';

@@ -1,0 +1,12 @@
+{
+  "targets": [
+    {
+      "target_name": "rmc_native",
+      "sources": ["rmc_native.cc"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
+      "libraries": ["-ldnnl"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}

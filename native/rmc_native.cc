@@ -1,0 +1,336 @@
+// rmc-robust native kernels: oneDNN convolutions on NHWC float32 buffers shared with tfjs-backend-cpu.
+//
+// Every entry point is synchronous, takes the tfjs tensors' Float32Arrays without copying and writes
+// into an output Float32Array allocated by the caller. Primitive descriptors and primitives are cached
+// per shape; oneDNN's OpenMP runtime uses every core.
+#include <node_api.h>
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "oneapi/dnnl/dnnl.hpp"
+
+namespace {
+
+using dnnl::algorithm;
+using dnnl::memory;
+using dnnl::prop_kind;
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+dnnl::engine& cpuEngine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+dnnl::stream& cpuStream() {
+  static dnnl::stream stream(cpuEngine());
+  return stream;
+}
+
+// Geometry of a 2-D convolution in tfjs terms (NHWC activations, HWIO filters).
+struct ConvGeometry {
+  int64_t n, h, w, c;       // input
+  int64_t kh, kw, o;        // filter (in channels = c)
+  int64_t oh, ow;           // output
+  int64_t sh, sw, dh, dw;   // strides, dilations (1 = none)
+  int64_t pt, pl, pb, pr;   // padding
+  int64_t activation;       // 0 none, 1 relu (forward only)
+  int64_t hasBias;          // forward only
+
+  memory::dims src() const { return {n, c, h, w}; }
+  memory::dims weights() const { return {o, c, kh, kw}; }
+  memory::dims dst() const { return {n, o, oh, ow}; }
+  memory::dims strides() const { return {sh, sw}; }
+  memory::dims dilates() const { return {dh - 1, dw - 1}; }
+  memory::dims padL() const { return {pt, pl}; }
+  memory::dims padR() const { return {pb, pr}; }
+  std::string key(const char* kind) const {
+    std::string k(kind);
+    for (int64_t v : {n, h, w, c, kh, kw, o, oh, ow, sh, sw, dh, dw, pt, pl, pb, pr, activation, hasBias}) {
+      k += ',';
+      k += std::to_string(v);
+    }
+    return k;
+  }
+};
+
+memory::desc nhwc(const memory::dims& d) { return memory::desc(d, dt::f32, tag::nhwc); }
+memory::desc any(const memory::dims& d) { return memory::desc(d, dt::f32, tag::any); }
+memory::desc hwio(const memory::dims& d) { return memory::desc(d, dt::f32, tag::hwio); }
+
+dnnl::convolution_forward::primitive_desc forwardDesc(const ConvGeometry& g, prop_kind kind, bool bias, int64_t activation) {
+  auto biasDesc = bias ? memory::desc({g.o}, dt::f32, tag::a) : memory::desc();
+  dnnl::convolution_forward::desc d(kind, algorithm::convolution_direct, nhwc(g.src()), any(g.weights()), biasDesc,
+                                    nhwc(g.dst()), g.strides(), g.dilates(), g.padL(), g.padR());
+  dnnl::primitive_attr attr;
+  if (activation == 1) {
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
+    attr.set_post_ops(ops);
+  }
+  return dnnl::convolution_forward::primitive_desc(d, attr, cpuEngine());
+}
+
+struct ForwardEntry {
+  dnnl::convolution_forward::primitive_desc pd;
+  dnnl::convolution_forward prim;
+  memory weights;  // in the primitive's layout
+  bool reorderWeights;
+};
+
+struct BackwardDataEntry {
+  dnnl::convolution_backward_data::primitive_desc pd;
+  dnnl::convolution_backward_data prim;
+  memory weights;
+  bool reorderWeights;
+};
+
+struct BackwardWeightsEntry {
+  dnnl::convolution_backward_weights::primitive_desc pd;
+  dnnl::convolution_backward_weights prim;
+  memory diffWeights;
+  bool reorderWeights;
+};
+
+std::mutex cacheMutex;
+std::unordered_map<std::string, std::shared_ptr<ForwardEntry>> forwardCache;
+std::unordered_map<std::string, std::shared_ptr<BackwardDataEntry>> backwardDataCache;
+std::unordered_map<std::string, std::shared_ptr<BackwardWeightsEntry>> backwardWeightsCache;
+
+// ---- N-API helpers -------------------------------------------------------------------------------
+
+struct Failure {
+  std::string message;
+};
+
+float* floatData(napi_env env, napi_value value, size_t expected, const char* name) {
+  bool isTyped = false;
+  napi_is_typedarray(env, value, &isTyped);
+  if (!isTyped) throw Failure{std::string(name) + ": expected a Float32Array"};
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_get_typedarray_info(env, value, &type, &length, &data, nullptr, nullptr);
+  if (type != napi_float32_array) throw Failure{std::string(name) + ": expected a Float32Array"};
+  if (length != expected) {
+    throw Failure{std::string(name) + ": has " + std::to_string(length) + " elements, expected " + std::to_string(expected)};
+  }
+  return static_cast<float*>(data);
+}
+
+ConvGeometry geometry(napi_env env, napi_value value) {
+  bool isTyped = false;
+  napi_is_typedarray(env, value, &isTyped);
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (isTyped) napi_get_typedarray_info(env, value, &type, &length, &data, nullptr, nullptr);
+  if (!isTyped || type != napi_int32_array || length != 19) throw Failure{"geometry: expected an Int32Array of 19 values"};
+  const int32_t* v = static_cast<const int32_t*>(data);
+  ConvGeometry g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15], v[16], v[17], v[18]};
+  for (int i = 0; i < 17; i++) {
+    if (v[i] < 0 || (i < 13 && v[i] < 1)) throw Failure{"geometry: invalid value at " + std::to_string(i)};
+  }
+  return g;
+}
+
+template <size_t N>
+void arguments(napi_env env, napi_callback_info info, napi_value (&argv)[N], size_t minimum) {
+  size_t argc = N;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc < minimum) throw Failure{"expected " + std::to_string(minimum) + " arguments"};
+}
+
+napi_value fail(napi_env env, const std::string& message) {
+  napi_throw_error(env, "RMC_NATIVE", message.c_str());
+  return nullptr;
+}
+
+template <typename F>
+napi_value guarded(napi_env env, F&& body) {
+  try {
+    body();
+  } catch (const Failure& f) {
+    return fail(env, f.message);
+  } catch (const dnnl::error& e) {
+    return fail(env, std::string("oneDNN: ") + e.what());
+  } catch (const std::exception& e) {
+    return fail(env, e.what());
+  }
+  return nullptr;
+}
+
+// ---- kernels ---------------------------------------------------------------------------------------
+
+// conv2dForward(geometry, x, filter, bias | null, out)
+napi_value Conv2dForward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    napi_value argv[5];
+    arguments(env, info, argv, 5);
+    ConvGeometry g = geometry(env, argv[0]);
+    float* x = floatData(env, argv[1], g.n * g.h * g.w * g.c, "x");
+    float* filter = floatData(env, argv[2], g.kh * g.kw * g.c * g.o, "filter");
+    float* bias = g.hasBias ? floatData(env, argv[3], g.o, "bias") : nullptr;
+    float* out = floatData(env, argv[4], g.n * g.oh * g.ow * g.o, "out");
+
+    std::shared_ptr<ForwardEntry> entry;
+    {
+      std::lock_guard<std::mutex> lock(cacheMutex);
+      auto key = g.key("fwd");
+      auto it = forwardCache.find(key);
+      if (it == forwardCache.end()) {
+        auto pd = forwardDesc(g, prop_kind::forward_inference, g.hasBias, g.activation);
+        auto userWeights = hwio(g.weights());
+        bool reorder = pd.weights_desc() != userWeights;
+        entry = std::make_shared<ForwardEntry>(ForwardEntry{pd, dnnl::convolution_forward(pd),
+                                                            reorder ? memory(pd.weights_desc(), cpuEngine()) : memory(),
+                                                            reorder});
+        forwardCache.emplace(key, entry);
+      } else {
+        entry = it->second;
+      }
+    }
+    auto& engine = cpuEngine();
+    auto& stream = cpuStream();
+    memory src(nhwc(g.src()), engine, x);
+    memory dst(nhwc(g.dst()), engine, out);
+    memory userWeights(hwio(g.weights()), engine, filter);
+    memory weights = userWeights;
+    if (entry->reorderWeights) {
+      dnnl::reorder(userWeights, entry->weights).execute(stream, userWeights, entry->weights);
+      weights = entry->weights;
+    }
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}};
+    if (bias) args.insert({DNNL_ARG_BIAS, memory(memory::desc({g.o}, dt::f32, tag::a), engine, bias)});
+    entry->prim.execute(stream, args);
+    stream.wait();
+  });
+}
+
+// conv2dBackwardData(geometry, dy, filter, dx): dx = gradient of the input.
+napi_value Conv2dBackwardData(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    napi_value argv[4];
+    arguments(env, info, argv, 4);
+    ConvGeometry g = geometry(env, argv[0]);
+    float* dy = floatData(env, argv[1], g.n * g.oh * g.ow * g.o, "dy");
+    float* filter = floatData(env, argv[2], g.kh * g.kw * g.c * g.o, "filter");
+    float* dx = floatData(env, argv[3], g.n * g.h * g.w * g.c, "dx");
+
+    std::shared_ptr<BackwardDataEntry> entry;
+    {
+      std::lock_guard<std::mutex> lock(cacheMutex);
+      auto key = g.key("bwd_data");
+      auto it = backwardDataCache.find(key);
+      if (it == backwardDataCache.end()) {
+        auto hint = forwardDesc(g, prop_kind::forward_training, false, 0);
+        dnnl::convolution_backward_data::desc d(algorithm::convolution_direct, nhwc(g.src()), any(g.weights()), nhwc(g.dst()),
+                                                g.strides(), g.dilates(), g.padL(), g.padR());
+        dnnl::convolution_backward_data::primitive_desc pd(d, cpuEngine(), hint);
+        bool reorder = pd.weights_desc() != hwio(g.weights());
+        entry = std::make_shared<BackwardDataEntry>(BackwardDataEntry{
+            pd, dnnl::convolution_backward_data(pd), reorder ? memory(pd.weights_desc(), cpuEngine()) : memory(), reorder});
+        backwardDataCache.emplace(key, entry);
+      } else {
+        entry = it->second;
+      }
+    }
+    auto& engine = cpuEngine();
+    auto& stream = cpuStream();
+    memory diffDst(nhwc(g.dst()), engine, dy);
+    memory diffSrc(nhwc(g.src()), engine, dx);
+    memory userWeights(hwio(g.weights()), engine, filter);
+    memory weights = userWeights;
+    if (entry->reorderWeights) {
+      dnnl::reorder(userWeights, entry->weights).execute(stream, userWeights, entry->weights);
+      weights = entry->weights;
+    }
+    entry->prim.execute(stream, {{DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DIFF_SRC, diffSrc}});
+    stream.wait();
+  });
+}
+
+// conv2dBackwardFilter(geometry, x, dy, dw): dw = gradient of the filter (HWIO).
+napi_value Conv2dBackwardFilter(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    napi_value argv[4];
+    arguments(env, info, argv, 4);
+    ConvGeometry g = geometry(env, argv[0]);
+    float* x = floatData(env, argv[1], g.n * g.h * g.w * g.c, "x");
+    float* dy = floatData(env, argv[2], g.n * g.oh * g.ow * g.o, "dy");
+    float* dw = floatData(env, argv[3], g.kh * g.kw * g.c * g.o, "dw");
+
+    std::shared_ptr<BackwardWeightsEntry> entry;
+    {
+      std::lock_guard<std::mutex> lock(cacheMutex);
+      auto key = g.key("bwd_weights");
+      auto it = backwardWeightsCache.find(key);
+      if (it == backwardWeightsCache.end()) {
+        auto hint = forwardDesc(g, prop_kind::forward_training, false, 0);
+        dnnl::convolution_backward_weights::desc d(algorithm::convolution_direct, nhwc(g.src()), any(g.weights()), nhwc(g.dst()),
+                                                   g.strides(), g.dilates(), g.padL(), g.padR());
+        dnnl::convolution_backward_weights::primitive_desc pd(d, cpuEngine(), hint);
+        bool reorder = pd.diff_weights_desc() != hwio(g.weights());
+        entry = std::make_shared<BackwardWeightsEntry>(BackwardWeightsEntry{
+            pd, dnnl::convolution_backward_weights(pd), reorder ? memory(pd.diff_weights_desc(), cpuEngine()) : memory(), reorder});
+        backwardWeightsCache.emplace(key, entry);
+      } else {
+        entry = it->second;
+      }
+    }
+    auto& engine = cpuEngine();
+    auto& stream = cpuStream();
+    memory src(nhwc(g.src()), engine, x);
+    memory diffDst(nhwc(g.dst()), engine, dy);
+    memory userDiffWeights(hwio(g.weights()), engine, dw);
+    memory diffWeights = entry->reorderWeights ? entry->diffWeights : userDiffWeights;
+    entry->prim.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_DIFF_WEIGHTS, diffWeights}});
+    if (entry->reorderWeights) dnnl::reorder(diffWeights, userDiffWeights).execute(stream, diffWeights, userDiffWeights);
+    stream.wait();
+  });
+}
+
+// info() -> { version, isa } for backendInfo().
+napi_value Info(napi_env env, napi_callback_info) {
+  const dnnl_version_t* v = dnnl_version();
+  napi_value result, version, isa;
+  napi_create_object(env, &result);
+  std::string text = std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
+  napi_create_string_utf8(env, text.c_str(), text.size(), &version);
+  napi_set_named_property(env, result, "oneDNN", version);
+  std::string isaName;
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::avx512_core_amx: isaName = "avx512_core_amx"; break;
+    case dnnl::cpu_isa::avx512_core_bf16: isaName = "avx512_core_bf16"; break;
+    case dnnl::cpu_isa::avx512_core_vnni: isaName = "avx512_core_vnni"; break;
+    case dnnl::cpu_isa::avx512_core: isaName = "avx512_core"; break;
+    case dnnl::cpu_isa::avx2: isaName = "avx2"; break;
+    case dnnl::cpu_isa::avx: isaName = "avx"; break;
+    case dnnl::cpu_isa::sse41: isaName = "sse41"; break;
+    default: isaName = "other"; break;
+  }
+  napi_create_string_utf8(env, isaName.c_str(), isaName.size(), &isa);
+  napi_set_named_property(env, result, "isa", isa);
+  return result;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"conv2dForward", nullptr, Conv2dForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv2dBackwardData", nullptr, Conv2dBackwardData, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv2dBackwardFilter", nullptr, Conv2dBackwardFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

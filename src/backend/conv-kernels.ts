@@ -1,0 +1,113 @@
+/**
+ * tfjs-backend-cpu kernels for 2-D convolutions computed by oneDNN through the native addon. They read
+ * the tensors' Float32Arrays in place (no copies) and fall back to the original JS kernels for what
+ * they do not cover (NCHW, non-float32 tensors, activations other than linear/ReLU, unusual bias).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { NativeAddon } from './addon.js';
+
+type KernelFunc = tf.KernelConfig['kernelFunc'];
+type Conv2DInfo = tf.backend_util.Conv2DInfo;
+type CpuBackend = tf.KernelBackend & {
+  data: { get(dataId: object): { values?: unknown } };
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
+};
+
+function geometry(info: Conv2DInfo, activation = 0, hasBias = 0): Int32Array {
+  const p = info.padInfo;
+  return Int32Array.from([
+    info.batchSize, info.inHeight, info.inWidth, info.inChannels,
+    info.filterHeight, info.filterWidth, info.outChannels, info.outHeight, info.outWidth,
+    info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
+    p.top, p.left, p.bottom, p.right, activation, hasBias,
+  ]);
+}
+
+/** The tensor's values when they are a float32 buffer the addon can read in place, else null. */
+function floats(backend: CpuBackend, t: tf.TensorInfo): Float32Array | null {
+  if (t.dtype !== 'float32') return null;
+  const values = backend.data.get(t.dataId).values;
+  return values instanceof Float32Array ? values : null;
+}
+
+function isNHWC(format: unknown): boolean {
+  return format === undefined || format === 'NHWC' || format === 'channelsLast';
+}
+
+/** Builds the native kernels; `fallback(name)` gives the original kernel for cases they do not cover. */
+export function nativeConvKernels(addon: NativeAddon, fallback: (name: string) => KernelFunc | undefined): Record<string, KernelFunc> {
+  const orFallback = (name: string, args: Parameters<KernelFunc>[0]) => {
+    const js = fallback(name);
+    if (!js) throw new Error(`rmc-robust native ${name}: case not supported natively and no JS kernel is registered`);
+    return js(args);
+  };
+
+  const conv2D: KernelFunc = (args) => {
+    const backend = args.backend as CpuBackend;
+    const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+    const { strides, pad, dataFormat, dilations, dimRoundingMode } = args.attrs as unknown as tf.Conv2DAttrs;
+    const xs = floats(backend, x);
+    const ws = floats(backend, filter);
+    if (!xs || !ws || !isNHWC(dataFormat)) return orFallback('Conv2D', args);
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
+      strides, dilations, pad, dimRoundingMode, false, 'channelsLast');
+    const out = new Float32Array(tf.util.sizeFromShape(info.outShape));
+    addon.conv2dForward(geometry(info), xs, ws, null, out);
+    return backend.makeTensorInfo(info.outShape, 'float32', out);
+  };
+
+  const fusedConv2D: KernelFunc = (args) => {
+    const backend = args.backend as CpuBackend;
+    const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+    const { strides, pad, dataFormat, dilations, dimRoundingMode, activation } = args.attrs as unknown as tf.FusedConv2DAttrs;
+    const xs = floats(backend, x!);
+    const ws = floats(backend, filter!);
+    const outChannels = filter!.shape[3]!;
+    const biasValues = bias ? floats(backend, bias) : null;
+    const biasOk = !bias || (biasValues !== null && bias.shape.length === 1 && bias.shape[0] === outChannels);
+    const act = activation === 'linear' || activation === undefined ? 0 : activation === 'relu' ? 1 : -1;
+    if (!xs || !ws || !biasOk || act < 0 || preluActivationWeights || !isNHWC(dataFormat)) return orFallback('FusedConv2D', args);
+    const info = tf.backend_util.computeConv2DInfo(
+      x!.shape as [number, number, number, number], filter!.shape as [number, number, number, number],
+      strides, dilations, pad, dimRoundingMode, false, 'channelsLast');
+    const out = new Float32Array(tf.util.sizeFromShape(info.outShape));
+    addon.conv2dForward(geometry(info, act, biasValues ? 1 : 0), xs, ws, biasValues, out);
+    return backend.makeTensorInfo(info.outShape, 'float32', out);
+  };
+
+  const conv2DBackpropInput: KernelFunc = (args) => {
+    const backend = args.backend as CpuBackend;
+    const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+    const { inputShape, strides, pad, dataFormat, dimRoundingMode } = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
+    const dys = floats(backend, dy);
+    const ws = floats(backend, filter);
+    if (!dys || !ws || !isNHWC(dataFormat)) return orFallback('Conv2DBackpropInput', args);
+    const info = tf.backend_util.computeConv2DInfo(
+      inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, 'channelsLast');
+    const dx = new Float32Array(tf.util.sizeFromShape(info.inShape));
+    addon.conv2dBackwardData(geometry(info), dys, ws, dx);
+    return backend.makeTensorInfo(info.inShape, 'float32', dx);
+  };
+
+  const conv2DBackpropFilter: KernelFunc = (args) => {
+    const backend = args.backend as CpuBackend;
+    const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+    const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+    const xs = floats(backend, x);
+    const dys = floats(backend, dy);
+    if (!xs || !dys || !isNHWC(dataFormat)) return orFallback('Conv2DBackpropFilter', args);
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
+    const dw = new Float32Array(tf.util.sizeFromShape(filterShape));
+    addon.conv2dBackwardFilter(geometry(info), xs, dys, dw);
+    return backend.makeTensorInfo(filterShape, 'float32', dw);
+  };
+
+  return {
+    Conv2D: conv2D,
+    FusedConv2D: fusedConv2D,
+    Conv2DBackpropInput: conv2DBackpropInput,
+    Conv2DBackpropFilter: conv2DBackpropFilter,
+  };
+}

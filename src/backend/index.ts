@@ -1,0 +1,1 @@
+export { backendInfo, enableNativeKernels, disableNativeKernels, type BackendInfo } from './native.js';
