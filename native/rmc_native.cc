@@ -276,6 +276,13 @@ napi_value Conv2dBackwardFilter(napi_env env, napi_callback_info info) {
         dnnl::convolution_backward_weights::desc d(algorithm::convolution_direct, nhwc(g.src()), any(g.weights()), nhwc(g.dst()),
                                                    g.strides(), g.dilates(), g.padL(), g.padR());
         dnnl::convolution_backward_weights::primitive_desc pd(d, cpuEngine(), hint);
+        // oneDNN 2.6's jit_1x1 backward-weights kernel corrupts the heap for strided 1x1 convolutions
+        // with fewer than 16 input channels (its reduce-to-unit-stride path): take the next
+        // implementation for strided 1x1 problems.
+        if (g.kh == 1 && g.kw == 1 && (g.sh > 1 || g.sw > 1)) {
+          while (std::string(pd.impl_info_str()).find("1x1") != std::string::npos && pd.next_impl()) {
+          }
+        }
         bool reorder = pd.diff_weights_desc() != hwio(g.weights());
         entry = std::make_shared<BackwardWeightsEntry>(BackwardWeightsEntry{
             pd, dnnl::convolution_backward_weights(pd), reorder ? memory(pd.diff_weights_desc(), cpuEngine()) : memory(), reorder});

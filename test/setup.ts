@@ -1,4 +1,7 @@
-// Every test runs on the pure-JS CPU backend (the one that installs everywhere).
+// Every test runs on the CPU backend (the one that installs everywhere), with the native kernels when
+// they are built. Two test workers share the two cores: one OpenMP thread each for oneDNN (read when
+// the addon loads, so it must be set before the library is imported).
+process.env['OMP_NUM_THREADS'] ??= '1';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 
