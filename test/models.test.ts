@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   alexnet,
   BatchNorm2d,
+  Conv2d,
   CIFAR100_STATS,
   featureMapShape,
   parseStrides,
@@ -94,14 +95,23 @@ describe('every architecture: outputs, names, options', () => {
     plain.dispose();
   });
 
-  it('uses symmetric explicit padding exactly where TF "same" would differ (stride 2)', () => {
+  it('pads symmetrically inside the convolution, also at stride 2 (no separate pad layer)', () => {
     const model = resnet18({ ...narrow });
-    const names = model.layers.map((l) => l.name);
-    expect(names).toContain('layer2.0.conv1.pad');
-    expect(names).not.toContain('layer1.0.conv1.pad'); // stride 1: 'same' is symmetric
-    const conv = model.getLayer('layer2.0.conv1').getConfig();
-    expect(conv['padding']).toBe('valid');
-    expect(conv['useBias']).toBe(false);
+    const conv = model.getLayer('layer2.0.conv1') as Conv2d;
+    expect(conv).toBeInstanceOf(Conv2d);
+    expect([conv.kernelSize, conv.strides, conv.padding, conv.useBias]).toEqual([3, 2, 1, false]);
+    expect(model.layers.map((l) => l.getClassName())).not.toContain('ZeroPadding2D');
+    // A 4x4 stride-2 convolution of a ramp shows the padding: PyTorch's symmetric pad puts the first
+    // window at rows -1..1, TF's 'same' at rows 0..2.
+    const layer = new Conv2d({ filters: 1, kernelSize: 3, strides: 2, padding: 1, kernelInit: { normal: 1 } });
+    const x = tf.reshape(tf.range(0, 16), [1, 4, 4, 1]);
+    layer.apply(x);
+    layer.setWeights([tf.ones([3, 3, 1, 1])]);
+    const y = layer.apply(x) as tf.Tensor;
+    // Window sums with zero padding: rows/cols -1..1 and 1..3, e.g. 0 + 1 + 4 + 5 = 10 top left and
+    // 4 + 5 + 8 + 9 + 12 + 13 = 51 bottom left (TF "same" would start at 0 + 1 + 2 + 4 + 5 + 6 + 8 + 9 + 10 = 45).
+    expect(Array.from(y.dataSync())).toEqual([10, 24, 51, 90]);
+    tf.dispose([x, y]);
     model.dispose();
   });
 

@@ -20,5 +20,6 @@ export { SeedStream, type SeedLike } from './seed.js';
 export { Normalize, CIFAR10_STATS, CIFAR100_STATS, type NormalizeStats, type NormalizeArgs } from './layers/normalize.js';
 export { Upsample, upsampledSize, type UpsampleMode, type UpsampleOptions, type UpsampleArgs } from './layers/upsample.js';
 export { BatchNorm2d, type BatchNorm2dArgs } from './layers/batch-norm.js';
+export { Conv2d, type Conv2dArgs } from './layers/conv2d.js';
 export { featureMapShape, countTrainableParams, type FeatureMapShape } from './inspect.js';
 export { exportTorchStateDict, importTorchStateDict, type TorchStateDict, type TorchTensor } from './torch-weights.js';

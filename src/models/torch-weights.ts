@@ -33,9 +33,9 @@ function entries(model: tfl.LayersModel): Entry[] {
     for (const variable of layer.weights) {
       const leaf = variable.originalName.split('/').pop()!;
       const key = (suffix: string) => `${layer.name}.${suffix}`;
-      if (cls === 'Conv2D' && leaf === 'kernel') out.push({ key: key('weight'), variable, toTorch: [3, 2, 0, 1] });
+      if ((cls === 'Conv2D' || cls === 'Conv2d') && leaf === 'kernel') out.push({ key: key('weight'), variable, toTorch: [3, 2, 0, 1] });
       else if (cls === 'Dense' && leaf === 'kernel') out.push({ key: key('weight'), variable, toTorch: [1, 0] });
-      else if ((cls === 'Conv2D' || cls === 'Dense') && leaf === 'bias') out.push({ key: key('bias'), variable });
+      else if ((cls === 'Conv2D' || cls === 'Conv2d' || cls === 'Dense') && leaf === 'bias') out.push({ key: key('bias'), variable });
       else if (cls === 'BatchNorm2d' || cls === 'BatchNormalization') {
         const name = { gamma: 'weight', beta: 'bias', moving_mean: 'running_mean', moving_variance: 'running_var' }[leaf];
         if (!name) throw new Error(`torch weights: unexpected batch-norm weight '${variable.originalName}'`);
