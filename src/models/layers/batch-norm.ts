@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
+import { batchNormInference, batchNormTraining } from './batch-norm-ops.js';
 
 /** Constructor arguments of {@link BatchNorm2d}. */
 export interface BatchNorm2dArgs extends LayerArgs {
@@ -67,24 +68,25 @@ export class BatchNorm2d extends tfl.layers.Layer {
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
     return tf.tidy(() => {
-      const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
-      const gamma = this.gamma!.read();
-      const beta = this.beta!.read();
+      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+      const gamma = this.gamma!.read() as tf.Tensor1D;
+      const beta = this.beta!.read() as tf.Tensor1D;
       if (kwargs['training'] !== true) {
-        return tf.batchNorm(x, this.movingMean!.read(), this.movingVariance!.read(), beta, gamma, this.epsilon);
+        return batchNormInference(x, gamma, beta, this.movingMean!.read() as tf.Tensor1D, this.movingVariance!.read() as tf.Tensor1D, this.epsilon);
       }
-      const axes = x.shape.slice(0, -1).map((_, i) => i);
-      const { mean, variance } = tf.moments(x, axes);
-      const n = x.size / x.shape[x.rank - 1]!;
+      const { y, mean, variance, count } = batchNormTraining(x, gamma, beta, this.epsilon);
+      // Running statistics as PyTorch keeps them: unbiased batch variance, weight `momentum`.
       const m = this.momentum;
-      tf.tidy(() => {
-        const runMean = this.movingMean!.read();
-        const runVar = this.movingVariance!.read();
-        const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
-        this.movingMean!.write(tf.add(tf.mul(runMean, 1 - m), tf.mul(mean, m)));
-        this.movingVariance!.write(tf.add(tf.mul(runVar, 1 - m), tf.mul(unbiased, m)));
-      });
-      return tf.batchNorm(x, mean, variance, beta, gamma, this.epsilon);
+      const correction = count > 1 ? count / (count - 1) : 1;
+      const update = (variable: tfl.LayerVariable, batch: Float64Array, factor: number) => {
+        const old = variable.read().dataSync();
+        const next = new Float32Array(old.length);
+        for (let c = 0; c < old.length; c++) next[c] = (1 - m) * old[c]! + m * batch[c]! * factor;
+        variable.write(tf.tensor1d(next));
+      };
+      update(this.movingMean!, mean, 1);
+      update(this.movingVariance!, variance, correction);
+      return y;
     });
   }
 
