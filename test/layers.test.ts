@@ -77,6 +77,29 @@ describe('BatchNorm2d has nn.BatchNorm2d semantics', () => {
     tf.dispose([x, w, value, gx, ...Object.values(grads)]);
   });
 
+  it.each([false, true])('activation relu equals relu(batch norm), values and gradients (training: %s)', (training) => {
+    const x = tf.randomNormal([3, 4, 5, 6], 0, 2, 'float32', 21);
+    const w = tf.randomNormal([3, 4, 5, 6], 0, 1, 'float32', 22);
+    const make = (activation: 'linear' | 'relu') => {
+      const layer = new BatchNorm2d({ activation });
+      layer.build([null, 4, 5, 6]);
+      layer.setWeights([tf.randomUniform([6], 0.5, 1.5, 'float32', 1), tf.randomNormal([6], 0, 0.5, 'float32', 2), tf.randomNormal([6], 0, 0.3, 'float32', 3), tf.randomUniform([6], 0.5, 2, 'float32', 4)]);
+      return layer;
+    };
+    const fused = make('relu');
+    const plain = make('linear');
+    const run = (f: (input: tf.Tensor) => tf.Tensor, layer: BatchNorm2d) => {
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(f(x), w)) as tf.Scalar, layer.trainableWeights.map((v) => v.read() as tf.Variable));
+      const gx = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(f(input), w)))(x);
+      return [f(x), gx, ...Object.values(grads)];
+    };
+    const a = run((input) => fused.apply(input, { training }) as tf.Tensor, fused);
+    const b = run((input) => tf.relu(plain.apply(input, { training }) as tf.Tensor), plain);
+    expect(a.length).toBe(4);
+    a.forEach((t, i) => expect(maxAbsDiff(t.dataSync(), b[i]!.dataSync())).toBeLessThan(1e-4));
+    expect(() => new BatchNorm2d({ activation: 'tanh' as never })).toThrow(/activation = 'tanh': accepted values are 'linear' and 'relu'/);
+  });
+
   it('rejects momentum outside [0, 1] and epsilon <= 0', () => {
     expect(() => new BatchNorm2d({ momentum: 1.5 })).toThrow(/momentum = 1.5: must be in \[0, 1\]/);
     expect(() => new BatchNorm2d({ epsilon: 0 })).toThrow(/epsilon = 0: must be > 0/);

@@ -3,25 +3,58 @@
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { backendInfo, disableNativeKernels, enableNativeKernels } from '../src/index.js';
+import { backendInfo, disableFastKernels, enableFastKernels } from '../src/index.js';
 
 const info = backendInfo();
 const native = info.native.available;
 
-describe('native kernel pack', () => {
-  it('reports honestly which kernels run natively', () => {
+describe('kernel pack', () => {
+  const convs = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
+  const elementwise = ['Add', 'Sub', 'Multiply', 'RealDiv', 'Relu', 'Step'];
+
+  it('reports honestly who computes each kernel', () => {
     const expected = native ? 'native' : 'js';
-    expect(Object.values(info.kernels)).toEqual([expected, expected, expected, expected]);
+    expect(convs.map((k) => info.kernels[k])).toEqual(Array(4).fill(expected));
+    expect(elementwise.map((k) => info.kernels[k])).toEqual(Array(6).fill('fast-js'));
     if (process.env['RMC_EXPECT_NATIVE'] === '1') expect(info.native).toMatchObject({ available: true });
     if (process.env['RMC_NATIVE'] === '0') expect(info.native).toEqual({ available: false, reason: 'disabled by RMC_NATIVE=0' });
   });
 
-  it('disable/enable switch between the JS and native kernels', () => {
-    disableNativeKernels();
-    expect(Object.values(backendInfo().kernels)).toEqual(['js', 'js', 'js', 'js']);
-    const enabled = enableNativeKernels();
-    expect(enabled.length).toBe(native ? 4 : 0);
-    expect(Object.values(backendInfo().kernels)).toEqual(Array(4).fill(native ? 'native' : 'js'));
+  it('disable/enable switch between the stock and the pack\'s kernels', () => {
+    disableFastKernels();
+    expect(Object.values(backendInfo().kernels)).toEqual(Array(10).fill('js'));
+    const enabled = enableFastKernels();
+    expect(enabled.length).toBe(native ? 10 : 6);
+    expect(backendInfo().kernels).toEqual(info.kernels);
+  });
+
+  it('fast element-wise kernels are bit-identical to the stock ones (shapes, broadcasting, NaN)', () => {
+    const cases: Array<[number[], number[]]> = [
+      [[2, 3, 4, 5], [2, 3, 4, 5]],
+      [[2, 3, 4, 5], [5]],
+      [[5], [2, 3, 4, 5]],
+      [[2, 3, 4, 5], [1, 1, 1, 5]],
+      [[2, 3, 4, 5], [4, 5]],
+      [[2, 3, 4, 5], []],
+      [[], [3, 2]],
+      [[2, 3, 4, 5], [3, 1, 5]], // middle broadcast: falls back to the stock kernel
+      [[4, 1], [1, 3]],
+    ];
+    for (const [sa, sb] of cases) {
+      const a = tf.tidy(() => tf.where(tf.greater(tf.randomUniform(sa, 0, 1, 'float32', 1), 0.95), tf.fill(sa, NaN), tf.randomNormal(sa, 0, 1, 'float32', 2)));
+      const b = tf.tidy(() => tf.add(tf.randomNormal(sb, 0, 1, 'float32', 3), 0.5));
+      const ops = [tf.add, tf.sub, tf.mul, tf.div] as const;
+      const run = () => [...ops.map((op) => op(a, b)), tf.relu(a), tf.step(a, 0.3)];
+      const fast = run();
+      disableFastKernels();
+      const stock = run();
+      enableFastKernels();
+      fast.forEach((t, i) => {
+        expect(t.shape).toEqual(stock[i]!.shape);
+        expect(Array.from(t.dataSync()).map(String)).toEqual(Array.from(stock[i]!.dataSync()).map(String));
+      });
+      tf.dispose([a, b, ...fast, ...stock]);
+    }
   });
 
   const relDiff = (a: tf.Tensor, b: tf.Tensor) =>
@@ -62,9 +95,9 @@ describe('native kernel pack', () => {
             return [y, gx!, gw!];
           });
         const nativeOut = run();
-        disableNativeKernels();
+        disableFastKernels();
         const jsOut = run();
-        enableNativeKernels();
+        enableFastKernels();
         for (let i = 0; i < 3; i++) expect(relDiff(nativeOut[i]!, jsOut[i]!)).toBeLessThan(1e-4);
         tf.dispose([x, w, b, ...nativeOut, ...jsOut]);
       }),

@@ -2,7 +2,7 @@
  * Projected gradient descent (Madry et al. 2018) with foolbox 3.3.1's semantics, in Linf and L2.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { isAdversarial, prepare, type Attack } from './attack.js';
+import { prepare, type Attack } from './attack.js';
 import { resolveLoss, type LossFn, type LossOption } from './losses.js';
 import { logitsOf, type ModelLike } from './model.js';
 import { checkNorm, normalizeGradient, projectToBall, randomInBall, type Norm } from './norms.js';

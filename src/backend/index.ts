@@ -1,1 +1,1 @@
-export { backendInfo, enableNativeKernels, disableNativeKernels, type BackendInfo } from './native.js';
+export { backendInfo, enableFastKernels, disableFastKernels, type BackendInfo, type KernelSource } from './native.js';

@@ -1,16 +1,22 @@
 /**
- * The optional native kernel pack: oneDNN kernels registered over tfjs-backend-cpu's own.
+ * The kernel pack registered over tfjs-backend-cpu's own kernels: oneDNN convolutions from the
+ * optional native addon, and faster JS element-wise kernels (always).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { loadAddon } from './addon.js';
 import { nativeConvKernels } from './conv-kernels.js';
+import { fastKernels } from './fast-kernels.js';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
+/** Who computes a kernel on the cpu backend. */
+export type KernelSource = 'native' | 'fast-js' | 'js';
 
 const BACKEND = 'cpu';
-/** The JS kernels that were registered before ours, to fall back on and to restore. */
+const NATIVE_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
+const FAST_KERNELS = ['Add', 'Sub', 'Multiply', 'RealDiv', 'Relu', 'Step'];
+/** The stock kernels that were registered before ours, to fall back on and to restore. */
 const originals = new Map<string, tf.KernelConfig | undefined>();
-const active = new Map<string, KernelFunc>();
+const active = new Map<string, { kernelFunc: KernelFunc; source: KernelSource }>();
 
 /** What {@link backendInfo} reports. */
 export interface BackendInfo {
@@ -18,33 +24,38 @@ export interface BackendInfo {
   backend: string;
   /** Whether the native addon is loaded, and if not why. */
   native: { available: true; path: string; oneDNN: string; isa: string } | { available: false; reason: string };
-  /** For each kernel the pack provides: whether the cpu backend currently runs the native one. */
-  kernels: Record<string, 'native' | 'js'>;
+  /** For each kernel the pack provides, who computes it on the cpu backend now. */
+  kernels: Record<string, KernelSource>;
+}
+
+function install(name: string, kernelFunc: KernelFunc, source: KernelSource): void {
+  const current = tf.getKernel(name, BACKEND);
+  if (current && current.kernelFunc !== active.get(name)?.kernelFunc) originals.set(name, current);
+  if (current) tf.unregisterKernel(name, BACKEND);
+  tf.registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc });
+  active.set(name, { kernelFunc, source });
 }
 
 /**
- * Registers the native kernels over tfjs-backend-cpu's (Conv2D, FusedConv2D, Conv2DBackpropInput,
- * Conv2DBackpropFilter) when the addon is available. The package calls it on import; call it again if
- * `@tensorflow/tfjs-backend-cpu` was imported after `rmc-robust` (its registration replaces ours).
- * Returns the names of the kernels now native (empty when the addon is not built or disabled).
+ * Registers the kernel pack over tfjs-backend-cpu's kernels: the native oneDNN convolutions (Conv2D,
+ * FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter) when the addon is built and not disabled by
+ * `RMC_NATIVE=0`, and the fast JS element-wise kernels (Add, Sub, Multiply, RealDiv, Relu, Step). The
+ * package calls it on import; call it again if `@tensorflow/tfjs-backend-cpu` was imported after
+ * `rmc-robust` (its registration replaces ours). Returns the names of the kernels now replaced.
  */
-export function enableNativeKernels(): string[] {
+export function enableFastKernels(): string[] {
+  const original = (name: string) => originals.get(name)?.kernelFunc;
   const status = loadAddon();
-  if (!status.addon) return [];
-  const kernels = nativeConvKernels(status.addon, (name) => originals.get(name)?.kernelFunc);
-  for (const [name, kernelFunc] of Object.entries(kernels)) {
-    const current = tf.getKernel(name, BACKEND);
-    if (current?.kernelFunc !== kernelFunc && current?.kernelFunc !== active.get(name)) originals.set(name, current);
-    if (current) tf.unregisterKernel(name, BACKEND);
-    tf.registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc });
-    active.set(name, kernelFunc);
+  if (status.addon) {
+    for (const [name, kernelFunc] of Object.entries(nativeConvKernels(status.addon, original))) install(name, kernelFunc, 'native');
   }
-  return Object.keys(kernels);
+  for (const [name, kernelFunc] of Object.entries(fastKernels(original))) install(name, kernelFunc, 'fast-js');
+  return [...active.keys()];
 }
 
 /** Restores tfjs-backend-cpu's own kernels (for comparisons and benchmarks). */
-export function disableNativeKernels(): void {
-  for (const [name, kernelFunc] of active) {
+export function disableFastKernels(): void {
+  for (const [name, { kernelFunc }] of active) {
     if (tf.getKernel(name, BACKEND)?.kernelFunc === kernelFunc) {
       tf.unregisterKernel(name, BACKEND);
       const original = originals.get(name);
@@ -55,16 +66,19 @@ export function disableNativeKernels(): void {
 }
 
 /**
- * Which backend runs and which kernels are native: honest reporting for benchmarks and logs.
+ * Which backend runs and who computes each kernel of the pack: honest reporting for benchmarks and
+ * logs.
  *
- * @example backendInfo() // { backend: 'cpu', native: { available: true, oneDNN: '2.6.3', ... }, kernels: { Conv2D: 'native', ... } }
+ * @example backendInfo() // { backend: 'cpu', native: { available: true, oneDNN: '2.6.3', ... }, kernels: { Conv2D: 'native', Add: 'fast-js', ... } }
  */
 export function backendInfo(): BackendInfo {
   const status = loadAddon();
-  const names = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
   const kernels = Object.fromEntries(
-    names.map((name) => [name, active.has(name) && tf.getKernel(name, BACKEND)?.kernelFunc === active.get(name) ? 'native' : 'js']),
-  ) as Record<string, 'native' | 'js'>;
+    [...NATIVE_KERNELS, ...FAST_KERNELS].map((name) => {
+      const mine = active.get(name);
+      return [name, mine && tf.getKernel(name, BACKEND)?.kernelFunc === mine.kernelFunc ? mine.source : 'js'];
+    }),
+  ) as Record<string, KernelSource>;
   let backend = 'none';
   try {
     backend = tf.getBackend() ?? 'none';
@@ -78,9 +92,4 @@ export function backendInfo(): BackendInfo {
   };
 }
 
-/** @internal The original (JS) kernel of `name` on the cpu backend, for parity tests. */
-export function originalKernel(name: string): tf.KernelConfig | undefined {
-  return originals.get(name) ?? (active.has(name) ? undefined : tf.getKernel(name, BACKEND));
-}
-
-enableNativeKernels();
+enableFastKernels();

@@ -36,7 +36,7 @@ export function basicBlock(x: tfl.SymbolicTensor, options: BlockOptions): tfl.Sy
   const inChannels = x.shape[3] as number;
   let out = conv2d(x, { name: `${name}.conv1`, filters, kernelSize: 3, stride, padding: 1, init, seeds });
   checkSpatial(out, `${name}.conv1`);
-  out = relu(batchNorm(out, `${name}.bn1`), `${name}.relu1`);
+  out = batchNorm(out, `${name}.bn1`, 'relu');
   out = conv2d(out, { name: `${name}.conv2`, filters, kernelSize: 3, padding: 1, init, seeds });
   out = batchNorm(out, `${name}.bn2`);
   let shortcut = x;
@@ -68,11 +68,11 @@ export function preActBlock(x: tfl.SymbolicTensor, options: PreActBlockOptions):
   const seeds = toSeedStream(options.seed);
   const init = options.init ?? 'torch-default';
   const inChannels = x.shape[3] as number;
-  const activated = relu(batchNorm(x, `${name}.bn1`), `${name}.relu1`);
+  const activated = batchNorm(x, `${name}.bn1`, 'relu');
   const needsProjection = stride !== 1 || inChannels !== filters;
   let out = conv2d(activated, { name: `${name}.conv1`, filters, kernelSize: 3, stride, padding: 1, init, seeds });
   checkSpatial(out, `${name}.conv1`);
-  out = relu(batchNorm(out, `${name}.bn2`), `${name}.relu2`);
+  out = batchNorm(out, `${name}.bn2`, 'relu');
   if (options.dropRate && options.dropRate > 0) {
     out = tfl.layers.dropout({ rate: options.dropRate, name: `${name}.dropout` }).apply(out) as tfl.SymbolicTensor;
   }

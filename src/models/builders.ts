@@ -68,9 +68,12 @@ export function dense(x: tfl.SymbolicTensor, options: DenseOptions): tfl.Symboli
     .apply(x) as tfl.SymbolicTensor;
 }
 
-/** PyTorch-semantics batch norm (see {@link BatchNorm2d}): gamma 1, beta 0, eps 1e-5, momentum 0.1. */
-export function batchNorm(x: tfl.SymbolicTensor, name: string): tfl.SymbolicTensor {
-  return new BatchNorm2d({ name }).apply(x) as tfl.SymbolicTensor;
+/**
+ * PyTorch-semantics batch norm (see {@link BatchNorm2d}): gamma 1, beta 0, eps 1e-5, momentum 0.1;
+ * `activation: 'relu'` fuses the ReLU that follows it.
+ */
+export function batchNorm(x: tfl.SymbolicTensor, name: string, activation: 'linear' | 'relu' = 'linear'): tfl.SymbolicTensor {
+  return new BatchNorm2d({ name, activation }).apply(x) as tfl.SymbolicTensor;
 }
 
 /** A ReLU layer. */

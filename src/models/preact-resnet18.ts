@@ -1,6 +1,6 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { globalPool, preActBlock, resnet18Stages } from './blocks.js';
-import { batchNorm, conv2d, dense, relu, scaleChannels } from './builders.js';
+import { batchNorm, conv2d, dense, scaleChannels } from './builders.js';
 import { inputStem, modelName, resolveOptions, type ModelOptions } from './options.js';
 
 /**
@@ -24,7 +24,7 @@ export function preActResNet18(options?: ModelOptions): tfl.LayersModel {
     seeds,
   });
   x = resnet18Stages(x, { block: preActBlock, strides: opts.strides, width, seed: seeds, init: 'torch-default' });
-  x = relu(batchNorm(x, 'bn'), 'relu');
+  x = batchNorm(x, 'bn', 'relu');
   x = globalPool(x, opts.pooling);
   const logits = dense(x, { name: 'fc', units: opts.numClasses, seeds });
   return tfl.model({ inputs: input, outputs: logits, name: modelName('preActResNet18', opts) });

@@ -1,6 +1,6 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { basicBlock, globalPool, resnet18Stages } from './blocks.js';
-import { batchNorm, conv2d, dense, relu, scaleChannels } from './builders.js';
+import { batchNorm, conv2d, dense, scaleChannels } from './builders.js';
 import { inputStem, modelName, resolveOptions, type ModelOptions } from './options.js';
 
 /**
@@ -19,7 +19,7 @@ export function resnet18(options?: ModelOptions): tfl.LayersModel {
   const { seeds, width } = opts;
   const { input, x: stem } = inputStem(opts);
   let x = conv2d(stem, { name: 'conv1', filters: scaleChannels(64, width), kernelSize: 3, padding: 1, seeds });
-  x = relu(batchNorm(x, 'bn1'), 'relu');
+  x = batchNorm(x, 'bn1', 'relu');
   x = resnet18Stages(x, { block: basicBlock, strides: opts.strides, width, seed: seeds });
   x = globalPool(x, opts.pooling);
   const logits = dense(x, { name: 'fc', units: opts.numClasses, seeds });

@@ -42,8 +42,8 @@ export function vgg16(options?: ModelOptions): tfl.LayersModel {
         useBias: true,
         seeds,
       });
-      x = batchNorm(x, `features.${index + 1}`);
-      x = relu(x, `features.${index + 2}`);
+      // features.<i + 2> is the ReLU, fused into the batch norm.
+      x = batchNorm(x, `features.${index + 1}`, 'relu');
       index += 3;
     }
   }

@@ -1,6 +1,6 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { globalPool, preActBlock } from './blocks.js';
-import { batchNorm, conv2d, dense, relu, scaleChannels } from './builders.js';
+import { batchNorm, conv2d, dense, scaleChannels } from './builders.js';
 import { inputStem, modelName, resolveOptions, type ModelOptions } from './options.js';
 
 /** Options of {@link wideResNet}: the common ones plus depth, widen factor and dropout. */
@@ -58,7 +58,7 @@ export function wideResNet(options?: WideResNetOptions): tfl.LayersModel {
       });
     }
   });
-  x = relu(batchNorm(x, 'bn1'), 'relu');
+  x = batchNorm(x, 'bn1', 'relu');
   x = globalPool(x, opts.pooling);
   const logits = dense(x, { name: 'fc', units: opts.numClasses, biasInit: 'zeros', seeds });
   const arch = `wrn-${depth}-${widenFactor}`;

@@ -25,6 +25,27 @@ export function channelMoments(x: Float32Array, channels: number): { mean: Float
   return { mean, variance };
 }
 
+/** `out = max(0, a * scale[c] + shift[c])` in one pass. */
+function channelAffineRelu(a: Float32Array, scale: Float64Array, shift: Float64Array, channels: number): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < a.length; i += channels) {
+    for (let c = 0; c < channels; c++) {
+      const v = a[i + c]! * scale[c]! + shift[c]!;
+      out[i + c] = v > 0 ? v : v !== v ? v : 0;
+    }
+  }
+  return out;
+}
+
+/** `dy` where the ReLU after the affine map let the value through (`x * scale + shift > 0`), else 0. */
+function reluMask(dy: Float32Array, x: Float32Array, scale: Float64Array, shift: Float64Array, channels: number): Float32Array {
+  const out = new Float32Array(dy.length);
+  for (let i = 0; i < dy.length; i += channels) {
+    for (let c = 0; c < channels; c++) out[i + c] = x[i + c]! * scale[c]! + shift[c]! > 0 ? dy[i + c]! : 0;
+  }
+  return out;
+}
+
 /** `out = a * scale[c] + (b ? b * bScale[c] : 0) + shift[c]` in one pass. */
 function channelAffine(a: Float32Array, scale: Float64Array, shift: Float64Array, channels: number, b?: Float32Array, bScale?: Float64Array): Float32Array {
   const out = new Float32Array(a.length);
@@ -67,11 +88,14 @@ const f64 = (t: tf.Tensor) => Float64Array.from(t.dataSync());
 const vector = (values: Float64Array) => tf.tensor1d(Float32Array.from(values));
 
 /**
- * Inference-mode batch norm `gamma * (x - mean) / sqrt(variance + eps) + beta` with gradients for every
- * input.
+ * Inference-mode batch norm `gamma * (x - mean) / sqrt(variance + eps) + beta`, followed by a ReLU when
+ * `relu` is set, with gradients for every input.
  */
-export function batchNormInference(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, mean: tf.Tensor1D, variance: tf.Tensor1D, eps: number): tf.Tensor {
-  if (!isCpu() || x.dtype !== 'float32') return tf.batchNorm(x, mean, variance, beta, gamma, eps);
+export function batchNormInference(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, mean: tf.Tensor1D, variance: tf.Tensor1D, eps: number, relu = false): tf.Tensor {
+  if (!isCpu() || x.dtype !== 'float32') {
+    const y = tf.batchNorm(x, mean, variance, beta, gamma, eps);
+    return relu ? tf.relu(y) : y;
+  }
   const channels = x.shape[x.rank - 1]!;
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [xs, g, b, m, v, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
@@ -81,10 +105,11 @@ export function batchNormInference(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Te
     const scale = gam.map((value, c) => value * invStd[c]!);
     const shift = f64(b).map((value, c) => value - mu[c]! * scale[c]!);
     save([xs]);
-    const value = tf.tensor(channelAffine(f32(xs), scale, shift, channels), xs.shape, 'float32');
+    const value = tf.tensor((relu ? channelAffineRelu : channelAffine)(f32(xs), scale, shift, channels), xs.shape, 'float32');
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const dys = f32(dy);
-      const { sumDy, sumDyXc } = channelReduce(dys, f32(saved[0]!), mu, channels);
+      const xv = f32(saved[0]!);
+      const dys = relu ? reluMask(f32(dy), xv, scale, shift, channels) : f32(dy);
+      const { sumDy, sumDyXc } = channelReduce(dys, xv, mu, channels);
       const dx = tf.tensor(channelAffine(dys, scale, new Float64Array(channels), channels), dy.shape, 'float32');
       const dGamma = sumDyXc.map((s, c) => s * invStd[c]!);
       const dMean = sumDy.map((s, c) => -s * scale[c]!);
@@ -97,18 +122,19 @@ export function batchNormInference(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Te
 }
 
 /**
- * Training-mode batch norm: normalises with the batch mean and biased variance; returns the output
- * and the batch statistics (per channel, as numbers, for the running averages). Gradients flow to `x`,
- * `gamma` and `beta` through the batch statistics, as in PyTorch.
+ * Training-mode batch norm (then a ReLU when `relu` is set): normalises with the batch mean and biased
+ * variance; returns the output and the batch statistics (per channel, as numbers, for the running
+ * averages). Gradients flow to `x`, `gamma` and `beta` through the batch statistics, as in PyTorch.
  */
-export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): { y: tf.Tensor; mean: Float64Array; variance: Float64Array; count: number } {
+export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number, relu = false): { y: tf.Tensor; mean: Float64Array; variance: Float64Array; count: number } {
   const channels = x.shape[x.rank - 1]!;
   const count = x.size / channels;
   if (!isCpu() || x.dtype !== 'float32') {
     const axes = x.shape.slice(0, -1).map((_, i) => i);
     const { mean, variance } = tf.moments(x, axes);
     const stats = { mean: f64(mean), variance: f64(variance) };
-    return { y: tf.batchNorm(x, mean, variance, beta, gamma, eps), ...stats, count };
+    const y = tf.batchNorm(x, mean, variance, beta, gamma, eps);
+    return { y: relu ? tf.relu(y) : y, ...stats, count };
   }
   const { mean, variance } = channelMoments(f32(x), channels);
   const invStd = variance.map((v) => 1 / Math.sqrt(v + eps));
@@ -118,10 +144,10 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Ten
     const scale = gam.map((value, c) => value * invStd[c]!);
     const shift = f64(b).map((value, c) => value - mean[c]! * scale[c]!);
     save([xs]);
-    const value = tf.tensor(channelAffine(f32(xs), scale, shift, channels), xs.shape, 'float32');
+    const value = tf.tensor((relu ? channelAffineRelu : channelAffine)(f32(xs), scale, shift, channels), xs.shape, 'float32');
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const dys = f32(dy);
       const xv = f32(saved[0]!);
+      const dys = relu ? reluMask(f32(dy), xv, scale, shift, channels) : f32(dy);
       const { sumDy, sumDyXc } = channelReduce(dys, xv, mean, channels);
       // dx = scale * (dy - sum(dy) / M - xhat * sum(dy * xhat) / M), xhat = (x - mean) * invStd:
       // an affine map of dy and x per channel.

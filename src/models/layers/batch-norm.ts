@@ -13,6 +13,11 @@ export interface BatchNorm2dArgs extends LayerArgs {
   momentum?: number;
   /** Added to the variance before the square root. Default 1e-5 (PyTorch's). */
   epsilon?: number;
+  /**
+   * `'relu'` applies a ReLU to the output in the same pass (PyTorch's `BatchNorm2d` followed by
+   * `ReLU`); default `'linear'` (none).
+   */
+  activation?: 'linear' | 'relu';
 }
 
 /**
@@ -24,6 +29,9 @@ export interface BatchNorm2dArgs extends LayerArgs {
  *   batch variance (`n / (n - 1)`, `n = N * H * W`) using `momentum` 0.1;
  * - inference mode: normalises with the running statistics.
  *
+ * With `activation: 'relu'` it also applies the ReLU that follows it in the reference networks, in the
+ * same pass over the data (forward and backward).
+ *
  * Weights are named as Keras names them (`gamma`, `beta`, `moving_mean`, `moving_variance`).
  * Registered for serialization as `BatchNorm2d`.
  */
@@ -32,16 +40,21 @@ export class BatchNorm2d extends tfl.layers.Layer {
   static className = 'BatchNorm2d';
   readonly momentum: number;
   readonly epsilon: number;
+  readonly activation: 'linear' | 'relu';
   private gamma?: tfl.LayerVariable;
   private beta?: tfl.LayerVariable;
   private movingMean?: tfl.LayerVariable;
   private movingVariance?: tfl.LayerVariable;
 
   constructor(args: BatchNorm2dArgs = {}) {
-    const { momentum: _momentum, epsilon: _epsilon, ...base } = args;
+    const { momentum: _momentum, epsilon: _epsilon, activation: _activation, ...base } = args;
     super(base);
     this.momentum = args.momentum ?? 0.1;
     this.epsilon = args.epsilon ?? 1e-5;
+    this.activation = args.activation ?? 'linear';
+    if (this.activation !== 'linear' && this.activation !== 'relu') {
+      throw new RangeError(`batchNorm.activation = '${String(this.activation)}': accepted values are 'linear' and 'relu'`);
+    }
     if (!(this.momentum >= 0 && this.momentum <= 1)) {
       throw new RangeError(`batchNorm.momentum = ${this.momentum}: must be in [0, 1]`);
     }
@@ -71,10 +84,11 @@ export class BatchNorm2d extends tfl.layers.Layer {
       const x = Array.isArray(inputs) ? inputs[0]! : inputs;
       const gamma = this.gamma!.read() as tf.Tensor1D;
       const beta = this.beta!.read() as tf.Tensor1D;
+      const relu = this.activation === 'relu';
       if (kwargs['training'] !== true) {
-        return batchNormInference(x, gamma, beta, this.movingMean!.read() as tf.Tensor1D, this.movingVariance!.read() as tf.Tensor1D, this.epsilon);
+        return batchNormInference(x, gamma, beta, this.movingMean!.read() as tf.Tensor1D, this.movingVariance!.read() as tf.Tensor1D, this.epsilon, relu);
       }
-      const { y, mean, variance, count } = batchNormTraining(x, gamma, beta, this.epsilon);
+      const { y, mean, variance, count } = batchNormTraining(x, gamma, beta, this.epsilon, relu);
       // Running statistics as PyTorch keeps them: unbiased batch variance, weight `momentum`.
       const m = this.momentum;
       const correction = count > 1 ? count / (count - 1) : 1;
@@ -91,7 +105,7 @@ export class BatchNorm2d extends tfl.layers.Layer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), momentum: this.momentum, epsilon: this.epsilon };
+    return { ...super.getConfig(), momentum: this.momentum, epsilon: this.epsilon, activation: this.activation };
   }
 }
 tf.serialization.registerClass(BatchNorm2d);

@@ -87,13 +87,11 @@ export class Conv2d extends tfl.layers.Layer {
       const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
       const p = this.padding;
       const pad: tf.backend_util.ExplicitPadding | 'valid' = p === 0 ? 'valid' : [[0, 0], [p, p], [p, p], [0, 0]];
-      return tf.fused.conv2d({
-        x,
-        filter: this.kernel!.read() as tf.Tensor4D,
-        strides: this.strides,
-        pad,
-        bias: this.bias?.read(),
-      });
+      const filter = this.kernel!.read() as tf.Tensor4D;
+      // Without a bias the plain op: its gradient computes the filter gradient only when it is needed
+      // (an attack needs the input gradient alone), while the fused op's gradient always computes both.
+      if (!this.bias) return tf.conv2d(x, filter, this.strides, pad);
+      return tf.fused.conv2d({ x, filter, strides: this.strides, pad, bias: this.bias.read() });
     });
   }
 
