@@ -1,0 +1,67 @@
+/**
+ * One benchmark cell in a fresh process (so its peak RSS is its own):
+ *   tsx bench/measure.ts <forward|pgd|train|pgd20-overhead> <strides> <batch> <repeats>
+ * Prints one JSON line: { imagesPerSecond, medianMs, maxRssMiB, ... }.
+ */
+import '@tensorflow/tfjs-backend-cpu';
+import * as tf from '@tensorflow/tfjs-core';
+import { backendInfo, pgd, resnet18 } from '../src/index.js';
+
+const [what = 'forward', strides = '1-2-2-2', batchArg = '32', repeatsArg = '5'] = process.argv.slice(2);
+const batch = Number(batchArg);
+const repeats = Number(repeatsArg);
+await tf.setBackend('cpu');
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+function time(fn: () => void, warmup = 1): number[] {
+  for (let i = 0; i < warmup; i++) fn();
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const start = performance.now();
+    fn();
+    times.push(performance.now() - start);
+  }
+  return times;
+}
+
+const x = tf.randomUniform([batch, 32, 32, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+const labels = tf.randomUniform([batch], 0, 10, 'int32', 2) as tf.Tensor1D;
+const onehot = tf.oneHot(labels, 10);
+let result: Record<string, unknown>;
+
+if (what === 'pgd20-overhead') {
+  // The library's own overhead: pgd() with 20 steps against 20 bare signed-gradient steps.
+  const model = resnet18({ strides, width: 0.25, seed: 0 });
+  const eps = 8 / 255;
+  const step = eps / 4;
+  const bare = () =>
+    tf.tidy(() => {
+      let xa: tf.Tensor = x;
+      const grad = tf.grad((input: tf.Tensor) => tf.losses.softmaxCrossEntropy(onehot, model.apply(input, { training: false }) as tf.Tensor, undefined, 0, tf.Reduction.SUM));
+      for (let i = 0; i < 20; i++) {
+        xa = tf.clipByValue(tf.add(x, tf.clipByValue(tf.sub(tf.add(xa, tf.mul(tf.sign(grad(xa)), step)), x), -eps, eps)), 0, 1);
+      }
+      xa.dataSync();
+    });
+  const library = () => tf.tidy(() => pgd(model, x, labels, { eps, steps: 20, relStepSize: 0.25, randomStart: false }).dataSync());
+  const bareMs = median(time(bare));
+  const libraryMs = median(time(library));
+  result = { bareMs, libraryMs, overhead: libraryMs / bareMs - 1 };
+} else {
+  const model = resnet18({ strides, seed: 0 });
+  const optimizer = tf.train.momentum(0.1, 0.9);
+  const loss = (input: tf.Tensor, training: boolean) =>
+    tf.losses.softmaxCrossEntropy(onehot, model.apply(input, { training }) as tf.Tensor) as tf.Scalar;
+  const steps: Record<string, () => void> = {
+    forward: () => tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync()),
+    pgd: () => tf.tidy(() => tf.grad((input: tf.Tensor) => loss(input, false))(x).dataSync()),
+    train: () => tf.tidy(() => optimizer.minimize(() => loss(x, true), true)!.dataSync()),
+  };
+  const fn = steps[what];
+  if (!fn) throw new Error(`unknown measurement ${what}`);
+  const ms = median(time(fn));
+  result = { imagesPerSecond: (batch * 1000) / ms, medianMs: ms };
+}
+result['maxRssMiB'] = process.resourceUsage().maxRSS / 1024;
+result['kernels'] = backendInfo().kernels;
+console.log(JSON.stringify(result));

@@ -1,0 +1,85 @@
+/**
+ * `npm run bench`: ResNet18 throughput (CIFAR 32x32, batch 32, images/s, medians) of this library on
+ * tfjs-backend-cpu with its kernel pack, next to PyTorch on the same machine when it is importable
+ * (Debian's python3-torch installs for /usr/bin/python3), with ratios and each cell's peak RSS. Every
+ * cell runs in a fresh process. Also the library's own overhead: pgd() with 20 steps against 20 bare
+ * gradient steps.
+ *
+ * Options: --repeats N (default 5), --batch N (default 32), --quick (forward and PGD of 1-2-2-2 only).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const repeats = option('--repeats', 5);
+const batch = option('--batch', 32);
+const quick = args.includes('--quick');
+
+interface Cell {
+  imagesPerSecond?: number;
+  medianMs?: number;
+  maxRssMiB: number;
+  kernels?: Record<string, string>;
+  torch?: string;
+  bareMs?: number;
+  libraryMs?: number;
+  overhead?: number;
+}
+
+function ours(what: string, strides: string, repeatsHere = repeats): Cell {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/measure.ts', what, strides, String(batch), String(repeatsHere)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  return JSON.parse(out.trim().split('\n').pop()!) as Cell;
+}
+
+function findTorchPython(): string | null {
+  for (const python of ['/usr/bin/python3', 'python3']) {
+    const probe = spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' });
+    if (probe.status === 0) return python;
+  }
+  return null;
+}
+
+function torchCell(python: string, what: string, strides: string): Cell {
+  const out = execFileSync(python, ['bench/torch_bench.py', what, strides, String(batch), String(repeats)], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop()!) as Cell;
+}
+
+const columns: Array<[string, string]> = quick
+  ? [['forward', '1-2-2-2'], ['pgd', '1-2-2-2']]
+  : [['forward', '1-2-2-2'], ['pgd', '1-2-2-2'], ['train', '1-2-2-2'], ['forward', '1-1-2-2'], ['pgd', '1-1-2-2'], ['train', '1-1-2-2']];
+const label = (what: string, strides: string) => `${what === 'pgd' ? 'PGD step' : what === 'train' ? 'train step' : 'forward'} ${strides}`;
+const fmt = (v: number | undefined) => (v === undefined ? '-' : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+
+const cpu = cpus();
+console.log(`machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`);
+console.log(`ResNet18 (CIFAR, 32x32), batch ${batch}, images/s (median of ${repeats} after a warm-up); peak RSS of each cell's process in MiB`);
+console.log('PGD step = forward + gradient w.r.t. the input; train step = forward + weight gradients + SGD (momentum) update\n');
+
+const mine = columns.map(([what, strides]) => ours(what, strides));
+const python = findTorchPython();
+const theirs = python ? columns.map(([what, strides]) => torchCell(python, what, strides)) : null;
+
+console.log(`| | ${columns.map(([w, s]) => label(w, s)).join(' | ')} |`);
+console.log(`|---|${columns.map(() => '---').join('|')}|`);
+console.log(`| rmc-robust (tfjs-backend-cpu + kernel pack) | ${mine.map((c) => fmt(c.imagesPerSecond)).join(' | ')} |`);
+console.log(`| peak RSS, MiB | ${mine.map((c) => c.maxRssMiB.toFixed(0)).join(' | ')} |`);
+if (theirs) {
+  console.log(`| PyTorch ${theirs[0]!.torch} CPU (2 threads, channels_last) | ${theirs.map((c) => fmt(c.imagesPerSecond)).join(' | ')} |`);
+  console.log(`| peak RSS, MiB | ${theirs.map((c) => c.maxRssMiB.toFixed(0)).join(' | ')} |`);
+  console.log(`| ratio rmc-robust / PyTorch | ${mine.map((c, i) => (c.imagesPerSecond! / theirs[i]!.imagesPerSecond!).toFixed(2)).join(' | ')} |`);
+} else {
+  console.log('\nPyTorch is not importable here (apt-get install python3-torch installs it for /usr/bin/python3): our numbers alone.');
+}
+console.log(`\nkernels: ${JSON.stringify(mine[0]!.kernels)}`);
+
+const overhead = ours('pgd20-overhead', '1-2-2-2', Math.max(3, Math.min(repeats, 5)));
+console.log(
+  `\npgd() with 20 steps vs 20 bare gradient steps (ResNet18 width 1/4, batch ${batch}): ${overhead.libraryMs!.toFixed(0)} ms vs ${overhead.bareMs!.toFixed(0)} ms, overhead ${(overhead.overhead! * 100).toFixed(1)}% (peak RSS ${overhead.maxRssMiB.toFixed(0)} MiB)`,
+);
