@@ -1,4 +1,4 @@
-// Dev script: which tfjs kernels dominate a ResNet18 PGD step and training step (batch 32).
+// Which tfjs kernels dominate a ResNet18 PGD step and training step (batch 32): npx tsx bench/profile.ts [strides]
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { resnet18, backendInfo } from '../src/index.js';
