@@ -3,7 +3,8 @@
     {
       "target_name": "rmc_native",
       "sources": ["rmc_native.cc"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions"],
+      "cflags_cc": ["-std=c++17", "-O3", "-march=native", "-fopenmp", "-fexceptions"],
+      "ldflags": ["-fopenmp"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "libraries": ["-ldnnl"],
       "defines": ["NAPI_VERSION=8"]

@@ -5,6 +5,7 @@
 // per shape; oneDNN's OpenMP runtime uses every core.
 #include <node_api.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -303,6 +304,227 @@ napi_value Conv2dBackwardFilter(napi_env env, napi_callback_info info) {
   });
 }
 
+// ---- element-wise and batch-norm kernels (OpenMP over rows) -------------------------------------
+
+template <typename T>
+T* typedData(napi_env env, napi_value value, napi_typedarray_type wanted, const char* name, size_t* length) {
+  bool isTyped = false;
+  napi_is_typedarray(env, value, &isTyped);
+  napi_typedarray_type type;
+  void* data = nullptr;
+  if (isTyped) napi_get_typedarray_info(env, value, &type, length, &data, nullptr, nullptr);
+  if (!isTyped || type != wanted) throw Failure{std::string(name) + ": wrong typed array type"};
+  return static_cast<T*>(data);
+}
+
+int64_t intArg(napi_env env, napi_value value, const char* name) {
+  int64_t v = 0;
+  if (napi_get_value_int64(env, value, &v) != napi_ok) throw Failure{std::string(name) + ": expected an integer"};
+  return v;
+}
+
+double numberArg(napi_env env, napi_value value, const char* name) {
+  double v = 0;
+  if (napi_get_value_double(env, value, &v) != napi_ok) throw Failure{std::string(name) + ": expected a number"};
+  return v;
+}
+
+// binary(op, a, b, out, aPeriod, bPeriod): out[i] = a[i % aPeriod] op b[i % bPeriod], where each
+// period is the full length, 1 (scalar) or a trailing block (per-channel vector).
+napi_value Binary(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    napi_value argv[6];
+    arguments(env, info, argv, 6);
+    int64_t op = intArg(env, argv[0], "op");
+    size_t na, nb, n;
+    const float* a = typedData<float>(env, argv[1], napi_float32_array, "a", &na);
+    const float* b = typedData<float>(env, argv[2], napi_float32_array, "b", &nb);
+    float* out = typedData<float>(env, argv[3], napi_float32_array, "out", &n);
+    int64_t pa = intArg(env, argv[4], "aPeriod"), pb = intArg(env, argv[5], "bPeriod");
+    if (pa < 1 || pb < 1 || (size_t)pa > na || (size_t)pb > nb || (n % pa) || (n % pb) || ((size_t)pa != n && (size_t)pb != n)) {
+      throw Failure{"binary: inconsistent periods"};
+    }
+    const int64_t total = (int64_t)n;
+    if (pa == total && pb == total) {
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < total; i++) {
+        float x = a[i], y = b[i];
+        out[i] = op == 0 ? x + y : op == 1 ? x - y : op == 2 ? x * y : x / y;
+      }
+      return;
+    }
+    const int64_t block = std::min(pa, pb);
+    const bool aFull = pa == total;
+    const int64_t rows = total / block;
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+      const int64_t start = r * block;
+      for (int64_t j = 0; j < block; j++) {
+        float x = aFull ? a[start + j] : a[j];
+        float y = aFull ? b[j] : b[start + j];
+        out[start + j] = op == 0 ? x + y : op == 1 ? x - y : op == 2 ? x * y : x / y;
+      }
+    }
+  });
+}
+
+// unary(op, x, out, alpha): op 0 = relu, 1 = step (x > 0 ? 1 : alpha); NaN stays NaN.
+napi_value Unary(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    napi_value argv[4];
+    arguments(env, info, argv, 4);
+    int64_t op = intArg(env, argv[0], "op");
+    size_t nx, n;
+    const float* x = typedData<float>(env, argv[1], napi_float32_array, "x", &nx);
+    float* out = typedData<float>(env, argv[2], napi_float32_array, "out", &n);
+    float alpha = (float)numberArg(env, argv[3], "alpha");
+    if (nx != n) throw Failure{"unary: sizes differ"};
+    const int64_t total = (int64_t)n;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < total; i++) {
+      float v = x[i];
+      out[i] = v != v ? v : op == 0 ? (v > 0 ? v : 0.f) : (v > 0 ? 1.f : alpha);
+    }
+  });
+}
+
+// bnMoments(x, channels, meanVar Float64Array[2C]): per-channel mean and biased variance (two-pass).
+napi_value BnMoments(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    napi_value argv[3];
+    arguments(env, info, argv, 3);
+    size_t n, m;
+    const float* x = typedData<float>(env, argv[0], napi_float32_array, "x", &n);
+    int64_t C = intArg(env, argv[1], "channels");
+    double* out = typedData<double>(env, argv[2], napi_float64_array, "meanVar", &m);
+    if (C < 1 || n % C || m != (size_t)(2 * C)) throw Failure{"bnMoments: inconsistent sizes"};
+    const int64_t rows = (int64_t)n / C;
+    std::vector<double> mean(C, 0.0), var(C, 0.0);
+#pragma omp parallel
+    {
+      std::vector<double> local(C, 0.0);
+#pragma omp for schedule(static)
+      for (int64_t r = 0; r < rows; r++) {
+        const float* row = x + r * C;
+        for (int64_t c = 0; c < C; c++) local[c] += row[c];
+      }
+#pragma omp critical
+      for (int64_t c = 0; c < C; c++) mean[c] += local[c];
+#pragma omp barrier
+#pragma omp single
+      for (int64_t c = 0; c < C; c++) mean[c] /= (double)rows;
+      std::fill(local.begin(), local.end(), 0.0);
+#pragma omp for schedule(static)
+      for (int64_t r = 0; r < rows; r++) {
+        const float* row = x + r * C;
+        for (int64_t c = 0; c < C; c++) {
+          double d = row[c] - mean[c];
+          local[c] += d * d;
+        }
+      }
+#pragma omp critical
+      for (int64_t c = 0; c < C; c++) var[c] += local[c];
+    }
+    for (int64_t c = 0; c < C; c++) {
+      out[c] = mean[c];
+      out[C + c] = var[c] / (double)rows;
+    }
+  });
+}
+
+// bnAffine(a, scale, shift, relu, out, b | null, bScale | null):
+//   out = [relu]( a * scale[c] + (b ? b * bScale[c] : 0) + shift[c] ), scale/shift/bScale float64 [C].
+napi_value BnAffine(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    napi_value argv[7];
+    arguments(env, info, argv, 7);
+    size_t n, C, Cs, no;
+    const float* a = typedData<float>(env, argv[0], napi_float32_array, "a", &n);
+    const double* scale = typedData<double>(env, argv[1], napi_float64_array, "scale", &C);
+    const double* shift = typedData<double>(env, argv[2], napi_float64_array, "shift", &Cs);
+    int64_t relu = intArg(env, argv[3], "relu");
+    float* out = typedData<float>(env, argv[4], napi_float32_array, "out", &no);
+    napi_valuetype bType;
+    napi_typeof(env, argv[5], &bType);
+    const float* b = nullptr;
+    const double* bScale = nullptr;
+    if (bType != napi_null) {
+      size_t nb, Cb;
+      b = typedData<float>(env, argv[5], napi_float32_array, "b", &nb);
+      bScale = typedData<double>(env, argv[6], napi_float64_array, "bScale", &Cb);
+      if (nb != n || Cb != C) throw Failure{"bnAffine: b sizes differ"};
+    }
+    if (C < 1 || Cs != C || n % C || no != n) throw Failure{"bnAffine: inconsistent sizes"};
+    const int64_t rows = (int64_t)(n / C), channels = (int64_t)C;
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+      const int64_t o = r * channels;
+      for (int64_t c = 0; c < channels; c++) {
+        double v = a[o + c] * scale[c] + shift[c];
+        if (b) v += b[o + c] * bScale[c];
+        float f = (float)v;
+        out[o + c] = relu ? (f > 0 ? f : (f != f ? f : 0.f)) : f;
+      }
+    }
+  });
+}
+
+// bnBackward(dy, x, scale, shift, mean, relu, sums Float64Array[2C], dx, xCoef, offset):
+//   phase 1 (dx null): sums = [sum(dyM), sum(dyM * (x - mean))] with dyM = dy masked by the fused ReLU;
+//   phase 2 (dx given): dx = dyM * scale + x * xCoef + offset.
+napi_value BnBackward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    napi_value argv[10];
+    arguments(env, info, argv, 10);
+    size_t n, nx, C, c2, c3, ns;
+    const float* dy = typedData<float>(env, argv[0], napi_float32_array, "dy", &n);
+    const float* x = typedData<float>(env, argv[1], napi_float32_array, "x", &nx);
+    const double* scale = typedData<double>(env, argv[2], napi_float64_array, "scale", &C);
+    const double* shift = typedData<double>(env, argv[3], napi_float64_array, "shift", &c2);
+    const double* mean = typedData<double>(env, argv[4], napi_float64_array, "mean", &c3);
+    int64_t relu = intArg(env, argv[5], "relu");
+    double* sums = typedData<double>(env, argv[6], napi_float64_array, "sums", &ns);
+    if (C < 1 || nx != n || c2 != C || c3 != C || ns != 2 * C || n % C) throw Failure{"bnBackward: inconsistent sizes"};
+    const int64_t rows = (int64_t)(n / C), channels = (int64_t)C;
+    napi_valuetype dxType;
+    napi_typeof(env, argv[7], &dxType);
+    if (dxType == napi_null) {
+      std::fill(sums, sums + 2 * C, 0.0);
+#pragma omp parallel
+      {
+        std::vector<double> local(2 * C, 0.0);
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < rows; r++) {
+          const int64_t o = r * channels;
+          for (int64_t c = 0; c < channels; c++) {
+            float g = dy[o + c];
+            if (relu && !((float)(x[o + c] * scale[c] + shift[c]) > 0)) g = 0.f;
+            local[c] += g;
+            local[C + c] += g * (x[o + c] - mean[c]);
+          }
+        }
+#pragma omp critical
+        for (size_t c = 0; c < 2 * C; c++) sums[c] += local[c];
+      }
+      return;
+    }
+    size_t ndx, cx, co;
+    float* dx = typedData<float>(env, argv[7], napi_float32_array, "dx", &ndx);
+    const double* xCoef = typedData<double>(env, argv[8], napi_float64_array, "xCoef", &cx);
+    const double* offset = typedData<double>(env, argv[9], napi_float64_array, "offset", &co);
+    if (ndx != n || cx != C || co != C) throw Failure{"bnBackward: dx sizes"};
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+      const int64_t o = r * channels;
+      for (int64_t c = 0; c < channels; c++) {
+        float g = dy[o + c];
+        if (relu && !((float)(x[o + c] * scale[c] + shift[c]) > 0)) g = 0.f;
+        dx[o + c] = (float)(g * scale[c] + x[o + c] * xCoef[c] + offset[c]);
+      }
+    }
+  });
+}
+
 // info() -> { version, isa } for backendInfo().
 napi_value Info(napi_env env, napi_callback_info) {
   const dnnl_version_t* v = dnnl_version();
@@ -332,6 +554,11 @@ napi_value Init(napi_env env, napi_value exports) {
       {"conv2dForward", nullptr, Conv2dForward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2dBackwardData", nullptr, Conv2dBackwardData, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2dBackwardFilter", nullptr, Conv2dBackwardFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bnMoments", nullptr, BnMoments, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bnAffine", nullptr, BnAffine, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bnBackward", nullptr, BnBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

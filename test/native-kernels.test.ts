@@ -15,7 +15,8 @@ describe('kernel pack', () => {
   it('reports honestly who computes each kernel', () => {
     const expected = native ? 'native' : 'js';
     expect(convs.map((k) => info.kernels[k])).toEqual(Array(4).fill(expected));
-    expect(elementwise.map((k) => info.kernels[k])).toEqual(Array(6).fill('fast-js'));
+    // With the addon, large element-wise ops run in its threaded loops, small ones in the JS loops.
+    expect(elementwise.map((k) => info.kernels[k])).toEqual(Array(6).fill(native ? 'native' : 'fast-js'));
     if (process.env['RMC_EXPECT_NATIVE'] === '1') expect(info.native).toMatchObject({ available: true });
     if (process.env['RMC_NATIVE'] === '0') expect(info.native).toEqual({ available: false, reason: 'disabled by RMC_NATIVE=0' });
   });
@@ -39,6 +40,9 @@ describe('kernel pack', () => {
       [[], [3, 2]],
       [[2, 3, 4, 5], [3, 1, 5]], // middle broadcast: falls back to the stock kernel
       [[4, 1], [1, 3]],
+      [[2, 64, 32, 16], [2, 64, 32, 16]], // large enough for the addon's threaded loops
+      [[2, 64, 32, 16], [16]],
+      [[1], [2, 64, 32, 16]],
     ];
     for (const [sa, sb] of cases) {
       const a = tf.tidy(() => tf.where(tf.greater(tf.randomUniform(sa, 0, 1, 'float32', 1), 0.95), tf.fill(sa, NaN), tf.randomNormal(sa, 0, 1, 'float32', 2)));

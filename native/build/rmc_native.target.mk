@@ -37,6 +37,8 @@ CFLAGS_CC_Debug := \
 	-std=gnu++17 \
 	-std=c++17 \
 	-O3 \
+	-march=native \
+	-fopenmp \
 	-fexceptions
 
 INCS_Debug := \
@@ -81,6 +83,8 @@ CFLAGS_CC_Release := \
 	-std=gnu++17 \
 	-std=c++17 \
 	-O3 \
+	-march=native \
+	-fopenmp \
 	-fexceptions
 
 INCS_Release := \
@@ -122,11 +126,13 @@ $(obj).$(TOOLSET)/$(TARGET)/%.o: $(obj)/%.cc FORCE_DO_CMD
 LDFLAGS_Debug := \
 	-pthread \
 	-rdynamic \
+	-fopenmp \
 	-m64
 
 LDFLAGS_Release := \
 	-pthread \
 	-rdynamic \
+	-fopenmp \
 	-m64
 
 LIBS := \

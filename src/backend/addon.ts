@@ -26,6 +26,19 @@ export interface NativeAddon {
   conv2dForward(geometry: Int32Array, x: Float32Array, filter: Float32Array, bias: Float32Array | null, out: Float32Array): void;
   conv2dBackwardData(geometry: Int32Array, dy: Float32Array, filter: Float32Array, dx: Float32Array): void;
   conv2dBackwardFilter(geometry: Int32Array, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
+  /** `out[i] = a[i % aPeriod] op b[i % bPeriod]`, op 0 add, 1 sub, 2 mul, 3 div (threads over rows). */
+  binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, aPeriod: number, bPeriod: number): void;
+  /** op 0 relu, 1 step (`x > 0 ? 1 : alpha`); NaN stays NaN. */
+  unary(op: number, x: Float32Array, out: Float32Array, alpha: number): void;
+  /** Per-channel mean and biased variance into `meanVar` (`[mean..., variance...]`). */
+  bnMoments(x: Float32Array, channels: number, meanVar: Float64Array): void;
+  /** `out = [relu](a * scale + b * bScale + shift)` per channel. */
+  bnAffine(a: Float32Array, scale: Float64Array, shift: Float64Array, relu: number, out: Float32Array, b: Float32Array | null, bScale: Float64Array | null): void;
+  /** Batch-norm backward: sums (when `dx` is null) or `dx = dyM * scale + x * xCoef + offset`. */
+  bnBackward(
+    dy: Float32Array, x: Float32Array, scale: Float64Array, shift: Float64Array, mean: Float64Array, relu: number,
+    sums: Float64Array, dx: Float32Array | null, xCoef: Float64Array | null, offset: Float64Array | null,
+  ): void;
   info(): { oneDNN: string; isa: string };
 }
 

@@ -8,6 +8,11 @@
  * stock kernels (the same float32 operations per element).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { NativeAddon } from './addon.js';
+
+/** Below this many elements the JS loop beats the call into the addon. */
+const NATIVE_MIN_SIZE = 1 << 15;
+const OPS = { add: 0, sub: 1, mul: 2, div: 3 } as const;
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
 type CpuBackend = tf.KernelBackend & {
@@ -52,7 +57,7 @@ function binaryLoop(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float32
   }
 }
 
-function binaryKernel(op: BinaryOp, fallback: () => KernelFunc | undefined): KernelFunc {
+function binaryKernel(op: BinaryOp, fallback: () => KernelFunc | undefined, addon: NativeAddon | null): KernelFunc {
   return (args) => {
     const backend = args.backend as CpuBackend;
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
@@ -78,7 +83,8 @@ function binaryKernel(op: BinaryOp, fallback: () => KernelFunc | undefined): Ker
       }
       if (shape && aSize > 0 && bSize > 0) {
         const out = new Float32Array(Math.max(aSize, bSize));
-        binaryLoop(op, av, bv, out, aBlock, bBlock);
+        if (addon && out.length >= NATIVE_MIN_SIZE) addon.binary(OPS[op], av, bv, out, aBlock, bBlock);
+        else binaryLoop(op, av, bv, out, aBlock, bBlock);
         return backend.makeTensorInfo(shape, 'float32', out);
       }
     }
@@ -88,13 +94,17 @@ function binaryKernel(op: BinaryOp, fallback: () => KernelFunc | undefined): Ker
   };
 }
 
-function reluKernel(fallback: () => KernelFunc | undefined): KernelFunc {
+function reluKernel(fallback: () => KernelFunc | undefined, addon: NativeAddon | null): KernelFunc {
   return (args) => {
     const backend = args.backend as CpuBackend;
     const { x } = args.inputs as { x: tf.TensorInfo };
     const xv = values(backend, x);
     if (!xv) return fallback()!(args);
     const out = new Float32Array(xv.length);
+    if (addon && xv.length >= NATIVE_MIN_SIZE) {
+      addon.unary(0, xv, out, 0);
+      return backend.makeTensorInfo(x.shape, 'float32', out);
+    }
     for (let i = 0; i < xv.length; i++) {
       const v = xv[i]!;
       out[i] = v > 0 ? v : v !== v ? v : 0; // keeps NaN as the stock kernel does
@@ -103,7 +113,7 @@ function reluKernel(fallback: () => KernelFunc | undefined): KernelFunc {
   };
 }
 
-function stepKernel(fallback: () => KernelFunc | undefined): KernelFunc {
+function stepKernel(fallback: () => KernelFunc | undefined, addon: NativeAddon | null): KernelFunc {
   return (args) => {
     const backend = args.backend as CpuBackend;
     const { x } = args.inputs as { x: tf.TensorInfo };
@@ -111,6 +121,10 @@ function stepKernel(fallback: () => KernelFunc | undefined): KernelFunc {
     const xv = values(backend, x);
     if (!xv) return fallback()!(args);
     const out = new Float32Array(xv.length);
+    if (addon && xv.length >= NATIVE_MIN_SIZE) {
+      addon.unary(1, xv, out, alpha);
+      return backend.makeTensorInfo(x.shape, 'float32', out);
+    }
     for (let i = 0; i < xv.length; i++) {
       const v = xv[i]!;
       out[i] = v !== v ? NaN : v > 0 ? 1 : alpha;
@@ -119,14 +133,17 @@ function stepKernel(fallback: () => KernelFunc | undefined): KernelFunc {
   };
 }
 
-/** The fast kernels by tfjs kernel name, given access to the original kernels. */
-export function fastKernels(original: (name: string) => KernelFunc | undefined): Record<string, KernelFunc> {
+/**
+ * The fast kernels by tfjs kernel name, given access to the original kernels; with the addon, large
+ * tensors go to its threaded loops (same float32 arithmetic).
+ */
+export function fastKernels(original: (name: string) => KernelFunc | undefined, addon: NativeAddon | null): Record<string, KernelFunc> {
   return {
-    Add: binaryKernel('add', () => original('Add')),
-    Sub: binaryKernel('sub', () => original('Sub')),
-    Multiply: binaryKernel('mul', () => original('Multiply')),
-    RealDiv: binaryKernel('div', () => original('RealDiv')),
-    Relu: reluKernel(() => original('Relu')),
-    Step: stepKernel(() => original('Step')),
+    Add: binaryKernel('add', () => original('Add'), addon),
+    Sub: binaryKernel('sub', () => original('Sub'), addon),
+    Multiply: binaryKernel('mul', () => original('Multiply'), addon),
+    RealDiv: binaryKernel('div', () => original('RealDiv'), addon),
+    Relu: reluKernel(() => original('Relu'), addon),
+    Step: stepKernel(() => original('Step'), addon),
   };
 }

@@ -49,7 +49,7 @@ export function enableFastKernels(): string[] {
   if (status.addon) {
     for (const [name, kernelFunc] of Object.entries(nativeConvKernels(status.addon, original))) install(name, kernelFunc, 'native');
   }
-  for (const [name, kernelFunc] of Object.entries(fastKernels(original))) install(name, kernelFunc, 'fast-js');
+  for (const [name, kernelFunc] of Object.entries(fastKernels(original, status.addon))) install(name, kernelFunc, status.addon ? 'native' : 'fast-js');
   return [...active.keys()];
 }
 

@@ -7,9 +7,21 @@
  * other backends they use the composite tf ops. Both paths compute the same values.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { loadAddon, type NativeAddon } from '../../backend/addon.js';
+
+/** The native addon's threaded loops when built (and not disabled), else null: JS loops. */
+function addon(): NativeAddon | null {
+  return loadAddon().addon;
+}
 
 /** Per-channel mean and biased variance of an NHWC (or any channels-last) buffer, two-pass in float64. */
 export function channelMoments(x: Float32Array, channels: number): { mean: Float64Array; variance: Float64Array } {
+  const native = addon();
+  if (native) {
+    const meanVar = new Float64Array(2 * channels);
+    native.bnMoments(x, channels, meanVar);
+    return { mean: meanVar.slice(0, channels), variance: meanVar.slice(channels) };
+  }
   const count = x.length / channels;
   const mean = new Float64Array(channels);
   for (let i = 0; i < x.length; i += channels) for (let c = 0; c < channels; c++) mean[c]! += x[i + c]!;
@@ -28,6 +40,11 @@ export function channelMoments(x: Float32Array, channels: number): { mean: Float
 /** `out = max(0, a * scale[c] + shift[c])` in one pass. */
 function channelAffineRelu(a: Float32Array, scale: Float64Array, shift: Float64Array, channels: number): Float32Array {
   const out = new Float32Array(a.length);
+  const native = addon();
+  if (native) {
+    native.bnAffine(a, scale, shift, 1, out, null, null);
+    return out;
+  }
   for (let i = 0; i < a.length; i += channels) {
     for (let c = 0; c < channels; c++) {
       const v = a[i + c]! * scale[c]! + shift[c]!;
@@ -49,6 +66,11 @@ function reluMask(dy: Float32Array, x: Float32Array, scale: Float64Array, shift:
 /** `out = a * scale[c] + (b ? b * bScale[c] : 0) + shift[c]` in one pass. */
 function channelAffine(a: Float32Array, scale: Float64Array, shift: Float64Array, channels: number, b?: Float32Array, bScale?: Float64Array): Float32Array {
   const out = new Float32Array(a.length);
+  const native = addon();
+  if (native) {
+    native.bnAffine(a, scale, shift, 0, out, b ?? null, b && bScale ? bScale : null);
+    return out;
+  }
   if (b && bScale) {
     for (let i = 0; i < a.length; i += channels) {
       for (let c = 0; c < channels; c++) out[i + c] = a[i + c]! * scale[c]! + b[i + c]! * bScale[c]! + shift[c]!;
@@ -73,6 +95,31 @@ function channelReduce(dy: Float32Array, x: Float32Array, center: Float64Array, 
     }
   }
   return { sumDy, sumDyXc };
+}
+
+/**
+ * The backward pass shared by both modes: the per-channel sums of the (ReLU-masked) gradient, then
+ * `dx = dyM * scale + x * xCoef + offset` with the coefficients `coefficients(sums)` gives.
+ */
+function backwardPass(
+  dy: Float32Array, x: Float32Array, scale: Float64Array, shift: Float64Array, mean: Float64Array, relu: boolean, channels: number,
+  coefficients: (sumDy: Float64Array, sumDyXc: Float64Array) => { xCoef: Float64Array; offset: Float64Array },
+): { dx: Float32Array; sumDy: Float64Array; sumDyXc: Float64Array } {
+  const native = addon();
+  if (native) {
+    const sums = new Float64Array(2 * channels);
+    native.bnBackward(dy, x, scale, shift, mean, relu ? 1 : 0, sums, null, null, null);
+    const sumDy = sums.slice(0, channels);
+    const sumDyXc = sums.slice(channels);
+    const { xCoef, offset } = coefficients(sumDy, sumDyXc);
+    const dx = new Float32Array(dy.length);
+    native.bnBackward(dy, x, scale, shift, mean, relu ? 1 : 0, sums, dx, xCoef, offset);
+    return { dx, sumDy, sumDyXc };
+  }
+  const dys = relu ? reluMask(dy, x, scale, shift, channels) : dy;
+  const { sumDy, sumDyXc } = channelReduce(dys, x, mean, channels);
+  const { xCoef, offset } = coefficients(sumDy, sumDyXc);
+  return { dx: channelAffine(dys, scale, offset, channels, x, xCoef), sumDy, sumDyXc };
 }
 
 function isCpu(): boolean {
@@ -107,10 +154,10 @@ export function batchNormInference(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Te
     save([xs]);
     const value = tf.tensor((relu ? channelAffineRelu : channelAffine)(f32(xs), scale, shift, channels), xs.shape, 'float32');
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const xv = f32(saved[0]!);
-      const dys = relu ? reluMask(f32(dy), xv, scale, shift, channels) : f32(dy);
-      const { sumDy, sumDyXc } = channelReduce(dys, xv, mu, channels);
-      const dx = tf.tensor(channelAffine(dys, scale, new Float64Array(channels), channels), dy.shape, 'float32');
+      const zeros = new Float64Array(channels);
+      const pass = backwardPass(f32(dy), f32(saved[0]!), scale, shift, mu, relu, channels, () => ({ xCoef: zeros, offset: zeros }));
+      const { sumDy, sumDyXc } = pass;
+      const dx = tf.tensor(pass.dx, dy.shape, 'float32');
       const dGamma = sumDyXc.map((s, c) => s * invStd[c]!);
       const dMean = sumDy.map((s, c) => -s * scale[c]!);
       const dVar = sumDyXc.map((s, c) => -0.5 * gam[c]! * s * invStd[c]! ** 3);
@@ -146,15 +193,17 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Ten
     save([xs]);
     const value = tf.tensor((relu ? channelAffineRelu : channelAffine)(f32(xs), scale, shift, channels), xs.shape, 'float32');
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const xv = f32(saved[0]!);
-      const dys = relu ? reluMask(f32(dy), xv, scale, shift, channels) : f32(dy);
-      const { sumDy, sumDyXc } = channelReduce(dys, xv, mean, channels);
       // dx = scale * (dy - sum(dy) / M - xhat * sum(dy * xhat) / M), xhat = (x - mean) * invStd:
       // an affine map of dy and x per channel.
-      const dGamma = sumDyXc.map((s, c) => s * invStd[c]!);
-      const xCoef = scale.map((s, c) => (-s * dGamma[c]! * invStd[c]!) / count);
-      const offset = scale.map((s, c) => (-s * sumDy[c]!) / count - xCoef[c]! * mean[c]!);
-      const dx = tf.tensor(channelAffine(dys, scale, offset, channels, xv, xCoef), dy.shape, 'float32');
+      let dGamma = new Float64Array(channels);
+      const pass = backwardPass(f32(dy), f32(saved[0]!), scale, shift, mean, relu, channels, (sumDy, sumDyXc) => {
+        dGamma = sumDyXc.map((s, c) => s * invStd[c]!);
+        const xCoef = scale.map((s, c) => (-s * dGamma[c]! * invStd[c]!) / count);
+        const offset = scale.map((s, c) => (-s * sumDy[c]!) / count - xCoef[c]! * mean[c]!);
+        return { xCoef, offset };
+      });
+      const sumDy = pass.sumDy;
+      const dx = tf.tensor(pass.dx, dy.shape, 'float32');
       return [dx, vector(dGamma), vector(sumDy)];
     };
     return { value, gradFunc };
