@@ -1,1 +1,2 @@
 export { backendInfo, enableFastKernels, disableFastKernels, type BackendInfo, type KernelSource } from './native.js';
+export { registerWasmKernels } from './wasm-kernels.js';
