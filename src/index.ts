@@ -12,3 +12,5 @@ export { fileSystem, writeAtomic } from './io/file-system.js';
 export * from './attacks/index.js';
 export * from './analysis/index.js';
 export * from './backend/index.js';
+export * from './defenses/index.js';
+export * from './train/index.js';

@@ -1,0 +1,2 @@
+export { TorchSGD, type SgdOptions, type SgdState, type Trainable, type WeightHandle } from './sgd.js';
+export { piecewiseLr, type PiecewiseSchedule } from './schedule.js';

@@ -1,0 +1,134 @@
+/**
+ * Stochastic gradient descent with momentum and weight decay exactly as PyTorch's `torch.optim.SGD`
+ * applies them (the paper's optimiser), with state that can be saved and restored for resuming.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/** Options of {@link TorchSGD}. */
+export interface SgdOptions {
+  /** Learning rate (> 0); change it between steps with `lr`. */
+  lr: number;
+  /** Momentum (default 0.9, the paper's). */
+  momentum?: number;
+  /** L2 weight decay added to the gradient, `g + weightDecay * w` (default 0). */
+  weightDecay?: number;
+  /** Nesterov momentum (default false, as the paper). */
+  nesterov?: boolean;
+}
+
+/** A tfjs-layers `LayerVariable` or anything with the same `read`/`write`/`shape`. */
+export interface WeightHandle {
+  read(): tf.Tensor;
+  write(value: tf.Tensor): unknown;
+  readonly shape: number[];
+}
+
+/** A trainable weight: a `tf.Variable` or a tfjs-layers `LayerVariable` (`model.trainableWeights`). */
+export type Trainable = tf.Variable | WeightHandle;
+
+function handle(v: Trainable): WeightHandle {
+  if (v instanceof tf.Variable) return { read: () => v, write: (t: tf.Tensor) => v.assign(t), shape: v.shape };
+  return v;
+}
+
+/** Saved optimiser state: the step count and one momentum buffer per variable, in order. */
+export interface SgdState {
+  steps: number;
+  buffers: Array<{ shape: number[]; data: Float32Array } | null>;
+}
+
+/**
+ * PyTorch's SGD: for each weight `w` with gradient `g`,
+ * `d = g + weightDecay * w`; `buf = d` on the first step, then `buf = momentum * buf + d`;
+ * `d = nesterov ? d + momentum * buf : buf`; `w -= lr * d`.
+ * (tfjs's `MomentumOptimizer` has no weight decay and tfjs-layers regularisers scale differently.)
+ */
+export class TorchSGD {
+  lr: number;
+  readonly momentum: number;
+  readonly weightDecay: number;
+  readonly nesterov: boolean;
+  private readonly variables: WeightHandle[];
+  private buffers: Array<tf.Tensor | null>;
+  private steps = 0;
+
+  constructor(variables: readonly Trainable[], options: SgdOptions) {
+    const check = (v: unknown, name: string, min: number, exclusive = false) => {
+      if (typeof v !== 'number' || !Number.isFinite(v) || (exclusive ? v <= min : v < min)) {
+        throw new RangeError(`${name} = ${String(v)}: must be a finite number ${exclusive ? '>' : '>='} ${min}`);
+      }
+      return v;
+    };
+    this.lr = check(options.lr, 'lr', 0, true);
+    this.momentum = check(options.momentum ?? 0.9, 'momentum', 0);
+    this.weightDecay = check(options.weightDecay ?? 0, 'weightDecay', 0);
+    this.nesterov = options.nesterov ?? false;
+    if (this.nesterov && this.momentum === 0) throw new RangeError('nesterov: needs momentum > 0');
+    this.variables = variables.map(handle);
+    this.buffers = this.variables.map(() => null);
+  }
+
+  /** Number of steps taken. */
+  get stepCount(): number {
+    return this.steps;
+  }
+
+  /** Applies one update; `grads[i]` is the gradient of `variables[i]` (null: no gradient, skipped). */
+  step(grads: ReadonlyArray<tf.Tensor | null | undefined>): void {
+    if (grads.length !== this.variables.length) {
+      throw new RangeError(`grads: got ${grads.length} gradients for ${this.variables.length} variables`);
+    }
+    const { lr, momentum, weightDecay, nesterov } = this;
+    this.variables.forEach((variable, i) => {
+      const g = grads[i];
+      if (!g) return;
+      const [next, buffer] = tf.tidy(() => {
+        const w = variable.read();
+        let d = weightDecay ? tf.add(g, tf.mul(w, weightDecay)) : g;
+        let buf: tf.Tensor | null = null;
+        if (momentum) {
+          const old = this.buffers[i];
+          buf = old ? tf.add(tf.mul(old, momentum), d) : tf.clone(d);
+          d = nesterov ? tf.add(d, tf.mul(buf, momentum)) : buf;
+        }
+        return [tf.sub(w, tf.mul(d, lr)), buf] as const;
+      });
+      variable.write(next);
+      next.dispose();
+      if (buffer) {
+        this.buffers[i]?.dispose();
+        this.buffers[i] = tf.keep(buffer);
+      }
+    });
+    this.steps += 1;
+  }
+
+  /** The state to save (copies of the momentum buffers). */
+  getState(): SgdState {
+    return {
+      steps: this.steps,
+      buffers: this.buffers.map((b) => (b ? { shape: b.shape, data: Float32Array.from(b.dataSync()) } : null)),
+    };
+  }
+
+  /** Restores a saved state; shapes must match the variables. */
+  setState(state: SgdState): void {
+    if (!state || !Array.isArray(state.buffers) || state.buffers.length !== this.variables.length) {
+      throw new RangeError(`optimizer state: expected ${this.variables.length} momentum buffers, got ${state?.buffers?.length}`);
+    }
+    state.buffers.forEach((b, i) => {
+      if (b && !tf.util.arraysEqual(b.shape, this.variables[i]!.shape as number[])) {
+        throw new RangeError(`optimizer state: buffer ${i} has shape [${b.shape}], the variable [${this.variables[i]!.shape}]`);
+      }
+    });
+    this.dispose();
+    this.buffers = state.buffers.map((b) => (b ? tf.tensor(b.data, b.shape, 'float32') : null));
+    this.steps = state.steps;
+  }
+
+  /** Frees the momentum buffers. */
+  dispose(): void {
+    this.buffers.forEach((b) => b?.dispose());
+    this.buffers = this.variables.map(() => null);
+  }
+}
