@@ -14,3 +14,4 @@ export * from './analysis/index.js';
 export * from './backend/index.js';
 export * from './defenses/index.js';
 export * from './train/index.js';
+export * from './data/index.js';

@@ -20,7 +20,7 @@ export interface SgdOptions {
 export interface WeightHandle {
   read(): tf.Tensor;
   write(value: tf.Tensor): unknown;
-  readonly shape: number[];
+  readonly shape: ReadonlyArray<number | null>;
 }
 
 /** A trainable weight: a `tf.Variable` or a tfjs-layers `LayerVariable` (`model.trainableWeights`). */
@@ -28,7 +28,7 @@ export type Trainable = tf.Variable | WeightHandle;
 
 function handle(v: Trainable): WeightHandle {
   if (v instanceof tf.Variable) return { read: () => v, write: (t: tf.Tensor) => v.assign(t), shape: v.shape };
-  return v;
+  return v as WeightHandle;
 }
 
 /** Saved optimiser state: the step count and one momentum buffer per variable, in order. */

@@ -1,0 +1,42 @@
+/**
+ * A small seeded pseudo-random generator (mulberry32) and seed derivation, so shuffling, augmentation
+ * and attack starts are functions of (seed, epoch, batch): a resumed run repeats them exactly.
+ */
+
+/** A generator of uniform numbers in [0, 1) from a 32-bit seed. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A 31-bit seed derived from a base seed and integers (e.g. epoch, batch), well mixed. */
+export function deriveSeed(base: number, ...parts: number[]): number {
+  let h = (base ^ 0x9e3779b9) >>> 0;
+  for (const p of parts) {
+    h = Math.imul(h ^ (p + 0x7f4a7c15), 0x85ebca6b) >>> 0;
+    h = (h ^ (h >>> 13)) >>> 0;
+    h = Math.imul(h, 0xc2b2ae35) >>> 0;
+    h = (h ^ (h >>> 16)) >>> 0;
+  }
+  return h & 0x7fffffff;
+}
+
+/** A seeded permutation of 0..n-1 (Fisher-Yates). */
+export function permutation(n: number, seed: number): Int32Array {
+  const rand = mulberry32(seed);
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    const t = order[i]!;
+    order[i] = order[j]!;
+    order[j] = t;
+  }
+  return order;
+}
