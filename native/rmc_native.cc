@@ -100,6 +100,24 @@ struct BackwardWeightsEntry {
 };
 
 std::mutex cacheMutex;
+
+// The cached entry for `key`, made by `make()` on first use.
+template <typename Entry, typename Make>
+std::shared_ptr<Entry> cached(std::unordered_map<std::string, std::shared_ptr<Entry>>& cache, const std::string& key, Make make) {
+  std::lock_guard<std::mutex> lock(cacheMutex);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  auto entry = std::make_shared<Entry>(make());
+  cache.emplace(key, entry);
+  return entry;
+}
+
+// `user` (HWIO) in the primitive's layout: the user memory itself, or `scratch` after a reorder.
+memory weightsFor(memory user, memory scratch, bool reorder, dnnl::stream& stream) {
+  if (!reorder) return user;
+  dnnl::reorder(user, scratch).execute(stream, user, scratch);
+  return scratch;
+}
 std::unordered_map<std::string, std::shared_ptr<ForwardEntry>> forwardCache;
 std::unordered_map<std::string, std::shared_ptr<BackwardDataEntry>> backwardDataCache;
 std::unordered_map<std::string, std::shared_ptr<BackwardWeightsEntry>> backwardWeightsCache;
@@ -180,33 +198,16 @@ napi_value Conv2dForward(napi_env env, napi_callback_info info) {
     float* bias = g.hasBias ? floatData(env, argv[3], g.o, "bias") : nullptr;
     float* out = floatData(env, argv[4], g.n * g.oh * g.ow * g.o, "out");
 
-    std::shared_ptr<ForwardEntry> entry;
-    {
-      std::lock_guard<std::mutex> lock(cacheMutex);
-      auto key = g.key("fwd");
-      auto it = forwardCache.find(key);
-      if (it == forwardCache.end()) {
-        auto pd = forwardDesc(g, prop_kind::forward_inference, g.hasBias, g.activation);
-        auto userWeights = hwio(g.weights());
-        bool reorder = pd.weights_desc() != userWeights;
-        entry = std::make_shared<ForwardEntry>(ForwardEntry{pd, dnnl::convolution_forward(pd),
-                                                            reorder ? memory(pd.weights_desc(), cpuEngine()) : memory(),
-                                                            reorder});
-        forwardCache.emplace(key, entry);
-      } else {
-        entry = it->second;
-      }
-    }
+    auto entry = cached(forwardCache, g.key("fwd"), [&] {
+      auto pd = forwardDesc(g, prop_kind::forward_inference, g.hasBias, g.activation);
+      bool reorder = pd.weights_desc() != hwio(g.weights());
+      return ForwardEntry{pd, dnnl::convolution_forward(pd), reorder ? memory(pd.weights_desc(), cpuEngine()) : memory(), reorder};
+    });
     auto& engine = cpuEngine();
     auto& stream = cpuStream();
     memory src(nhwc(g.src()), engine, x);
     memory dst(nhwc(g.dst()), engine, out);
-    memory userWeights(hwio(g.weights()), engine, filter);
-    memory weights = userWeights;
-    if (entry->reorderWeights) {
-      dnnl::reorder(userWeights, entry->weights).execute(stream, userWeights, entry->weights);
-      weights = entry->weights;
-    }
+    memory weights = weightsFor(memory(hwio(g.weights()), engine, filter), entry->weights, entry->reorderWeights, stream);
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}};
     if (bias) args.insert({DNNL_ARG_BIAS, memory(memory::desc({g.o}, dt::f32, tag::a), engine, bias)});
     entry->prim.execute(stream, args);
@@ -224,34 +225,19 @@ napi_value Conv2dBackwardData(napi_env env, napi_callback_info info) {
     float* filter = floatData(env, argv[2], g.kh * g.kw * g.c * g.o, "filter");
     float* dx = floatData(env, argv[3], g.n * g.h * g.w * g.c, "dx");
 
-    std::shared_ptr<BackwardDataEntry> entry;
-    {
-      std::lock_guard<std::mutex> lock(cacheMutex);
-      auto key = g.key("bwd_data");
-      auto it = backwardDataCache.find(key);
-      if (it == backwardDataCache.end()) {
-        auto hint = forwardDesc(g, prop_kind::forward_training, false, 0);
-        dnnl::convolution_backward_data::desc d(algorithm::convolution_direct, nhwc(g.src()), any(g.weights()), nhwc(g.dst()),
-                                                g.strides(), g.dilates(), g.padL(), g.padR());
-        dnnl::convolution_backward_data::primitive_desc pd(d, cpuEngine(), hint);
-        bool reorder = pd.weights_desc() != hwio(g.weights());
-        entry = std::make_shared<BackwardDataEntry>(BackwardDataEntry{
-            pd, dnnl::convolution_backward_data(pd), reorder ? memory(pd.weights_desc(), cpuEngine()) : memory(), reorder});
-        backwardDataCache.emplace(key, entry);
-      } else {
-        entry = it->second;
-      }
-    }
+    auto entry = cached(backwardDataCache, g.key("bwd_data"), [&] {
+      auto hint = forwardDesc(g, prop_kind::forward_training, false, 0);
+      dnnl::convolution_backward_data::desc d(algorithm::convolution_direct, nhwc(g.src()), any(g.weights()), nhwc(g.dst()),
+                                              g.strides(), g.dilates(), g.padL(), g.padR());
+      dnnl::convolution_backward_data::primitive_desc pd(d, cpuEngine(), hint);
+      bool reorder = pd.weights_desc() != hwio(g.weights());
+      return BackwardDataEntry{pd, dnnl::convolution_backward_data(pd), reorder ? memory(pd.weights_desc(), cpuEngine()) : memory(), reorder};
+    });
     auto& engine = cpuEngine();
     auto& stream = cpuStream();
     memory diffDst(nhwc(g.dst()), engine, dy);
     memory diffSrc(nhwc(g.src()), engine, dx);
-    memory userWeights(hwio(g.weights()), engine, filter);
-    memory weights = userWeights;
-    if (entry->reorderWeights) {
-      dnnl::reorder(userWeights, entry->weights).execute(stream, userWeights, entry->weights);
-      weights = entry->weights;
-    }
+    memory weights = weightsFor(memory(hwio(g.weights()), engine, filter), entry->weights, entry->reorderWeights, stream);
     entry->prim.execute(stream, {{DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DIFF_SRC, diffSrc}});
     stream.wait();
   });
@@ -267,31 +253,21 @@ napi_value Conv2dBackwardFilter(napi_env env, napi_callback_info info) {
     float* dy = floatData(env, argv[2], g.n * g.oh * g.ow * g.o, "dy");
     float* dw = floatData(env, argv[3], g.kh * g.kw * g.c * g.o, "dw");
 
-    std::shared_ptr<BackwardWeightsEntry> entry;
-    {
-      std::lock_guard<std::mutex> lock(cacheMutex);
-      auto key = g.key("bwd_weights");
-      auto it = backwardWeightsCache.find(key);
-      if (it == backwardWeightsCache.end()) {
-        auto hint = forwardDesc(g, prop_kind::forward_training, false, 0);
-        dnnl::convolution_backward_weights::desc d(algorithm::convolution_direct, nhwc(g.src()), any(g.weights()), nhwc(g.dst()),
-                                                   g.strides(), g.dilates(), g.padL(), g.padR());
-        dnnl::convolution_backward_weights::primitive_desc pd(d, cpuEngine(), hint);
-        // oneDNN 2.6's jit_1x1 backward-weights kernel corrupts the heap for strided 1x1 convolutions
-        // with fewer than 16 input channels (its reduce-to-unit-stride path): take the next
-        // implementation for strided 1x1 problems.
-        if (g.kh == 1 && g.kw == 1 && (g.sh > 1 || g.sw > 1)) {
-          while (std::string(pd.impl_info_str()).find("1x1") != std::string::npos && pd.next_impl()) {
-          }
+    auto entry = cached(backwardWeightsCache, g.key("bwd_weights"), [&] {
+      auto hint = forwardDesc(g, prop_kind::forward_training, false, 0);
+      dnnl::convolution_backward_weights::desc d(algorithm::convolution_direct, nhwc(g.src()), any(g.weights()), nhwc(g.dst()),
+                                                 g.strides(), g.dilates(), g.padL(), g.padR());
+      dnnl::convolution_backward_weights::primitive_desc pd(d, cpuEngine(), hint);
+      // oneDNN 2.6's jit_1x1 backward-weights kernel corrupts the heap for strided 1x1 convolutions
+      // with fewer than 16 input channels (its reduce-to-unit-stride path): take the next
+      // implementation for strided 1x1 problems.
+      if (g.kh == 1 && g.kw == 1 && (g.sh > 1 || g.sw > 1)) {
+        while (std::string(pd.impl_info_str()).find("1x1") != std::string::npos && pd.next_impl()) {
         }
-        bool reorder = pd.diff_weights_desc() != hwio(g.weights());
-        entry = std::make_shared<BackwardWeightsEntry>(BackwardWeightsEntry{
-            pd, dnnl::convolution_backward_weights(pd), reorder ? memory(pd.diff_weights_desc(), cpuEngine()) : memory(), reorder});
-        backwardWeightsCache.emplace(key, entry);
-      } else {
-        entry = it->second;
       }
-    }
+      bool reorder = pd.diff_weights_desc() != hwio(g.weights());
+      return BackwardWeightsEntry{pd, dnnl::convolution_backward_weights(pd), reorder ? memory(pd.diff_weights_desc(), cpuEngine()) : memory(), reorder};
+    });
     auto& engine = cpuEngine();
     auto& stream = cpuStream();
     memory src(nhwc(g.src()), engine, x);

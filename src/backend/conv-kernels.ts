@@ -30,6 +30,13 @@ function floats(backend: CpuBackend, t: tf.TensorInfo): Float32Array | null {
   return values instanceof Float32Array ? values : null;
 }
 
+type Shape4 = [number, number, number, number];
+
+/** tfjs's geometry of a convolution (dilation 1 for the gradients, which support no other). */
+function convInfo(xShape: number[], filterShape: number[], strides: tf.Conv2DAttrs['strides'], dilations: tf.Conv2DAttrs['dilations'], pad: tf.Conv2DAttrs['pad'], dimRoundingMode: tf.Conv2DAttrs['dimRoundingMode']): Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(xShape as Shape4, filterShape as Shape4, strides, dilations, pad, dimRoundingMode, false, 'channelsLast');
+}
+
 function isNHWC(format: unknown): boolean {
   return format === undefined || format === 'NHWC' || format === 'channelsLast';
 }
@@ -49,9 +56,7 @@ export function nativeConvKernels(addon: NativeAddon, fallback: (name: string) =
     const xs = floats(backend, x);
     const ws = floats(backend, filter);
     if (!xs || !ws || !isNHWC(dataFormat)) return orFallback('Conv2D', args);
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
-      strides, dilations, pad, dimRoundingMode, false, 'channelsLast');
+    const info = convInfo(x.shape, filter.shape, strides, dilations, pad, dimRoundingMode);
     const out = new Float32Array(tf.util.sizeFromShape(info.outShape));
     addon.conv2dForward(geometry(info), xs, ws, null, out);
     return backend.makeTensorInfo(info.outShape, 'float32', out);
@@ -68,9 +73,7 @@ export function nativeConvKernels(addon: NativeAddon, fallback: (name: string) =
     const biasOk = !bias || (biasValues !== null && bias.shape.length === 1 && bias.shape[0] === outChannels);
     const act = activation === 'linear' || activation === undefined ? 0 : activation === 'relu' ? 1 : -1;
     if (!xs || !ws || !biasOk || act < 0 || preluActivationWeights || !isNHWC(dataFormat)) return orFallback('FusedConv2D', args);
-    const info = tf.backend_util.computeConv2DInfo(
-      x!.shape as [number, number, number, number], filter!.shape as [number, number, number, number],
-      strides, dilations, pad, dimRoundingMode, false, 'channelsLast');
+    const info = convInfo(x!.shape, filter!.shape, strides, dilations, pad, dimRoundingMode);
     const out = new Float32Array(tf.util.sizeFromShape(info.outShape));
     addon.conv2dForward(geometry(info, act, biasValues ? 1 : 0), xs, ws, biasValues, out);
     return backend.makeTensorInfo(info.outShape, 'float32', out);
@@ -83,8 +86,7 @@ export function nativeConvKernels(addon: NativeAddon, fallback: (name: string) =
     const dys = floats(backend, dy);
     const ws = floats(backend, filter);
     if (!dys || !ws || !isNHWC(dataFormat)) return orFallback('Conv2DBackpropInput', args);
-    const info = tf.backend_util.computeConv2DInfo(
-      inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, 'channelsLast');
+    const info = convInfo(inputShape, filter.shape, strides, 1, pad, dimRoundingMode);
     const dx = new Float32Array(tf.util.sizeFromShape(info.inShape));
     addon.conv2dBackwardData(geometry(info), dys, ws, dx);
     return backend.makeTensorInfo(info.inShape, 'float32', dx);
@@ -97,8 +99,7 @@ export function nativeConvKernels(addon: NativeAddon, fallback: (name: string) =
     const xs = floats(backend, x);
     const dys = floats(backend, dy);
     if (!xs || !dys || !isNHWC(dataFormat)) return orFallback('Conv2DBackpropFilter', args);
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
+    const info = convInfo(x.shape, filterShape, strides, 1, pad, dimRoundingMode);
     const dw = new Float32Array(tf.util.sizeFromShape(filterShape));
     addon.conv2dBackwardFilter(geometry(info), xs, dys, dw);
     return backend.makeTensorInfo(filterShape, 'float32', dw);

@@ -122,6 +122,14 @@ function backwardPass(
   return { dx: channelAffine(dys, scale, offset, channels, x, xCoef), sumDy, sumDyXc };
 }
 
+/** `scale = gamma * invStd`, `shift = beta - mean * scale`, and the forward output (ReLU if asked). */
+function normalize(xs: tf.Tensor, gamma: Float64Array, beta: Float64Array, mean: Float64Array, invStd: Float64Array, relu: boolean, channels: number) {
+  const scale = gamma.map((value, c) => value * invStd[c]!);
+  const shift = beta.map((value, c) => value - mean[c]! * scale[c]!);
+  const out = (relu ? channelAffineRelu : channelAffine)(f32(xs), scale, shift, channels);
+  return { scale, shift, value: tf.tensor(out, xs.shape, 'float32') };
+}
+
 function isCpu(): boolean {
   return tf.getBackend() === 'cpu';
 }
@@ -149,10 +157,8 @@ export function batchNormInference(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Te
     const gam = f64(g);
     const mu = f64(m);
     const invStd = f64(v).map((value) => 1 / Math.sqrt(value + eps));
-    const scale = gam.map((value, c) => value * invStd[c]!);
-    const shift = f64(b).map((value, c) => value - mu[c]! * scale[c]!);
+    const { scale, shift, value } = normalize(xs, gam, f64(b), mu, invStd, relu, channels);
     save([xs]);
-    const value = tf.tensor((relu ? channelAffineRelu : channelAffine)(f32(xs), scale, shift, channels), xs.shape, 'float32');
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const zeros = new Float64Array(channels);
       const pass = backwardPass(f32(dy), f32(saved[0]!), scale, shift, mu, relu, channels, () => ({ xCoef: zeros, offset: zeros }));
@@ -187,11 +193,8 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Ten
   const invStd = variance.map((v) => 1 / Math.sqrt(v + eps));
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [xs, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    const gam = f64(g);
-    const scale = gam.map((value, c) => value * invStd[c]!);
-    const shift = f64(b).map((value, c) => value - mean[c]! * scale[c]!);
+    const { scale, shift, value } = normalize(xs, f64(g), f64(b), mean, invStd, relu, channels);
     save([xs]);
-    const value = tf.tensor((relu ? channelAffineRelu : channelAffine)(f32(xs), scale, shift, channels), xs.shape, 'float32');
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
       // dx = scale * (dy - sum(dy) / M - xhat * sum(dy * xhat) / M), xhat = (x - mean) * invStd:
       // an affine map of dy and x per channel.
