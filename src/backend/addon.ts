@@ -1,26 +1,8 @@
+import { nodeBuiltins, packageFile } from '../io/package-path.js';
+
 /**
  * Loading of the optional native kernel pack (native/, built by node-gyp against oneDNN).
  */
-// Node built-ins come through process.getBuiltinModule (Node >= 20.16), not static imports, so bundling
-// the library for a browser pulls none of them in.
-type Builtins = {
-  module: typeof import('node:module');
-  fs: typeof import('node:fs');
-  path: typeof import('node:path');
-  url: typeof import('node:url');
-};
-
-function builtins(): Builtins | null {
-  const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule;
-  if (typeof get !== 'function') return null;
-  return {
-    module: get('node:module') as Builtins['module'],
-    fs: get('node:fs') as Builtins['fs'],
-    path: get('node:path') as Builtins['path'],
-    url: get('node:url') as Builtins['url'],
-  };
-}
-
 /** The functions the addon exports (see native/rmc_native.cc). */
 export interface NativeAddon {
   conv2dForward(geometry: Int32Array, x: Float32Array, filter: Float32Array, bias: Float32Array | null, out: Float32Array): void;
@@ -45,7 +27,7 @@ export interface NativeAddon {
 /** The addon, or why it is not there. */
 export type AddonStatus = { addon: NativeAddon; path: string } | { addon: null; reason: string };
 
-const ADDON = ['native', 'build', 'Release', 'rmc_native.node'];
+const ADDON = 'native/build/Release/rmc_native.node';
 
 let status: AddonStatus | undefined;
 
@@ -56,21 +38,17 @@ export function loadAddon(): AddonStatus {
     return (status = { addon: null, reason: 'not running in Node.js' });
   }
   if (process.env['RMC_NATIVE'] === '0') return (status = { addon: null, reason: 'disabled by RMC_NATIVE=0' });
-  const node = builtins();
+  const node = nodeBuiltins();
   if (!node) return (status = { addon: null, reason: 'needs Node.js >= 20.16 (process.getBuiltinModule)' });
-  const { dirname, join } = node.path;
-  let dir = dirname(node.url.fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, ...ADDON);
-    if (node.fs.existsSync(candidate)) {
-      try {
-        const addon = node.module.createRequire(import.meta.url)(candidate) as NativeAddon;
-        return (status = { addon, path: candidate });
-      } catch (e) {
-        return (status = { addon: null, reason: `${candidate} failed to load: ${(e as Error).message}` });
-      }
+  const candidate = packageFile(ADDON);
+  if (candidate) {
+    try {
+      const { createRequire } = process.getBuiltinModule('node:module') as typeof import('node:module');
+      const addon = createRequire(import.meta.url)(candidate) as NativeAddon;
+      return (status = { addon, path: candidate });
+    } catch (e) {
+      return (status = { addon: null, reason: `${candidate} failed to load: ${(e as Error).message}` });
     }
-    dir = dirname(dir);
   }
   return (status = { addon: null, reason: 'not built (needs libdnnl-dev; run npm run build:native)' });
 }

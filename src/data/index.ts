@@ -1,2 +1,16 @@
 export { augmentBatch, type AugmentOptions } from './augment.js';
 export { mulberry32, deriveSeed, permutation } from './random.js';
+export {
+  CIFAR10_CLASSES,
+  CIFAR10_MD5,
+  CIFAR100_MD5,
+  loadCifar10,
+  loadCifar100,
+  parseCifarRecords,
+  imagesToTensor,
+  md5,
+  type CifarSplit,
+  type LoadOptions,
+} from './cifar.js';
+export { prepareCifar10, type PrepareOptions, type PrepareSource } from './prepare.js';
+export { loadCifar10Sample, CIFAR10_SAMPLE_MD5 } from './sample.js';

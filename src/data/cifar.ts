@@ -1,0 +1,173 @@
+/**
+ * CIFAR-10 and CIFAR-100 in their official binary format: readers that check sizes and md5s, and a
+ * compact in-memory form (uint8 NHWC) from which float batches are cut one at a time, so the data set
+ * is never held twice.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+const fs = () => import('node:fs/promises');
+const paths = () => import('node:path');
+
+/** CIFAR-10 class names, in label order. */
+export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'] as const;
+
+/** md5 of the official CIFAR-10 binary files (shared/reference/datasets.md). */
+export const CIFAR10_MD5: Readonly<Record<string, string>> = {
+  'data_batch_1.bin': '5dd7e06a14cb22eb9f671a540d1b7c25',
+  'data_batch_2.bin': '5ea93a67294ea407fff1d09f752e9692',
+  'data_batch_3.bin': '942cd6a4bcdd0dd3c604fbe906cb4421',
+  'data_batch_4.bin': 'ae636b3ba5c66a11e91e8cb52e771fcb',
+  'data_batch_5.bin': '53f37980c15c3d472c316c40844f3f0d',
+  'test_batch.bin': '803d5f7f4d78ea53de84dbe85f74fb6d',
+};
+
+/** md5 of the official CIFAR-100 binary files (uncompressed). */
+export const CIFAR100_MD5: Readonly<Record<string, string>> = {
+  'train.bin': '6172c7755cfe09b2fe270c85cebc1b15',
+  'test.bin': '4499cfba6c016c1be1438163640a0898',
+};
+
+const PIXELS = 32 * 32;
+const IMAGE_BYTES = 3 * PIXELS;
+
+/** A loaded split: images as uint8 NHWC (`count x 32 x 32 x 3`) and int32 labels. */
+export interface CifarSplit {
+  images: Uint8Array;
+  labels: Int32Array;
+  /** CIFAR-100 only: the 20 coarse labels. */
+  coarseLabels?: Int32Array;
+  count: number;
+}
+
+/** md5 (hex) of a buffer. */
+export async function md5(data: Uint8Array): Promise<string> {
+  const { createHash } = await import('node:crypto');
+  return createHash('md5').update(data).digest('hex');
+}
+
+/**
+ * Parses records of `labelBytes` label bytes and 3072 pixel bytes (R, G, B planes of 32x32) into
+ * NHWC uint8 images. Throws when the length is not a whole number of records.
+ */
+export function parseCifarRecords(data: Uint8Array, labelBytes: 1 | 2, source = 'data'): CifarSplit {
+  const recordBytes = labelBytes + IMAGE_BYTES;
+  if (data.length === 0 || data.length % recordBytes !== 0) {
+    throw new RangeError(`${source}: ${data.length} bytes is not a whole number of ${recordBytes}-byte CIFAR records (truncated or not a CIFAR binary file)`);
+  }
+  const count = data.length / recordBytes;
+  const images = new Uint8Array(count * IMAGE_BYTES);
+  const labels = new Int32Array(count);
+  const coarse = labelBytes === 2 ? new Int32Array(count) : undefined;
+  for (let i = 0; i < count; i++) {
+    const r = i * recordBytes;
+    if (coarse) {
+      coarse[i] = data[r]!;
+      labels[i] = data[r + 1]!;
+    } else {
+      labels[i] = data[r]!;
+    }
+    const src = r + labelBytes;
+    const dst = i * IMAGE_BYTES;
+    for (let p = 0; p < PIXELS; p++) {
+      images[dst + 3 * p] = data[src + p]!;
+      images[dst + 3 * p + 1] = data[src + PIXELS + p]!;
+      images[dst + 3 * p + 2] = data[src + 2 * PIXELS + p]!;
+    }
+  }
+  const maxLabel = labelBytes === 2 ? 99 : 9;
+  const bad = labels.findIndex((l) => l > maxLabel);
+  if (bad >= 0) throw new RangeError(`${source}: record ${bad} has label ${labels[bad]} > ${maxLabel} (corrupt file)`);
+  return coarse ? { images, labels, coarseLabels: coarse, count } : { images, labels, count };
+}
+
+/** Reads a file, gunzipping `.gz`, and checks its md5 when `expected` is given. */
+async function readChecked(path: string, expected: string | undefined): Promise<Uint8Array> {
+  const { readFile } = await fs();
+  let data: Uint8Array;
+  try {
+    data = await readFile(path);
+  } catch (e) {
+    throw new Error(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); run \`rmc-robust prepare\` or prepareCifar10(dir) first`);
+  }
+  if (path.endsWith('.gz')) {
+    const { gunzipSync } = await import('node:zlib');
+    try {
+      data = gunzipSync(data);
+    } catch (e) {
+      throw new Error(`${path}: not a valid gzip file (${(e as Error).message})`);
+    }
+  }
+  if (expected) {
+    const actual = await md5(data);
+    if (actual !== expected) throw new Error(`${path}: md5 ${actual} differs from the official ${expected} (corrupt or truncated file)`);
+  }
+  return data;
+}
+
+function concat(parts: CifarSplit[]): CifarSplit {
+  if (parts.length === 1) return parts[0]!;
+  const count = parts.reduce((s, p) => s + p.count, 0);
+  const images = new Uint8Array(count * IMAGE_BYTES);
+  const labels = new Int32Array(count);
+  let at = 0;
+  for (const p of parts) {
+    images.set(p.images, at * IMAGE_BYTES);
+    labels.set(p.labels, at);
+    at += p.count;
+  }
+  return { images, labels, count };
+}
+
+/** Options of the loaders. */
+export interface LoadOptions {
+  /** `'train'` (default) or `'test'`. */
+  split?: 'train' | 'test';
+  /** Check the official md5s (default true; the embedded sample has its own). */
+  verify?: boolean;
+}
+
+/**
+ * Loads CIFAR-10 from a directory holding the official binary files (`data_batch_1.bin` ...
+ * `data_batch_5.bin`, `test_batch.bin`, or the `cifar-10-batches-bin/` folder of the official
+ * tarball), checking sizes and md5s.
+ */
+export async function loadCifar10(dir: string, options: LoadOptions = {}): Promise<CifarSplit> {
+  const { join } = await paths();
+  const { existsSync } = await import('node:fs');
+  const base = existsSync(join(dir, 'cifar-10-batches-bin')) ? join(dir, 'cifar-10-batches-bin') : dir;
+  const files = (options.split ?? 'train') === 'train' ? [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`) : ['test_batch.bin'];
+  const parts: CifarSplit[] = [];
+  for (const file of files) {
+    const path = join(base, file);
+    const data = await readChecked(path, options.verify === false ? undefined : CIFAR10_MD5[file]);
+    if (data.length !== 10000 * 3073) throw new RangeError(`${path}: ${data.length} bytes, expected 30,730,000 (10000 records of 3073)`);
+    parts.push(parseCifarRecords(data, 1, path));
+  }
+  return concat(parts);
+}
+
+/**
+ * Loads CIFAR-100 (`train.bin`/`test.bin`, or their `.gz`) from a directory, with fine labels in
+ * `labels` and coarse labels in `coarseLabels`, checking sizes and md5s.
+ */
+export async function loadCifar100(dir: string, options: LoadOptions = {}): Promise<CifarSplit> {
+  const { join } = await paths();
+  const { existsSync } = await import('node:fs');
+  const name = `${options.split ?? 'train'}.bin`;
+  const path = existsSync(join(dir, name)) ? join(dir, name) : join(dir, `${name}.gz`);
+  const data = await readChecked(path, options.verify === false ? undefined : CIFAR100_MD5[name]);
+  const expected = (options.split === 'test' ? 10000 : 50000) * 3074;
+  if (data.length !== expected) throw new RangeError(`${path}: ${data.length} bytes, expected ${expected}`);
+  return parseCifarRecords(data, 2, path);
+}
+
+/** Images `[start, start + count)` of a split as a float32 NHWC tensor in [0, 1]. */
+export function imagesToTensor(split: CifarSplit, start = 0, count = split.count - start): tf.Tensor4D {
+  if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 1 || start + count > split.count) {
+    throw new RangeError(`start = ${start}, count = ${count}: must select images within [0, ${split.count})`);
+  }
+  const bytes = split.images.subarray(start * IMAGE_BYTES, (start + count) * IMAGE_BYTES);
+  const floats = new Float32Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) floats[i] = bytes[i]! / 255;
+  return tf.tensor4d(floats, [count, 32, 32, 3]);
+}

