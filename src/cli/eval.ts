@@ -1,0 +1,69 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { Attack } from '../attacks/attack.js';
+import { deepfoolAttack } from '../attacks/deepfool.js';
+import { fgsmAttack } from '../attacks/fgsm.js';
+import { pgdAttack } from '../attacks/pgd.js';
+import { robustAccuracy, type RobustAccuracyResult } from '../attacks/robust-accuracy.js';
+import { paperAttacks } from '../attacks/suite.js';
+import { fileSystem } from '../io/file-system.js';
+import { loadData, parseEpsList, parseInteger, progressBar, RunDir, subset, timestamp, UsageError } from './common.js';
+
+const NAMED: Record<string, () => Attack> = {
+  fgsm: () => fgsmAttack(),
+  'pgd-10': () => pgdAttack({ name: 'PGD-10', steps: 10, relStepSize: 0.25, seed: 0 }),
+  'pgd-20': () => pgdAttack({ name: 'PGD-20', steps: 20, relStepSize: 0.25, seed: 1000 }),
+  'pgd-50': () => pgdAttack({ name: 'PGD-50', steps: 50, relStepSize: 0.033333, seed: 2000 }),
+  deepfool: () => deepfoolAttack({ name: 'DeepFool' }),
+};
+
+/** Options of `rmc-robust eval`. */
+export interface EvalCommandOptions {
+  model: string;
+  data: string;
+  eps: string;
+  attacks: string;
+  test: string;
+  batchSize: string;
+  out?: string;
+}
+
+export async function evalCommand(o: EvalCommandOptions): Promise<void> {
+  const epsilons = parseEpsList(o.eps);
+  const attacks = o.attacks === 'paper' ? paperAttacks({ seed: 0 }) : o.attacks.split(',').map((name) => {
+    const make = NAMED[name.trim().toLowerCase()];
+    if (!make) throw new UsageError(`--attacks '${o.attacks}': accepted values are paper or a list of ${Object.keys(NAMED).join(', ')}`);
+    return make();
+  });
+  const limit = parseInteger(o.test, '--test', 1);
+  const batchSize = parseInteger(o.batchSize, '--batch-size', 1);
+  let model: tfl.LayersModel;
+  try {
+    model = await tfl.loadLayersModel(fileSystem(o.model));
+  } catch (e) {
+    throw new UsageError(`--model '${o.model}': ${(e as Error).message}`);
+  }
+  const out = o.out ?? `runs/${timestamp()}-eval-${model.name}`;
+  const run = await RunDir.create(out, { command: 'eval', ...o, epsilons });
+  const { x, y } = subset((await loadData(o.data, 'test')).data, limit);
+  const results: Array<{ eps: number } & RobustAccuracyResult> = [];
+  for (const eps of epsilons) {
+    const bar = await progressBar(`eps ${eps.toFixed(5)}`, x.shape[0]);
+    const r = robustAccuracy(model, { x, y }, attacks, { eps, batchSize, onProgress: (done) => bar.update(done) });
+    bar.stop();
+    results.push({ eps, ...r });
+    await run.log(`eps ${eps}: clean ${(100 * r.clean).toFixed(2)}%, ${attacks.map((a) => `${a.name} ${(100 * r.perAttack[a.name]!).toFixed(2)}%`).join(', ')}, worst case ${(100 * r.worstCase).toFixed(2)}%`);
+  }
+  // Laid out like the paper's Tables V and VI: one row per budget, clean then each attack.
+  const names = attacks.map((a) => a.name);
+  const table = [
+    `| ${model.name} | eps | Natural | ${names.join(' | ')} | worst case |`,
+    `|---|---|---|${names.map(() => '---').join('|')}|---|`,
+    ...results.map((r) => `| | ${r.eps.toFixed(5)} | ${(100 * r.clean).toFixed(2)} | ${names.map((n) => (100 * r.perAttack[n]!).toFixed(2)).join(' | ')} | ${(100 * r.worstCase).toFixed(2)} |`),
+  ].join('\n');
+  await run.write('results.json', JSON.stringify(results, null, 1));
+  await run.write('results.md', `${table}\n`);
+  console.log(`\n${table}\n\nresults in ${out}/`);
+  tf.dispose(x);
+  model.dispose();
+}
