@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { adversarialTrain, awpPerturb, pgd, resnet18, TorchSGD, type Defense } from '../src/index.js';
+import { adversarialTrain, awpPerturb, imagesToTensor, loadCifar10Sample, pgd, resnet18, TorchSGD, type Defense } from '../src/index.js';
 import { syntheticData } from './helpers/small-cnn.js';
 
 const root = mkdtempSync(join(tmpdir(), 'rmc-train-'));
@@ -49,6 +49,20 @@ describe('adversarialTrain', () => {
     expect(after.clean).toBeGreaterThan(before.clean + 0.2);
     expect(after.robust).toBeGreaterThan(before.robust + 0.1);
     model.dispose();
+  });
+
+  it('training from uint8 CIFAR records equals training from the float tensor (batches cut on the fly)', async () => {
+    const split = await loadCifar10Sample('train');
+    const count = 96;
+    const records = { images: split.images.subarray(0, count * 3072), labels: split.labels.subarray(0, count), count };
+    const floats = { x: imagesToTensor(split, 0, count), y: Array.from(split.labels.subarray(0, count)) };
+    const options = { defense: 'at' as const, epochs: 1, batchSize: 32, eps: 4 / 255, attackSteps: 2, attackStepSize: 2 / 255, seed: 5 };
+    const [a, b] = [resnet18({ width: 1 / 16, seed: 8 }), resnet18({ width: 1 / 16, seed: 8 })];
+    await adversarialTrain(a, records, options);
+    await adversarialTrain(b, floats, options);
+    expect(a.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(b.getWeights().map((w) => Array.from(w.dataSync())));
+    tf.dispose(floats.x);
+    [a, b].forEach((m) => m.dispose());
   });
 
   it('resume after epoch k ends with the same weights as the uninterrupted run', async () => {

@@ -51,8 +51,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
 
   const trainSet = await loadCifar10Sample('train');
   const testSet = await loadCifar10Sample('test');
-  const x = imagesToTensor(trainSet);
-  const y = Array.from(trainSet.labels);
   const xTest = imagesToTensor(testSet, 0, testSize);
   const yTest = Array.from(testSet.labels.subarray(0, testSize));
   console.log(`data: ${trainSet.count} real CIFAR-10 training images, ${testSize} test images (embedded sample)`);
@@ -73,7 +71,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
     const model = resnet18({ strides, width, seed: 0 });
     const f = featureMapShape(model);
     const start = Date.now();
-    const result = await adversarialTrain(model, { x, y }, {
+    const result = await adversarialTrain(model, trainSet, {
       ...presets.trades,
       epochs,
       batchSize: 64,
@@ -106,5 +104,5 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
   await writeAtomic(join(out, 'results.json'), JSON.stringify({ epochs, width, testSize, eps, rows, backend: info }, null, 1));
   await saveChart(join(out, 'training-loss'), { title: 'TRADES training loss on the embedded CIFAR-10 sample', xLabel: 'epoch', yLabel: 'loss', series: curves });
   console.log(`results and plots in ${out}/ (results.md, results.json, training-loss.svg)`);
-  tf.dispose([x, xTest]);
+  tf.dispose(xTest);
 }

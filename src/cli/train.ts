@@ -62,16 +62,17 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
   const run = await RunDir.create(out, { command: 'train', ...o, epochs, batchSize, model: model.name, checkpointDir });
   const f = featureMapShape(model);
   await run.log(`${model.name}: feature map ${f.height}x${f.width} before ${f.pooling} pooling; ${defense}, ${epochs} epochs, batch ${batchSize}, data ${o.data}`);
-  const { x, y } = subset(train.data, limit);
+  const count = limit ? Math.min(limit, train.data.count) : train.data.count;
+  const trainSplit = { images: train.data.images.subarray(0, count * 3072), labels: train.data.labels.subarray(0, count), count };
   const test = testLimit > 0 ? subset((await loadData(o.data, 'test')).data, testLimit) : null;
-  const batches = Math.ceil(x.shape[0] / batchSize);
+  const batches = Math.ceil(count / batchSize);
   let bar: Awaited<ReturnType<typeof progressBar>> | null = null;
   process.once('SIGINT', () => {
     bar?.stop();
     console.log(`\ninterrupted: the last completed epoch is checkpointed in ${checkpointDir}; continue with --resume --checkpoint-dir ${checkpointDir}`);
     process.exit(130);
   });
-  const result = await adversarialTrain(model, { x, y }, {
+  const result = await adversarialTrain(model, trainSplit, {
     ...presets[defense],
     epochs,
     batchSize,
@@ -92,6 +93,6 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
   await model.save(fileSystem(`${out}/model`));
   await run.write('result.json', JSON.stringify(result, null, 1));
   await run.log(`saved ${out}/model${result.best ? ` (best validated weights, epoch ${result.best.epoch + 1})` : ''}`);
-  tf.dispose([x, ...(test ? [test.x] : [])]);
+  tf.dispose(test ? [test.x] : []);
   model.dispose();
 }

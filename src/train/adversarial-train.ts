@@ -9,6 +9,7 @@ import { logitsOf } from '../attacks/model.js';
 import { pgd } from '../attacks/pgd.js';
 import { checkImages, checkNumber, toLabels, type LabelsLike } from '../attacks/validate.js';
 import { augmentBatch } from '../data/augment.js';
+import type { CifarSplit } from '../data/cifar.js';
 import { deriveSeed, permutation } from '../data/random.js';
 import { friendlyAdversary, tradesAdversary, awpPerturb } from '../defenses/adversaries.js';
 import { alpLoss } from '../defenses/alp.js';
@@ -68,6 +69,47 @@ export interface TrainResult {
   startEpoch: number;
 }
 
+/**
+ * Training data: NHWC float images in [0, 1] with labels, or a CIFAR split as loaded (uint8 images),
+ * from which each batch is converted on the fly so the data set is never held twice.
+ */
+export type TrainingData = { x: tf.Tensor4D; y: LabelsLike } | CifarSplit;
+
+interface BatchSource {
+  count: number;
+  batch(index: tf.Tensor1D): { x: tf.Tensor4D; y: tf.Tensor1D };
+  dispose(): void;
+}
+
+function batchSource(data: TrainingData, numClasses: number): BatchSource {
+  if ('images' in data) {
+    const { images, count } = data;
+    const pixels = images.length / count;
+    if (!Number.isInteger(pixels) || pixels !== 32 * 32 * 3) throw new RangeError(`data: expected ${count} images of 32x32x3 bytes, got ${images.length} bytes`);
+    const labels = toLabels(data.labels, count, numClasses, 'data.labels');
+    return {
+      count,
+      batch(index) {
+        const rows = index.dataSync();
+        const out = new Float32Array(rows.length * pixels);
+        rows.forEach((row, k) => {
+          const src = images.subarray(row * pixels, (row + 1) * pixels);
+          for (let i = 0; i < pixels; i++) out[k * pixels + i] = src[i]! / 255;
+        });
+        return { x: tf.tensor4d(out, [rows.length, 32, 32, 3]), y: tf.gather(labels, index) as tf.Tensor1D };
+      },
+      dispose: () => labels.dispose(),
+    };
+  }
+  checkImages(data.x, [0, 1], 'data.x');
+  const labels = toLabels(data.y, data.x.shape[0], numClasses, 'data.y');
+  return {
+    count: data.x.shape[0],
+    batch: (index) => ({ x: tf.gather(data.x, index) as tf.Tensor4D, y: tf.gather(labels, index) as tf.Tensor1D }),
+    dispose: () => labels.dispose(),
+  };
+}
+
 const DEFENSES = Object.keys(presets) as Defense[];
 
 function tauAt(tau: TrainingPreset['tau'], epoch: number): number {
@@ -88,7 +130,7 @@ function tauAt(tau: TrainingPreset['tau'], epoch: number): number {
  * randomness derives from `seed`, the epoch and the batch, so a resumed run ends with the same weights
  * as an uninterrupted one (models with dropout excepted: tfjs's dropout takes no seed).
  */
-export async function adversarialTrain(model: tfl.LayersModel, data: { x: tf.Tensor4D; y: LabelsLike }, options: AdversarialTrainOptions): Promise<TrainResult> {
+export async function adversarialTrain(model: tfl.LayersModel, data: TrainingData, options: AdversarialTrainOptions): Promise<TrainResult> {
   if (!options || !DEFENSES.includes(options.defense)) {
     throw new RangeError(`defense = ${JSON.stringify(options?.defense)}: accepted values are ${DEFENSES.map((d) => `'${d}'`).join(', ')}`);
   }
@@ -103,10 +145,9 @@ export async function adversarialTrain(model: tfl.LayersModel, data: { x: tf.Ten
   const seed = checkNumber(options.seed ?? 0, 'seed', { min: 0, integer: true });
   const augment = options.augment ?? true;
   if (options.resume && !options.checkpointDir) throw new RangeError('resume: needs checkpointDir');
-  checkImages(data.x, [0, 1], 'data.x');
-  const n = data.x.shape[0];
   const numClasses = model.outputs[0]!.shape[1] as number;
-  const labels = toLabels(data.y, n, numClasses, 'data.y');
+  const source = batchSource(data, numClasses);
+  const n = source.count;
   const validation = options.validation;
   if (validation) checkImages(validation.x, [0, 1], 'validation.x');
   const validationLabels = validation ? toLabels(validation.y, validation.x.shape[0], numClasses, 'validation.y') : null;
@@ -182,8 +223,7 @@ export async function adversarialTrain(model: tfl.LayersModel, data: { x: tf.Ten
       let lossSum = 0;
       for (let b = 0; b < batches; b++) {
         const index = tf.tensor1d(order.subarray(b * batchSize, Math.min(n, (b + 1) * batchSize)), 'int32');
-        const raw = tf.gather(data.x, index) as tf.Tensor4D;
-        const y = tf.gather(labels, index) as tf.Tensor1D;
+        const { x: raw, y } = source.batch(index);
         const x = augment ? augmentBatch(raw, { seed: deriveSeed(seed, epoch, b + 1, 1) }) : raw;
         const xAdv = adversary(x, y, epoch, deriveSeed(seed, epoch, b + 1, 2));
         const lossFn = trainingLoss(x, xAdv, y);
@@ -230,7 +270,8 @@ export async function adversarialTrain(model: tfl.LayersModel, data: { x: tf.Ten
     }
   } finally {
     optimizer.dispose();
-    tf.dispose([labels, ...(validationLabels ? [validationLabels] : []), ...(bestWeights ?? [])]);
+    source.dispose();
+    tf.dispose([...(validationLabels ? [validationLabels] : []), ...(bestWeights ?? [])]);
   }
   return { epochs: history, best, startEpoch };
 }

@@ -1,5 +1,5 @@
 export { TorchSGD, type SgdOptions, type SgdState, type Trainable, type WeightHandle } from './sgd.js';
 export { piecewiseLr, type PiecewiseSchedule } from './schedule.js';
-export { adversarialTrain, type AdversarialTrainOptions, type BatchInfo, type EpochInfo, type TrainResult } from './adversarial-train.js';
+export { adversarialTrain, type AdversarialTrainOptions, type BatchInfo, type EpochInfo, type TrainResult, type TrainingData } from './adversarial-train.js';
 export { presets, type Defense, type TrainingPreset } from './presets.js';
 export { saveCheckpoint, loadCheckpoint, type TrainingState } from './checkpoint.js';
