@@ -79,7 +79,6 @@ describe('every architecture: outputs, names, options', () => {
     const b = wideResNet({ ...tinyWrn });
     expect(a.name).toBe('resnet18_1-1-2-2');
     expect(b.name).toBe('wrn-10-1_1-2-2');
-    tf.dispose([]);
     a.dispose();
     b.dispose();
   });

@@ -2,7 +2,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 
 /** The receptive field after one layer that changes it (a convolution or a pooling layer). */
 export interface FieldEntry {
-  /** 1-based position among the layers listed (convolutions and poolings, in execution order). */
+  /** 1-based position among the main-path entries (convolutions and poolings, in execution order); 0 off the main path. */
   index: number;
   name: string;
   className: string;
@@ -71,7 +71,7 @@ export function receptiveField(model: tfl.LayersModel): ReceptiveField {
     let state = input;
     if (kernel > 0) {
       state = { field: input.field + (kernel - 1) * input.jump, jump: input.jump * stride };
-      layers.push({ index: layers.length + 1, name: layer.name, className: cls, kernel, stride, field: state.field, jump: state.jump, onMainPath: true });
+      layers.push({ index: 0, name: layer.name, className: cls, kernel, stride, field: state.field, jump: state.jump, onMainPath: true });
     } else if (cls === 'Upsample') {
       state = { field: input.field, jump: input.jump / Number(config['scale']) };
     }
@@ -80,12 +80,11 @@ export function receptiveField(model: tfl.LayersModel): ReceptiveField {
   // Main path: an entry whose field is smaller than one already reached is a side branch (a ResNet
   // shortcut projection, built after its block's convolutions); everything else is the main path.
   let reached = 0;
+  let position = 0;
   for (const entry of layers) {
     entry.onMainPath = entry.field >= reached;
+    if (entry.onMainPath) entry.index = ++position;
     reached = Math.max(reached, entry.field);
   }
-  const main = layers.filter((e) => e.onMainPath);
-  main.forEach((e, i) => (e.index = i + 1));
-  layers.filter((e) => !e.onMainPath).forEach((e) => (e.index = 0));
-  return { inputSize, layers, coversInputAt: main.find((e) => e.field >= inputSize) ?? null };
+  return { inputSize, layers, coversInputAt: layers.find((e) => e.onMainPath && e.field >= inputSize) ?? null };
 }

@@ -3,6 +3,7 @@
  * place, and a `latest.json` pointer replaced atomically last, so a crash never leaves a half-written
  * checkpoint behind the pointer.
  */
+import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { fileSystem, writeAtomic } from '../io/file-system.js';
 import type { SgdState } from './sgd.js';
@@ -74,7 +75,7 @@ export async function loadCheckpoint(dir: string, model: tfl.LayersModel, pointe
   const base = join(dir, target.checkpoint);
   const file = JSON.parse(await readFile(join(base, 'state.json'), 'utf8')) as StateFile;
   const loaded = await fileSystem(base).load!();
-  const weights = (await import('@tensorflow/tfjs-core')).io.decodeWeights(loaded.weightData!, loaded.weightSpecs!);
+  const weights = tf.io.decodeWeights(loaded.weightData!, loaded.weightSpecs!);
   const byName = model.weights.map((w) => w.originalName);
   const missing = byName.filter((n) => !(n in weights));
   if (missing.length) throw new Error(`checkpoint ${base} does not fit the model: missing ${missing.slice(0, 5).join(', ')}`);
