@@ -22,16 +22,21 @@ export interface NativeAddon {
     sums: Float64Array, dx: Float32Array | null, xCoef: Float64Array | null, offset: Float64Array | null,
   ): void;
   info(): { oneDNN: string; isa: string };
+  /** Makes glibc malloc keep freed memory for reuse (see native/rmc_native.cc); false where not glibc. */
+  keepFreedMemory(): boolean;
 }
 
 /** The addon, or why it is not there. */
-export type AddonStatus = { addon: NativeAddon; path: string } | { addon: null; reason: string };
+export type AddonStatus = { addon: NativeAddon; path: string; heapReuse: boolean } | { addon: null; reason: string };
 
 const ADDON = 'native/build/Release/rmc_native.node';
 
 let status: AddonStatus | undefined;
 
-/** Finds and loads the addon once; `RMC_NATIVE=0` in the environment disables it. */
+/**
+ * Finds and loads the addon once; `RMC_NATIVE=0` in the environment disables it. Loading it also
+ * makes glibc's malloc keep freed memory for reuse, unless `RMC_HEAP_REUSE=0`.
+ */
 export function loadAddon(): AddonStatus {
   if (status) return status;
   if (typeof process === 'undefined' || !process.versions?.node) {
@@ -45,7 +50,9 @@ export function loadAddon(): AddonStatus {
     try {
       const { createRequire } = process.getBuiltinModule('node:module') as typeof import('node:module');
       const addon = createRequire(import.meta.url)(candidate) as NativeAddon;
-      return (status = { addon, path: candidate });
+      // Recycle freed tensor memory instead of paging it in afresh for every tensor (RMC_HEAP_REUSE=0 keeps malloc's defaults).
+      const heapReuse = process.env['RMC_HEAP_REUSE'] === '0' ? false : addon.keepFreedMemory();
+      return (status = { addon, path: candidate, heapReuse });
     } catch (e) {
       return (status = { addon: null, reason: `${candidate} failed to load: ${(e as Error).message}` });
     }

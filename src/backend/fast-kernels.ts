@@ -3,9 +3,12 @@
  * closure call and a modulo per element, and allocate index arrays per element whenever one operand is
  * broadcast (a per-channel scale over an NHWC tensor, say); ReLU and its gradient's Step go through a
  * generic unary template. These kernels run tight loops for float32 operands of equal shape, a scalar
- * operand, or an operand that is a trailing block of the other (`[C]` or `[1, 1, 1, C]` against
- * `[N, H, W, C]`), and hand everything else to the original kernel. Results are bit-identical to the
- * stock kernels (the same float32 operations per element).
+ * operand, an operand that is a trailing block of the other (`[C]` or `[1, 1, 1, C]` against
+ * `[N, H, W, C]`) or the other with a block of consecutive axes broadcast (`[N, 1, 1, C]` against
+ * `[N, H, W, C]`, as in the gradient of global average pooling), and hand everything else to the
+ * original kernel. Sum and Mean over consecutive axes (global average pooling: axes 1 and 2 of NHWC)
+ * skip the stock kernels' transpose. Results are bit-identical to the stock kernels (the same float32
+ * operations per element, sums accumulated in double in the same order).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { NativeAddon } from './addon.js';
@@ -57,6 +60,42 @@ function binaryLoop(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float32
   }
 }
 
+/**
+ * When `small` is `big` with one block of consecutive axes set to 1 (after aligning ranks), the sizes
+ * `[outer, middle, inner]` of `big` around that block, else null.
+ */
+function middleBlock(big: number[], small: number[]): [number, number, number] | null {
+  if (small.length > big.length) return null;
+  const aligned = [...Array(big.length - small.length).fill(1), ...small];
+  let first = -1;
+  let last = -1;
+  for (let i = 0; i < big.length; i++) {
+    if (aligned[i] === big[i]) continue;
+    if (aligned[i] !== 1) return null;
+    if (first === -1) first = i;
+    else if (last !== i - 1) return null;
+    last = i;
+  }
+  if (first === -1) return null;
+  const size = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
+  return [size(big.slice(0, first)), size(big.slice(first, last + 1)), size(big.slice(last + 1))];
+}
+
+/** `out = a op b` where the operand `small` (a when `smallIsA`) is repeated over the middle block. */
+function middleBroadcastLoop(op: BinaryOp, big: Float32Array, small: Float32Array, smallIsA: boolean, out: Float32Array, [outer, middle, inner]: [number, number, number]): void {
+  for (let o = 0; o < outer; o++) {
+    const smallStart = o * inner;
+    for (let m = 0; m < middle; m++) {
+      const start = (o * middle + m) * inner;
+      for (let i = 0; i < inner; i++) {
+        const x = smallIsA ? small[smallStart + i]! : big[start + i]!;
+        const y = smallIsA ? big[start + i]! : small[smallStart + i]!;
+        out[start + i] = op === 'add' ? x + y : op === 'sub' ? x - y : op === 'mul' ? x * y : x / y;
+      }
+    }
+  }
+}
+
 function binaryKernel(op: BinaryOp, fallback: () => KernelFunc | undefined, addon: NativeAddon | null): KernelFunc {
   return (args) => {
     const backend = args.backend as CpuBackend;
@@ -86,6 +125,13 @@ function binaryKernel(op: BinaryOp, fallback: () => KernelFunc | undefined, addo
         if (addon && out.length >= NATIVE_MIN_SIZE) addon.binary(OPS[op], av, bv, out, aBlock, bBlock);
         else binaryLoop(op, av, bv, out, aBlock, bBlock);
         return backend.makeTensorInfo(shape, 'float32', out);
+      }
+      const smallIsA = aSize < bSize;
+      const block = aSize > 0 && bSize > 0 ? (smallIsA ? middleBlock(b.shape, a.shape) : middleBlock(a.shape, b.shape)) : null;
+      if (block) {
+        const out = new Float32Array(Math.max(aSize, bSize));
+        middleBroadcastLoop(op, smallIsA ? bv : av, smallIsA ? av : bv, smallIsA, out, block);
+        return backend.makeTensorInfo(smallIsA ? b.shape : a.shape, 'float32', out);
       }
     }
     const js = fallback();
@@ -133,6 +179,53 @@ function stepKernel(fallback: () => KernelFunc | undefined, addon: NativeAddon |
   };
 }
 
+/** `[outer, reduce, inner]` sizes when `axes` are consecutive axes of `shape`, else null. */
+function consecutiveAxes(shape: number[], axes: number[]): [number, number, number] | null {
+  const sorted = [...axes].sort((p, q) => p - q);
+  for (let i = 1; i < sorted.length; i++) if (sorted[i] !== sorted[i - 1]! + 1) return null;
+  const size = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
+  const first = sorted[0]!;
+  const last = sorted[sorted.length - 1]!;
+  return [size(shape.slice(0, first)), size(shape.slice(first, last + 1)), size(shape.slice(last + 1))];
+}
+
+/**
+ * Sum (or Mean, `divisor` = reduced size) of float32 `x` over consecutive axes. Like the stock
+ * kernels: Mean divides each element in float32 first, sums accumulate in double in axis order.
+ */
+function reduceKernel(name: 'Sum' | 'Mean', fallback: () => KernelFunc | undefined): KernelFunc {
+  return (args) => {
+    const backend = args.backend as CpuBackend;
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    const xv = values(backend, x);
+    const axes = xv ? tf.util.parseAxisParam(axis, x.shape) : [];
+    const block = xv && axes.length > 0 ? consecutiveAxes(x.shape, axes) : null;
+    if (!xv || !block || block[1] === 0) {
+      const js = fallback();
+      if (!js) throw new Error(`rmc-robust fast kernel ${name}: no original kernel to fall back on`);
+      return js(args);
+    }
+    const [outer, reduce, inner] = block;
+    const out = new Float32Array(outer * inner);
+    const acc = new Float64Array(inner);
+    for (let o = 0; o < outer; o++) {
+      acc.fill(0);
+      for (let r = 0; r < reduce; r++) {
+        const start = (o * reduce + r) * inner;
+        if (name === 'Sum') {
+          for (let i = 0; i < inner; i++) acc[i]! += xv[start + i]!;
+        } else {
+          for (let i = 0; i < inner; i++) acc[i]! += Math.fround(xv[start + i]! / reduce);
+        }
+      }
+      for (let i = 0; i < inner; i++) out[o * inner + i] = acc[i]!;
+    }
+    const shape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+    return backend.makeTensorInfo(shape, 'float32', out);
+  };
+}
+
 /**
  * The fast kernels by tfjs kernel name, given access to the original kernels; with the addon, large
  * tensors go to its threaded loops (same float32 arithmetic).
@@ -145,5 +238,7 @@ export function fastKernels(original: (name: string) => KernelFunc | undefined, 
     RealDiv: binaryKernel('div', () => original('RealDiv'), addon),
     Relu: reluKernel(() => original('Relu'), addon),
     Step: stepKernel(() => original('Step'), addon),
+    Sum: reduceKernel('Sum', () => original('Sum')),
+    Mean: reduceKernel('Mean', () => original('Mean')),
   };
 }

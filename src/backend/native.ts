@@ -13,7 +13,9 @@ export type KernelSource = 'native' | 'fast-js' | 'js';
 
 const BACKEND = 'cpu';
 const NATIVE_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
-const FAST_KERNELS = ['Add', 'Sub', 'Multiply', 'RealDiv', 'Relu', 'Step'];
+/** Element-wise kernels whose large cases run in the addon's threaded loops when it is loaded. */
+const THREADED_KERNELS = ['Add', 'Sub', 'Multiply', 'RealDiv', 'Relu', 'Step'];
+const FAST_KERNELS = [...THREADED_KERNELS, 'Sum', 'Mean'];
 /** The stock kernels that were registered before ours, to fall back on and to restore. */
 const originals = new Map<string, tf.KernelConfig | undefined>();
 const active = new Map<string, { kernelFunc: KernelFunc; source: KernelSource }>();
@@ -23,7 +25,20 @@ export interface BackendInfo {
   /** The active tfjs backend (`tf.getBackend()`), e.g. `'cpu'`, `'wasm'`, `'tensorflow'`. */
   backend: string;
   /** Whether the native addon is loaded, and if not why. */
-  native: { available: true; path: string; oneDNN: string; isa: string } | { available: false; reason: string };
+  native:
+    | {
+        available: true;
+        path: string;
+        oneDNN: string;
+        isa: string;
+        /**
+         * Whether glibc's malloc keeps freed memory for reuse (set when the addon loads; off with
+         * `RMC_HEAP_REUSE=0` or where the C library is not glibc). It saves tfjs, which allocates every
+         * tensor afresh, most of its page faults.
+         */
+        heapReuse: boolean;
+      }
+    | { available: false; reason: string };
   /** For each kernel the pack provides, who computes it on the cpu backend now. */
   kernels: Record<string, KernelSource>;
 }
@@ -39,8 +54,8 @@ function install(name: string, kernelFunc: KernelFunc, source: KernelSource): vo
 /**
  * Registers the kernel pack over tfjs-backend-cpu's kernels: the native oneDNN convolutions (Conv2D,
  * FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter) when the addon is built and not disabled by
- * `RMC_NATIVE=0`, and the fast JS element-wise kernels (Add, Sub, Multiply, RealDiv, Relu, Step). The
- * package calls it on import; call it again if `@tensorflow/tfjs-backend-cpu` was imported after
+ * `RMC_NATIVE=0`, and the fast JS kernels (Add, Sub, Multiply, RealDiv, Relu, Step; Sum and Mean
+ * over consecutive axes). The package calls it on import; call it again if `@tensorflow/tfjs-backend-cpu` was imported after
  * `rmc-robust` (its registration replaces ours). Returns the names of the kernels now replaced.
  */
 export function enableFastKernels(): string[] {
@@ -49,7 +64,9 @@ export function enableFastKernels(): string[] {
   if (status.addon) {
     for (const [name, kernelFunc] of Object.entries(nativeConvKernels(status.addon, original))) install(name, kernelFunc, 'native');
   }
-  for (const [name, kernelFunc] of Object.entries(fastKernels(original, status.addon))) install(name, kernelFunc, status.addon ? 'native' : 'fast-js');
+  for (const [name, kernelFunc] of Object.entries(fastKernels(original, status.addon))) {
+    install(name, kernelFunc, status.addon && THREADED_KERNELS.includes(name) ? 'native' : 'fast-js');
+  }
   return [...active.keys()];
 }
 
@@ -87,7 +104,7 @@ export function backendInfo(): BackendInfo {
   }
   return {
     backend,
-    native: status.addon ? { available: true, path: status.path, ...status.addon.info() } : { available: false, reason: status.reason },
+    native: status.addon ? { available: true, path: status.path, ...status.addon.info(), heapReuse: status.heapReuse } : { available: false, reason: status.reason },
     kernels,
   };
 }

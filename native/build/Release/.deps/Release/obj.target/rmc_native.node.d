@@ -1,1 +1,0 @@
-cmd_Release/obj.target/rmc_native.node := g++ -o Release/obj.target/rmc_native.node -shared -pthread -rdynamic -fopenmp -m64  -Wl,-soname=rmc_native.node -Wl,--start-group Release/obj.target/rmc_native/rmc_native.o -Wl,--end-group -ldnnl

@@ -1,1 +1,0 @@
-cmd_Release/rmc_native.node := ln -f "Release/obj.target/rmc_native.node" "Release/rmc_native.node" 2>/dev/null || (rm -rf "Release/rmc_native.node" && cp -af "Release/obj.target/rmc_native.node" "Release/rmc_native.node")
