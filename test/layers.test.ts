@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
 import { BatchNorm2d, Normalize, Upsample, upsampledSize } from '../src/index.js';
+import { batchNormInference } from '../src/models/layers/batch-norm-ops.js';
 import { decode, loadTorchFixture, maxAbsDiff, toTensor } from './helpers/fixture.js';
 
 const fixture = loadTorchFixture();
@@ -75,6 +76,34 @@ describe('BatchNorm2d has nn.BatchNorm2d semantics', () => {
     expect(maxAbsDiff(grads[(beta!.read() as tf.Variable).name]?.dataSync() ?? [], c.betaGrad)).toBeLessThan(1e-4);
     expect(maxAbsDiff(gx.dataSync(), decode(c.inputGrad))).toBeLessThan(1e-5);
     tf.dispose([x, w, value, gx, ...Object.values(grads)]);
+  });
+
+  it.each([false, true])('inference kernel: values and the gradients of all five inputs equal tf.batchNorm (relu: %s)', (relu) => {
+    const x = tf.randomNormal([3, 4, 5, 6], 0, 2, 'float32', 31);
+    const w = tf.randomNormal([3, 4, 5, 6], 0, 1, 'float32', 32);
+    const params = [
+      tf.randomUniform([6], 0.5, 1.5, 'float32', 33), // gamma
+      tf.randomNormal([6], 0, 0.5, 'float32', 34), // beta
+      tf.randomNormal([6], 0, 0.3, 'float32', 35), // mean
+      tf.randomUniform([6], 0.5, 2, 'float32', 36), // variance
+    ] as tf.Tensor1D[];
+    const ours = (xs: tf.Tensor, g: tf.Tensor, b: tf.Tensor, m: tf.Tensor, v: tf.Tensor) =>
+      tf.sum(tf.mul(batchNormInference(xs, g as tf.Tensor1D, b as tf.Tensor1D, m as tf.Tensor1D, v as tf.Tensor1D, 1e-5, relu), w));
+    const composite = (xs: tf.Tensor, g: tf.Tensor, b: tf.Tensor, m: tf.Tensor, v: tf.Tensor) => {
+      const y = tf.batchNorm(xs, m as tf.Tensor1D, v as tf.Tensor1D, b as tf.Tensor1D, g as tf.Tensor1D, 1e-5);
+      return tf.sum(tf.mul(relu ? tf.relu(y) : y, w));
+    };
+    const before = tf.memory().numTensors;
+    const a = tf.grads(ours)([x, ...params]);
+    const b = tf.grads(composite)([x, ...params]);
+    const gxOnly = tf.grad((xs: tf.Tensor) => ours(xs, ...(params as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor])))(x);
+    expect(tf.memory().numTensors).toBe(before + 11);
+    a.forEach((t, i) => expect(maxAbsDiff(t.dataSync(), b[i]!.dataSync())).toBeLessThan(1e-4));
+    expect(maxAbsDiff(gxOnly.dataSync(), b[0]!.dataSync())).toBeLessThan(1e-4);
+    const y = batchNormInference(x, ...(params as [tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D]), 1e-5, relu);
+    const yRef = tf.tidy(() => { const r = tf.batchNorm(x, params[2]!, params[3]!, params[1]!, params[0]!, 1e-5); return relu ? tf.relu(r) : r; });
+    expect(maxAbsDiff(y.dataSync(), yRef.dataSync())).toBeLessThan(1e-5);
+    tf.dispose([x, w, ...params, ...a, ...b, gxOnly, y, yRef]);
   });
 
   it.each([false, true])('activation relu equals relu(batch norm), values and gradients (training: %s)', (training) => {

@@ -98,26 +98,34 @@ function channelReduce(dy: Float32Array, x: Float32Array, center: Float64Array, 
 }
 
 /**
- * The backward pass shared by both modes: the per-channel sums of the (ReLU-masked) gradient, then
- * `dx = dyM * scale + x * xCoef + offset` with the coefficients `coefficients(sums)` gives.
+ * The backward pass shared by both modes: the per-channel sums of the (ReLU-masked) gradient (unless
+ * `wantSums` is false), then (unless `wantDx` is false) `dx = dyM * scale + x * xCoef + offset` with
+ * the coefficients `coefficients(sums)` gives.
  */
 function backwardPass(
   dy: Float32Array, x: Float32Array, scale: Float64Array, shift: Float64Array, mean: Float64Array, relu: boolean, channels: number,
   coefficients: (sumDy: Float64Array, sumDyXc: Float64Array) => { xCoef: Float64Array; offset: Float64Array },
-): { dx: Float32Array; sumDy: Float64Array; sumDyXc: Float64Array } {
+  wantDx = true, wantSums = true,
+): { dx: Float32Array | null; sumDy: Float64Array; sumDyXc: Float64Array } {
   const native = addon();
+  let sumDy = new Float64Array(channels);
+  let sumDyXc = new Float64Array(channels);
   if (native) {
     const sums = new Float64Array(2 * channels);
-    native.bnBackward(dy, x, scale, shift, mean, relu ? 1 : 0, sums, null, null, null);
-    const sumDy = sums.slice(0, channels);
-    const sumDyXc = sums.slice(channels);
+    if (wantSums) {
+      native.bnBackward(dy, x, scale, shift, mean, relu ? 1 : 0, sums, null, null, null);
+      sumDy = sums.slice(0, channels);
+      sumDyXc = sums.slice(channels);
+    }
+    if (!wantDx) return { dx: null, sumDy, sumDyXc };
     const { xCoef, offset } = coefficients(sumDy, sumDyXc);
     const dx = new Float32Array(dy.length);
     native.bnBackward(dy, x, scale, shift, mean, relu ? 1 : 0, sums, dx, xCoef, offset);
     return { dx, sumDy, sumDyXc };
   }
   const dys = relu ? reluMask(dy, x, scale, shift, channels) : dy;
-  const { sumDy, sumDyXc } = channelReduce(dys, x, mean, channels);
+  if (wantSums) ({ sumDy, sumDyXc } = channelReduce(dys, x, mean, channels));
+  if (!wantDx) return { dx: null, sumDy, sumDyXc };
   const { xCoef, offset } = coefficients(sumDy, sumDyXc);
   return { dx: channelAffine(dys, scale, offset, channels, x, xCoef), sumDy, sumDyXc };
 }
@@ -142,36 +150,94 @@ function f32(t: tf.Tensor): Float32Array {
 const f64 = (t: tf.Tensor) => Float64Array.from(t.dataSync());
 const vector = (values: Float64Array) => tf.tensor1d(Float32Array.from(values));
 
+/** The cpu kernel of inference-mode batch norm (+ ReLU), registered below with a lazy gradient. */
+const INFERENCE_KERNEL = 'RmcBatchNormInference';
+
+interface InferenceAttrs {
+  epsilon: number;
+  relu: boolean;
+}
+
+/** Per-channel `scale = gamma / sqrt(variance + eps)` and `shift = beta - mean * scale` of the inputs. */
+function inferenceAffine(read: (t: tf.TensorInfo) => Float64Array, inputs: Record<'gamma' | 'beta' | 'mean' | 'variance', tf.TensorInfo>, eps: number) {
+  const gamma = read(inputs.gamma);
+  const mean = read(inputs.mean);
+  const invStd = read(inputs.variance).map((value) => 1 / Math.sqrt(value + eps));
+  const scale = gamma.map((value, c) => value * invStd[c]!);
+  const shift = read(inputs.beta).map((value, c) => value - mean[c]! * scale[c]!);
+  return { gamma, mean, invStd, scale, shift };
+}
+
+tf.registerKernel({
+  kernelName: INFERENCE_KERNEL,
+  backendName: 'cpu',
+  kernelFunc: ({ inputs, backend, attrs }) => {
+    const cpu = backend as tf.KernelBackend & { makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo };
+    const read = (t: tf.TensorInfo) => cpu.readSync(t.dataId) as Float32Array;
+    const { epsilon, relu } = attrs as unknown as InferenceAttrs;
+    const x = inputs['x']!;
+    const channels = x.shape[x.shape.length - 1]!;
+    const { scale, shift } = inferenceAffine((t) => Float64Array.from(read(t)), inputs as Record<'gamma' | 'beta' | 'mean' | 'variance', tf.TensorInfo>, epsilon);
+    return cpu.makeTensorInfo(x.shape, 'float32', (relu ? channelAffineRelu : channelAffine)(read(x), scale, shift, channels));
+  },
+});
+
+// The gradient of each input is computed only when the tape asks for it: an attack differentiates with
+// respect to the image alone and then needs one pass (dx = ReLU-masked dy * scale), not the per-channel
+// sums that the parameters' gradients take.
+tf.registerGradient({
+  kernelName: INFERENCE_KERNEL,
+  inputsToSave: ['x', 'gamma', 'beta', 'mean', 'variance'],
+  gradFunc: (dyIn, saved, attrs) => {
+    const dy = dyIn as tf.Tensor;
+    const [x, gamma, beta, mean, variance] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+    const { epsilon, relu } = attrs as unknown as InferenceAttrs;
+    const channels = x.shape[x.rank - 1]!;
+    const affine = () => inferenceAffine((t) => f64(t as tf.Tensor), { gamma, beta, mean, variance }, epsilon);
+    let sums: { sumDy: Float64Array; sumDyXc: Float64Array; affine: ReturnType<typeof affine> } | undefined;
+    const channelSums = () => {
+      if (!sums) {
+        const a = affine();
+        const zeros = new Float64Array(channels);
+        sums = { ...backwardPass(f32(dy), f32(x), a.scale, a.shift, a.mean, relu, channels, () => ({ xCoef: zeros, offset: zeros }), false), affine: a };
+      }
+      return sums;
+    };
+    return {
+      x: () => {
+        const a = affine();
+        const zeros = new Float64Array(channels);
+        const pass = backwardPass(f32(dy), f32(x), a.scale, a.shift, a.mean, relu, channels, () => ({ xCoef: zeros, offset: zeros }), true, false);
+        return tf.tensor(pass.dx!, dy.shape, 'float32');
+      },
+      gamma: () => {
+        const { sumDyXc, affine: a } = channelSums();
+        return vector(sumDyXc.map((s, c) => s * a.invStd[c]!));
+      },
+      beta: () => vector(channelSums().sumDy),
+      mean: () => {
+        const { sumDy, affine: a } = channelSums();
+        return vector(sumDy.map((s, c) => -s * a.scale[c]!));
+      },
+      variance: () => {
+        const { sumDyXc, affine: a } = channelSums();
+        return vector(sumDyXc.map((s, c) => -0.5 * a.gamma[c]! * s * a.invStd[c]! ** 3));
+      },
+    };
+  },
+});
+
 /**
  * Inference-mode batch norm `gamma * (x - mean) / sqrt(variance + eps) + beta`, followed by a ReLU when
- * `relu` is set, with gradients for every input.
+ * `relu` is set, with gradients for every input (each computed only when asked for).
  */
 export function batchNormInference(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, mean: tf.Tensor1D, variance: tf.Tensor1D, eps: number, relu = false): tf.Tensor {
   if (!isCpu() || x.dtype !== 'float32') {
     const y = tf.batchNorm(x, mean, variance, beta, gamma, eps);
     return relu ? tf.relu(y) : y;
   }
-  const channels = x.shape[x.rank - 1]!;
-  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const [xs, g, b, m, v, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    const gam = f64(g);
-    const mu = f64(m);
-    const invStd = f64(v).map((value) => 1 / Math.sqrt(value + eps));
-    const { scale, shift, value } = normalize(xs, gam, f64(b), mu, invStd, relu, channels);
-    save([xs]);
-    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const zeros = new Float64Array(channels);
-      const pass = backwardPass(f32(dy), f32(saved[0]!), scale, shift, mu, relu, channels, () => ({ xCoef: zeros, offset: zeros }));
-      const { sumDy, sumDyXc } = pass;
-      const dx = tf.tensor(pass.dx, dy.shape, 'float32');
-      const dGamma = sumDyXc.map((s, c) => s * invStd[c]!);
-      const dMean = sumDy.map((s, c) => -s * scale[c]!);
-      const dVar = sumDyXc.map((s, c) => -0.5 * gam[c]! * s * invStd[c]! ** 3);
-      return [dx, vector(dGamma), vector(sumDy), vector(dMean), vector(dVar)];
-    };
-    return { value, gradFunc };
-  });
-  return op(x, gamma, beta, mean, variance);
+  const attrs: InferenceAttrs = { epsilon: eps, relu };
+  return tf.engine().runKernel(INFERENCE_KERNEL, { x, gamma, beta, mean, variance }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
 }
 
 /**
@@ -206,7 +272,7 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Ten
         return { xCoef, offset };
       });
       const sumDy = pass.sumDy;
-      const dx = tf.tensor(pass.dx, dy.shape, 'float32');
+      const dx = tf.tensor(pass.dx!, dy.shape, 'float32');
       return [dx, vector(dGamma), vector(sumDy)];
     };
     return { value, gradFunc };
