@@ -19,6 +19,7 @@ describe('kernel pack', () => {
     // With the addon, large element-wise ops run in its threaded loops, small ones in the JS loops.
     expect(elementwise.map((k) => info.kernels[k])).toEqual(Array(6).fill(native ? 'native' : 'fast-js'));
     expect(reductions.map((k) => info.kernels[k])).toEqual(['fast-js', 'fast-js']);
+    expect(info.kernels['ReluGrad']).toBe('fast-js');
     // On glibc (CI's Debian) loading the addon also turns on malloc's reuse of freed memory.
     if (process.env['RMC_EXPECT_NATIVE'] === '1') expect(info.native).toMatchObject({ available: true, heapReuse: true });
     if (process.env['RMC_NATIVE'] === '0') expect(info.native).toEqual({ available: false, reason: 'disabled by RMC_NATIVE=0' });
@@ -26,7 +27,7 @@ describe('kernel pack', () => {
 
   it('disable/enable switch between the stock and the pack\'s kernels', () => {
     disableFastKernels();
-    expect(Object.values(backendInfo().kernels)).toEqual(Array(12).fill('js'));
+    expect(Object.values(backendInfo().kernels)).toEqual(Array(13).fill('js'));
     const enabled = enableFastKernels();
     expect(enabled.length).toBe(native ? 12 : 8);
     expect(backendInfo().kernels).toEqual(info.kernels);
@@ -66,6 +67,21 @@ describe('kernel pack', () => {
       });
       tf.dispose([a, b, ...fast, ...stock]);
     }
+  });
+
+  it('the one-pass gradient of Relu is bit-identical to the stock one (zeros, signed zeros, NaN, infinities)', () => {
+    const x = tf.tensor1d([-2, -0, 0, 1e-30, 3, NaN, -Infinity, Infinity, 2, -1]);
+    const dy = tf.tensor1d([1, -1, -2, 4, -5, 6, Infinity, -Infinity, NaN, -Infinity]);
+    const big = tf.randomNormal([2, 64, 32, 16], 0, 1, 'float32', 11);
+    const bigDy = tf.randomNormal([2, 64, 32, 16], 0, 1, 'float32', 12);
+    const run = () => [tf.grad((v: tf.Tensor) => tf.relu(v))(x, dy), tf.grad((v: tf.Tensor) => tf.relu(v))(big, bigDy)];
+    const fast = run();
+    disableFastKernels();
+    expect(backendInfo().kernels['ReluGrad']).toBe('js');
+    const stock = run();
+    enableFastKernels();
+    fast.forEach((t, i) => expect(Array.from(t.dataSync()).map((v) => Object.is(v, -0) ? '-0' : String(v))).toEqual(Array.from(stock[i]!.dataSync()).map((v) => Object.is(v, -0) ? '-0' : String(v))));
+    tf.dispose([x, dy, big, bigDy, ...fast, ...stock]);
   });
 
   it('fast Sum and Mean are bit-identical to the stock ones (consecutive axes, keepDims, fallbacks)', () => {

@@ -226,6 +226,45 @@ function reduceKernel(name: 'Sum' | 'Mean', fallback: () => KernelFunc | undefin
   };
 }
 
+/** Name of the cpu kernel behind {@link reluGradient}: `dx = dy * step(x)` in one pass. */
+export const RELU_GRAD_KERNEL = 'RmcReluGrad';
+
+tf.registerKernel({
+  kernelName: RELU_GRAD_KERNEL,
+  backendName: 'cpu',
+  kernelFunc: ({ inputs, backend }) => {
+    const cpu = backend as CpuBackend;
+    const dy = values(cpu, inputs['dy']!)!;
+    const x = values(cpu, inputs['x']!)!;
+    const out = new Float32Array(x.length);
+    // As the stock mul(dy, step(x)): dy * 1, dy * 0 (a signed zero, or NaN for an infinite dy), NaN for NaN x.
+    for (let i = 0; i < out.length; i++) {
+      const v = x[i]!;
+      out[i] = v > 0 ? dy[i]! : v !== v ? NaN : dy[i]! * 0;
+    }
+    return cpu.makeTensorInfo(inputs['x']!.shape, 'float32', out);
+  },
+});
+
+/**
+ * The gradient of Relu computed by one cpu kernel instead of Step, Cast and Multiply (bit-identical);
+ * `original` is tfjs's own gradient, used on other backends and dtypes.
+ */
+export function reluGradient(original: tf.GradConfig): tf.GradConfig {
+  return {
+    kernelName: 'Relu',
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x] = saved as [tf.Tensor];
+      const grad = dy as tf.Tensor;
+      if (tf.getBackend() !== 'cpu' || x.dtype !== 'float32' || grad.dtype !== 'float32' || !tf.util.arraysEqual(x.shape, grad.shape)) {
+        return original.gradFunc(dy, saved, attrs);
+      }
+      return { x: () => tf.engine().runKernel(RELU_GRAD_KERNEL, { dy: grad, x }) as tf.Tensor };
+    },
+  };
+}
+
 /**
  * The fast kernels by tfjs kernel name, given access to the original kernels; with the addon, large
  * tensors go to its threaded loops (same float32 arithmetic).

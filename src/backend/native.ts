@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { loadAddon } from './addon.js';
 import { nativeConvKernels } from './conv-kernels.js';
-import { fastKernels } from './fast-kernels.js';
+import { fastKernels, reluGradient } from './fast-kernels.js';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
 /** Who computes a kernel on the cpu backend. */
@@ -19,6 +19,9 @@ const FAST_KERNELS = [...THREADED_KERNELS, 'Sum', 'Mean'];
 /** The stock kernels that were registered before ours, to fall back on and to restore. */
 const originals = new Map<string, tf.KernelConfig | undefined>();
 const active = new Map<string, { kernelFunc: KernelFunc; source: KernelSource }>();
+/** tfjs's own gradient of Relu, replaced by ours while the pack is enabled. */
+let stockReluGradient: tf.GradConfig | undefined;
+let ourReluGradient: tf.GradConfig | undefined;
 
 /** What {@link backendInfo} reports. */
 export interface BackendInfo {
@@ -39,7 +42,10 @@ export interface BackendInfo {
         heapReuse: boolean;
       }
     | { available: false; reason: string };
-  /** For each kernel the pack provides, who computes it on the cpu backend now. */
+  /**
+   * For each kernel the pack provides, who computes it on the cpu backend now; `ReluGrad` is the
+   * gradient of Relu, one kernel instead of tfjs's Step, Cast and Multiply.
+   */
   kernels: Record<string, KernelSource>;
 }
 
@@ -55,7 +61,7 @@ function install(name: string, kernelFunc: KernelFunc, source: KernelSource): vo
  * Registers the kernel pack over tfjs-backend-cpu's kernels: the native oneDNN convolutions (Conv2D,
  * FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter) when the addon is built and not disabled by
  * `RMC_NATIVE=0`, and the fast JS kernels (Add, Sub, Multiply, RealDiv, Relu, Step; Sum and Mean
- * over consecutive axes). The package calls it on import; call it again if `@tensorflow/tfjs-backend-cpu` was imported after
+ * over consecutive axes; the gradient of Relu in one pass). The package calls it on import; call it again if `@tensorflow/tfjs-backend-cpu` was imported after
  * `rmc-robust` (its registration replaces ours). Returns the names of the kernels now replaced.
  */
 export function enableFastKernels(): string[] {
@@ -66,6 +72,12 @@ export function enableFastKernels(): string[] {
   }
   for (const [name, kernelFunc] of Object.entries(fastKernels(original, status.addon))) {
     install(name, kernelFunc, status.addon && THREADED_KERNELS.includes(name) ? 'native' : 'fast-js');
+  }
+  const current = tf.getGradient('Relu');
+  if (current && current !== ourReluGradient) {
+    stockReluGradient = current;
+    ourReluGradient = reluGradient(current);
+    tf.registerGradient(ourReluGradient);
   }
   return [...active.keys()];
 }
@@ -80,6 +92,8 @@ export function disableFastKernels(): void {
     }
   }
   active.clear();
+  if (stockReluGradient && tf.getGradient('Relu') === ourReluGradient) tf.registerGradient(stockReluGradient);
+  ourReluGradient = undefined;
 }
 
 /**
@@ -96,6 +110,7 @@ export function backendInfo(): BackendInfo {
       return [name, mine && tf.getKernel(name, BACKEND)?.kernelFunc === mine.kernelFunc ? mine.source : 'js'];
     }),
   ) as Record<string, KernelSource>;
+  kernels['ReluGrad'] = ourReluGradient && tf.getGradient('Relu') === ourReluGradient ? 'fast-js' : 'js';
   let backend = 'none';
   try {
     backend = tf.getBackend() ?? 'none';
