@@ -5,7 +5,7 @@
  */
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import { backendInfo, pgd, resnet18 } from '../src/index.js';
+import { backendInfo, pgd, resnet18, TorchSGD } from '../src/index.js';
 
 const [what = 'forward', strides = '1-2-2-2', batchArg = '32', repeatsArg = '5'] = process.argv.slice(2);
 const batch = Number(batchArg);
@@ -51,13 +51,20 @@ if (what === 'pgd20-overhead') {
   result = { bareMs, libraryMs, overhead: libraryMs / bareMs - 1 };
 } else {
   const model = resnet18({ strides, seed: 0 });
-  const optimizer = tf.train.momentum(0.1, 0.9);
+  // The library's optimiser, as the trainer uses it: torch.optim.SGD(lr=0.1, momentum=0.9), like the PyTorch side.
+  const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const optimizer = new TorchSGD(trainable, { lr: 0.1, momentum: 0.9 });
   const loss = (input: tf.Tensor, training: boolean) =>
     tf.losses.softmaxCrossEntropy(onehot, model.apply(input, { training }) as tf.Tensor) as tf.Scalar;
   const steps: Record<string, () => void> = {
     forward: () => tf.tidy(() => { (model.predict(x) as tf.Tensor).dataSync(); }),
     pgd: () => tf.tidy(() => { tf.grad((input: tf.Tensor) => loss(input, false))(x).dataSync(); }),
-    train: () => tf.tidy(() => { optimizer.minimize(() => loss(x, true), true)!.dataSync(); }),
+    train: () =>
+      tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => loss(x, true), trainable);
+        optimizer.step(trainable.map((v) => grads[v.name] ?? null));
+        value.dataSync();
+      }),
   };
   const fn = steps[what];
   if (!fn) throw new Error(`unknown measurement ${what}`);

@@ -356,7 +356,8 @@ double numberArg(napi_env env, napi_value value, const char* name) {
 }
 
 // binary(op, a, b, out, aPeriod, bPeriod): out[i] = a[i % aPeriod] op b[i % bPeriod], where each
-// period is the full length, 1 (scalar) or a trailing block (per-channel vector).
+// period is the full length, 1 (scalar) or a trailing block (per-channel vector). Ops: 0 add, 1 sub,
+// 2 mul, 3 div, 4 Relu's gradient a * step(b) (full operands only; NaN b gives NaN).
 napi_value Binary(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     napi_value argv[6];
@@ -367,6 +368,7 @@ napi_value Binary(napi_env env, napi_callback_info info) {
     const float* b = typedData<float>(env, argv[2], napi_float32_array, "b", &nb);
     float* out = typedData<float>(env, argv[3], napi_float32_array, "out", &n);
     int64_t pa = intArg(env, argv[4], "aPeriod"), pb = intArg(env, argv[5], "bPeriod");
+    if (op == 4 && (pa != (int64_t)n || pb != (int64_t)n)) throw Failure{"binary: op 4 takes full operands"};
     if (pa < 1 || pb < 1 || (size_t)pa > na || (size_t)pb > nb || (n % pa) || (n % pb) || ((size_t)pa != n && (size_t)pb != n)) {
       throw Failure{"binary: inconsistent periods"};
     }
@@ -375,7 +377,7 @@ napi_value Binary(napi_env env, napi_callback_info info) {
 #pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < total; i++) {
         float x = a[i], y = b[i];
-        out[i] = op == 0 ? x + y : op == 1 ? x - y : op == 2 ? x * y : x / y;
+        out[i] = op == 0 ? x + y : op == 1 ? x - y : op == 2 ? x * y : op == 3 ? x / y : x * (y > 0 ? 1.f : y != y ? y : 0.f);
       }
       return;
     }
@@ -390,6 +392,42 @@ napi_value Binary(napi_env env, napi_callback_info info) {
         float y = aFull ? b[j] : b[start + j];
         out[start + j] = op == 0 ? x + y : op == 1 ? x - y : op == 2 ? x * y : x / y;
       }
+    }
+  });
+}
+
+// sgdStep(w, g, buf | null, outW, outBuf | null, lr, momentum, weightDecay, nesterov): PyTorch's SGD
+// update in one pass, with float32 rounding after each operation as tfjs's composite ops round:
+// d = g + w * wd; buf' = buf ? buf * m + d : d; d = nesterov ? d + buf' * m : buf'; w' = w - d * lr.
+// Without momentum (outBuf null) d is used directly.
+napi_value SgdStep(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    napi_value argv[9];
+    arguments(env, info, argv, 9);
+    size_t n, ng, nb = 0, no, nob = 0;
+    const float* w = typedData<float>(env, argv[0], napi_float32_array, "w", &n);
+    const float* g = typedData<float>(env, argv[1], napi_float32_array, "g", &ng);
+    napi_valuetype bufType, outBufType;
+    napi_typeof(env, argv[2], &bufType);
+    napi_typeof(env, argv[4], &outBufType);
+    const float* buf = bufType == napi_null ? nullptr : typedData<float>(env, argv[2], napi_float32_array, "buf", &nb);
+    float* outW = typedData<float>(env, argv[3], napi_float32_array, "outW", &no);
+    float* outBuf = outBufType == napi_null ? nullptr : typedData<float>(env, argv[4], napi_float32_array, "outBuf", &nob);
+    const float lr = (float)numberArg(env, argv[5], "lr");
+    const float momentum = (float)numberArg(env, argv[6], "momentum");
+    const float wd = (float)numberArg(env, argv[7], "weightDecay");
+    const bool nesterov = numberArg(env, argv[8], "nesterov") != 0;
+    if (ng != n || no != n || (buf && nb != n) || (outBuf && nob != n) || (buf && !outBuf)) throw Failure{"sgdStep: sizes differ"};
+    const int64_t total = (int64_t)n;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < total; i++) {
+      float d = wd != 0.f ? g[i] + w[i] * wd : g[i];
+      if (outBuf) {
+        const float b = buf ? buf[i] * momentum + d : d;
+        outBuf[i] = b;
+        d = nesterov ? d + b * momentum : b;
+      }
+      outW[i] = w[i] - d * lr;
     }
   });
 }
@@ -604,6 +642,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"bnAffine", nullptr, BnAffine, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"bnBackward", nullptr, BnBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"keepFreedMemory", nullptr, KeepFreedMemory, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sgdStep", nullptr, SgdStep, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

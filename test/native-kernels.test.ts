@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { backendInfo, disableFastKernels, enableFastKernels } from '../src/index.js';
+import { backendInfo, disableFastKernels, enableFastKernels, TorchSGD } from '../src/index.js';
 
 const info = backendInfo();
 const native = info.native.available;
@@ -19,7 +19,8 @@ describe('kernel pack', () => {
     // With the addon, large element-wise ops run in its threaded loops, small ones in the JS loops.
     expect(elementwise.map((k) => info.kernels[k])).toEqual(Array(6).fill(native ? 'native' : 'fast-js'));
     expect(reductions.map((k) => info.kernels[k])).toEqual(['fast-js', 'fast-js']);
-    expect(info.kernels['ReluGrad']).toBe('fast-js');
+    expect(info.kernels['ReluGrad']).toBe(native ? 'native' : 'fast-js');
+    expect(info.kernels['RmcSgdStep']).toBe(native ? 'native' : 'fast-js');
     // On glibc (CI's Debian) loading the addon also turns on malloc's reuse of freed memory.
     if (process.env['RMC_EXPECT_NATIVE'] === '1') expect(info.native).toMatchObject({ available: true, heapReuse: true });
     if (process.env['RMC_NATIVE'] === '0') expect(info.native).toEqual({ available: false, reason: 'disabled by RMC_NATIVE=0' });
@@ -27,9 +28,9 @@ describe('kernel pack', () => {
 
   it('disable/enable switch between the stock and the pack\'s kernels', () => {
     disableFastKernels();
-    expect(Object.values(backendInfo().kernels)).toEqual(Array(13).fill('js'));
+    expect(Object.values(backendInfo().kernels)).toEqual(Array(14).fill('js'));
     const enabled = enableFastKernels();
-    expect(enabled.length).toBe(native ? 12 : 8);
+    expect(enabled.length).toBe(native ? 13 : 9);
     expect(backendInfo().kernels).toEqual(info.kernels);
   });
 
@@ -82,6 +83,51 @@ describe('kernel pack', () => {
     enableFastKernels();
     fast.forEach((t, i) => expect(Array.from(t.dataSync()).map((v) => Object.is(v, -0) ? '-0' : String(v))).toEqual(Array.from(stock[i]!.dataSync()).map((v) => Object.is(v, -0) ? '-0' : String(v))));
     tf.dispose([x, dy, big, bigDy, ...fast, ...stock]);
+  });
+
+  it.each([
+    { momentum: 0.9, weightDecay: 5e-4, nesterov: false },
+    { momentum: 0.9, weightDecay: 0, nesterov: true },
+    { momentum: 0, weightDecay: 2e-4, nesterov: false },
+  ])('TorchSGD\'s one-pass step is bit-identical to its tf-op path (%o)', (options) => {
+    // A small weight takes the JS loop, a large one the addon's threaded loop.
+    const shapes = [[3, 3, 4, 5], [3, 3, 64, 64]];
+    const run = () => {
+      const vars = shapes.map((shape, i) => tf.variable(tf.randomNormal(shape, 0, 1, 'float32', 40 + i)));
+      const sgd = new TorchSGD(vars, { lr: 0.1, ...options });
+      for (let step = 0; step < 3; step++) {
+        const grads = shapes.map((shape, i) => tf.randomNormal(shape, 0, 1, 'float32', 50 + 10 * step + i));
+        sgd.step(grads);
+        tf.dispose(grads);
+      }
+      const before = tf.memory().numTensors;
+      const values = vars.map((v) => Array.from(v.dataSync()).map(String));
+      const state = sgd.getState().buffers.map((b) => (b ? Array.from(b.data).map(String) : null));
+      sgd.dispose();
+      tf.dispose(vars);
+      expect(tf.memory().numTensors).toBe(before - (options.momentum ? 4 : 2));
+      return { values, state };
+    };
+    const fast = run();
+    disableFastKernels();
+    const stock = run();
+    enableFastKernels();
+    expect(fast).toEqual(stock);
+  });
+
+  it('TorchSGD runs its update as the one-pass kernel while the pack is enabled, as tf ops otherwise', async () => {
+    const v = tf.variable(tf.ones([4, 4]));
+    const g = tf.ones([4, 4]);
+    const sgd = new TorchSGD([v], { lr: 0.1 });
+    const kernelsOf = async () => (await tf.profile(() => sgd.step([g]))).kernels.map((k) => k.name);
+    expect(await kernelsOf()).toEqual(['RmcSgdStep']);
+    disableFastKernels();
+    const stock = await kernelsOf();
+    enableFastKernels();
+    expect(stock).not.toContain('RmcSgdStep');
+    expect(stock).toContain('Multiply');
+    sgd.dispose();
+    tf.dispose([v, g]);
   });
 
   it('fast Sum and Mean are bit-identical to the stock ones (consecutive axes, keepDims, fallbacks)', () => {

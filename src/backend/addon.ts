@@ -8,7 +8,10 @@ export interface NativeAddon {
   conv2dForward(geometry: Int32Array, x: Float32Array, filter: Float32Array, bias: Float32Array | null, out: Float32Array): void;
   conv2dBackwardData(geometry: Int32Array, dy: Float32Array, filter: Float32Array, dx: Float32Array): void;
   conv2dBackwardFilter(geometry: Int32Array, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
-  /** `out[i] = a[i % aPeriod] op b[i % bPeriod]`, op 0 add, 1 sub, 2 mul, 3 div (threads over rows). */
+  /**
+   * `out[i] = a[i % aPeriod] op b[i % bPeriod]`, op 0 add, 1 sub, 2 mul, 3 div, 4 `a * step(b)` (the
+   * gradient of Relu; full operands only); threads over rows.
+   */
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, aPeriod: number, bPeriod: number): void;
   /** op 0 relu, 1 step (`x > 0 ? 1 : alpha`); NaN stays NaN. */
   unary(op: number, x: Float32Array, out: Float32Array, alpha: number): void;
@@ -20,6 +23,11 @@ export interface NativeAddon {
   bnBackward(
     dy: Float32Array, x: Float32Array, scale: Float64Array, shift: Float64Array, mean: Float64Array, relu: number,
     sums: Float64Array, dx: Float32Array | null, xCoef: Float64Array | null, offset: Float64Array | null,
+  ): void;
+  /** PyTorch's SGD step in one pass (see native/rmc_native.cc); `outBuf` null without momentum. */
+  sgdStep(
+    w: Float32Array, g: Float32Array, buf: Float32Array | null, outW: Float32Array, outBuf: Float32Array | null,
+    lr: number, momentum: number, weightDecay: number, nesterov: number,
   ): void;
   info(): { oneDNN: string; isa: string };
   /** Makes glibc malloc keep freed memory for reuse (see native/rmc_native.cc); false where not glibc. */

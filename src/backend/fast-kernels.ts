@@ -228,6 +228,9 @@ function reduceKernel(name: 'Sum' | 'Mean', fallback: () => KernelFunc | undefin
 
 /** Name of the cpu kernel behind {@link reluGradient}: `dx = dy * step(x)` in one pass. */
 export const RELU_GRAD_KERNEL = 'RmcReluGrad';
+const RELU_GRAD_OP = 4;
+/** The addon whose threaded loop computes large Relu gradients (set by {@link reluGradient}), or null. */
+let reluGradAddon: NativeAddon | null = null;
 
 tf.registerKernel({
   kernelName: RELU_GRAD_KERNEL,
@@ -237,20 +240,26 @@ tf.registerKernel({
     const dy = values(cpu, inputs['dy']!)!;
     const x = values(cpu, inputs['x']!)!;
     const out = new Float32Array(x.length);
-    // As the stock mul(dy, step(x)): dy * 1, dy * 0 (a signed zero, or NaN for an infinite dy), NaN for NaN x.
-    for (let i = 0; i < out.length; i++) {
-      const v = x[i]!;
-      out[i] = v > 0 ? dy[i]! : v !== v ? NaN : dy[i]! * 0;
+    if (reluGradAddon && out.length >= NATIVE_MIN_SIZE) {
+      reluGradAddon.binary(RELU_GRAD_OP, dy, x, out, out.length, out.length);
+    } else {
+      // As the stock mul(dy, step(x)): dy * 1, dy * 0 (a signed zero, or NaN for an infinite dy), NaN for NaN x.
+      for (let i = 0; i < out.length; i++) {
+        const v = x[i]!;
+        out[i] = dy[i]! * (v > 0 ? 1 : v !== v ? NaN : 0);
+      }
     }
     return cpu.makeTensorInfo(inputs['x']!.shape, 'float32', out);
   },
 });
 
 /**
- * The gradient of Relu computed by one cpu kernel instead of Step, Cast and Multiply (bit-identical);
- * `original` is tfjs's own gradient, used on other backends and dtypes.
+ * The gradient of Relu computed by one cpu kernel instead of Step, Cast and Multiply (bit-identical),
+ * in the addon's threaded loop for large tensors when it is given; `original` is tfjs's own gradient,
+ * used on other backends and dtypes.
  */
-export function reluGradient(original: tf.GradConfig): tf.GradConfig {
+export function reluGradient(original: tf.GradConfig, addon: NativeAddon | null): tf.GradConfig {
+  reluGradAddon = addon;
   return {
     kernelName: 'Relu',
     inputsToSave: ['x'],

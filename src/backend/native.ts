@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadAddon } from './addon.js';
 import { nativeConvKernels } from './conv-kernels.js';
 import { fastKernels, reluGradient } from './fast-kernels.js';
+import { SGD_STEP_KERNEL, sgdStepKernel } from './sgd-kernel.js';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
 /** Who computes a kernel on the cpu backend. */
@@ -15,7 +16,7 @@ const BACKEND = 'cpu';
 const NATIVE_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
 /** Element-wise kernels whose large cases run in the addon's threaded loops when it is loaded. */
 const THREADED_KERNELS = ['Add', 'Sub', 'Multiply', 'RealDiv', 'Relu', 'Step'];
-const FAST_KERNELS = [...THREADED_KERNELS, 'Sum', 'Mean'];
+const FAST_KERNELS = [...THREADED_KERNELS, 'Sum', 'Mean', SGD_STEP_KERNEL];
 /** The stock kernels that were registered before ours, to fall back on and to restore. */
 const originals = new Map<string, tf.KernelConfig | undefined>();
 const active = new Map<string, { kernelFunc: KernelFunc; source: KernelSource }>();
@@ -73,10 +74,11 @@ export function enableFastKernels(): string[] {
   for (const [name, kernelFunc] of Object.entries(fastKernels(original, status.addon))) {
     install(name, kernelFunc, status.addon && THREADED_KERNELS.includes(name) ? 'native' : 'fast-js');
   }
+  install(SGD_STEP_KERNEL, sgdStepKernel(status.addon), status.addon ? 'native' : 'fast-js');
   const current = tf.getGradient('Relu');
   if (current && current !== ourReluGradient) {
     stockReluGradient = current;
-    ourReluGradient = reluGradient(current);
+    ourReluGradient = reluGradient(current, status.addon);
     tf.registerGradient(ourReluGradient);
   }
   return [...active.keys()];
@@ -110,7 +112,7 @@ export function backendInfo(): BackendInfo {
       return [name, mine && tf.getKernel(name, BACKEND)?.kernelFunc === mine.kernelFunc ? mine.source : 'js'];
     }),
   ) as Record<string, KernelSource>;
-  kernels['ReluGrad'] = ourReluGradient && tf.getGradient('Relu') === ourReluGradient ? 'fast-js' : 'js';
+  kernels['ReluGrad'] = ourReluGradient && tf.getGradient('Relu') === ourReluGradient ? (status.addon ? 'native' : 'fast-js') : 'js';
   let backend = 'none';
   try {
     backend = tf.getBackend() ?? 'none';

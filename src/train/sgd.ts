@@ -3,6 +3,7 @@
  * applies them (the paper's optimiser), with state that can be saved and restored for resuming.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { SGD_STEP_KERNEL, type SgdStepAttrs } from '../backend/sgd-kernel.js';
 
 /** Options of {@link TorchSGD}. */
 export interface SgdOptions {
@@ -79,20 +80,25 @@ export class TorchSGD {
       throw new RangeError(`grads: got ${grads.length} gradients for ${this.variables.length} variables`);
     }
     const { lr, momentum, weightDecay, nesterov } = this;
+    // The one-pass kernel of the kernel pack where the active backend has it (the cpu backend), else tf ops.
+    const fused = tf.getKernel(SGD_STEP_KERNEL, tf.getBackend()) !== undefined;
+    const attrs: SgdStepAttrs = { lr, momentum, weightDecay, nesterov };
     this.variables.forEach((variable, i) => {
       const g = grads[i];
       if (!g) return;
-      const [next, buffer] = tf.tidy(() => {
-        const w = variable.read();
-        let d = weightDecay ? tf.add(g, tf.mul(w, weightDecay)) : g;
-        let buf: tf.Tensor | null = null;
-        if (momentum) {
-          const old = this.buffers[i];
-          buf = old ? tf.add(tf.mul(old, momentum), d) : tf.clone(d);
-          d = nesterov ? tf.add(d, tf.mul(buf, momentum)) : buf;
-        }
-        return [tf.sub(w, tf.mul(d, lr)), buf] as const;
-      });
+      const w = variable.read();
+      const old = this.buffers[i];
+      const [next, buffer] = fused && w.dtype === 'float32' && g.dtype === 'float32' && tf.util.arraysEqual(w.shape, g.shape)
+        ? (tf.engine().runKernel(SGD_STEP_KERNEL, old ? { w, g, buf: old } : { w, g }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[]) as [tf.Tensor, tf.Tensor | undefined]
+        : tf.tidy(() => {
+            let d = weightDecay ? tf.add(g, tf.mul(w, weightDecay)) : g;
+            let buf: tf.Tensor | undefined;
+            if (momentum) {
+              buf = old ? tf.add(tf.mul(old, momentum), d) : tf.clone(d);
+              d = nesterov ? tf.add(d, tf.mul(buf, momentum)) : buf;
+            }
+            return [tf.sub(w, tf.mul(d, lr)), buf] as [tf.Tensor, tf.Tensor | undefined];
+          });
       variable.write(next);
       next.dispose();
       if (buffer) {
