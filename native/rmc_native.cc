@@ -536,6 +536,48 @@ napi_value BnAffine(napi_env env, napi_callback_info info) {
 // bnBackward(dy, x, scale, shift, mean, relu, sums Float64Array[2C], dx, xCoef, offset):
 //   phase 1 (dx null): sums = [sum(dyM), sum(dyM * (x - mean))] with dyM = dy masked by the fused ReLU;
 //   phase 2 (dx given): dx = dyM * scale + x * xCoef + offset.
+// The two passes of bnBackward, written so that the compiler vectorises them over channels: restrict
+// pointers (nothing aliases), the ReLU choice a template parameter, a select instead of a branch.
+template <bool Relu>
+void bnSums(const float* __restrict dy, const float* __restrict x, const double* __restrict scale, const double* __restrict shift,
+            const double* __restrict mean, double* sums, int64_t rows, int64_t channels) {
+#pragma omp parallel
+  {
+    std::vector<double> local(2 * channels, 0.0);
+    double* __restrict sumDy = local.data();
+    double* __restrict sumDyXc = local.data() + channels;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+      const float* __restrict dyRow = dy + r * channels;
+      const float* __restrict xRow = x + r * channels;
+#pragma omp simd
+      for (int64_t c = 0; c < channels; c++) {
+        float g = dyRow[c];
+        if (Relu) g = (float)(xRow[c] * scale[c] + shift[c]) > 0 ? g : 0.f;
+        sumDy[c] += g;
+        sumDyXc[c] += g * (xRow[c] - mean[c]);
+      }
+    }
+#pragma omp critical
+    for (int64_t c = 0; c < 2 * channels; c++) sums[c] += local[c];
+  }
+}
+
+template <bool Relu>
+void bnDx(const float* __restrict dy, const float* __restrict x, const double* __restrict scale, const double* __restrict shift,
+          const double* __restrict xCoef, const double* __restrict offset, float* __restrict dx, int64_t rows, int64_t channels) {
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t o = r * channels;
+#pragma omp simd
+    for (int64_t c = 0; c < channels; c++) {
+      float g = dy[o + c];
+      if (Relu) g = (float)(x[o + c] * scale[c] + shift[c]) > 0 ? g : 0.f;
+      dx[o + c] = (float)(g * scale[c] + x[o + c] * xCoef[c] + offset[c]);
+    }
+  }
+}
+
 napi_value BnBackward(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     napi_value argv[10];
@@ -554,22 +596,8 @@ napi_value BnBackward(napi_env env, napi_callback_info info) {
     napi_typeof(env, argv[7], &dxType);
     if (dxType == napi_null) {
       std::fill(sums, sums + 2 * C, 0.0);
-#pragma omp parallel
-      {
-        std::vector<double> local(2 * C, 0.0);
-#pragma omp for schedule(static)
-        for (int64_t r = 0; r < rows; r++) {
-          const int64_t o = r * channels;
-          for (int64_t c = 0; c < channels; c++) {
-            float g = dy[o + c];
-            if (relu && !((float)(x[o + c] * scale[c] + shift[c]) > 0)) g = 0.f;
-            local[c] += g;
-            local[C + c] += g * (x[o + c] - mean[c]);
-          }
-        }
-#pragma omp critical
-        for (size_t c = 0; c < 2 * C; c++) sums[c] += local[c];
-      }
+      if (relu) bnSums<true>(dy, x, scale, shift, mean, sums, rows, channels);
+      else bnSums<false>(dy, x, scale, shift, mean, sums, rows, channels);
       return;
     }
     size_t ndx, cx, co;
@@ -577,15 +605,8 @@ napi_value BnBackward(napi_env env, napi_callback_info info) {
     const double* xCoef = typedData<double>(env, argv[8], napi_float64_array, "xCoef", &cx);
     const double* offset = typedData<double>(env, argv[9], napi_float64_array, "offset", &co);
     if (ndx != n || cx != C || co != C) throw Failure{"bnBackward: dx sizes"};
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-      const int64_t o = r * channels;
-      for (int64_t c = 0; c < channels; c++) {
-        float g = dy[o + c];
-        if (relu && !((float)(x[o + c] * scale[c] + shift[c]) > 0)) g = 0.f;
-        dx[o + c] = (float)(g * scale[c] + x[o + c] * xCoef[c] + offset[c]);
-      }
-    }
+    if (relu) bnDx<true>(dy, x, scale, shift, xCoef, offset, dx, rows, channels);
+    else bnDx<false>(dy, x, scale, shift, xCoef, offset, dx, rows, channels);
   });
 }
 
