@@ -4,6 +4,7 @@
  * they do not cover (NCHW, non-float32 tensors, activations other than linear/ReLU, unusual bias).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { uninitializedFloat32 } from './alloc.js';
 import type { NativeAddon } from './addon.js';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
@@ -57,7 +58,7 @@ export function nativeConvKernels(addon: NativeAddon, fallback: (name: string) =
     const ws = floats(backend, filter);
     if (!xs || !ws || !isNHWC(dataFormat)) return orFallback('Conv2D', args);
     const info = convInfo(x.shape, filter.shape, strides, dilations, pad, dimRoundingMode);
-    const out = new Float32Array(tf.util.sizeFromShape(info.outShape));
+    const out = uninitializedFloat32(tf.util.sizeFromShape(info.outShape));
     addon.conv2dForward(geometry(info), xs, ws, null, out);
     return backend.makeTensorInfo(info.outShape, 'float32', out);
   };
@@ -74,7 +75,7 @@ export function nativeConvKernels(addon: NativeAddon, fallback: (name: string) =
     const act = activation === 'linear' || activation === undefined ? 0 : activation === 'relu' ? 1 : -1;
     if (!xs || !ws || !biasOk || act < 0 || preluActivationWeights || !isNHWC(dataFormat)) return orFallback('FusedConv2D', args);
     const info = convInfo(x!.shape, filter!.shape, strides, dilations, pad, dimRoundingMode);
-    const out = new Float32Array(tf.util.sizeFromShape(info.outShape));
+    const out = uninitializedFloat32(tf.util.sizeFromShape(info.outShape));
     addon.conv2dForward(geometry(info, act, biasValues ? 1 : 0), xs, ws, biasValues, out);
     return backend.makeTensorInfo(info.outShape, 'float32', out);
   };
@@ -87,7 +88,7 @@ export function nativeConvKernels(addon: NativeAddon, fallback: (name: string) =
     const ws = floats(backend, filter);
     if (!dys || !ws || !isNHWC(dataFormat)) return orFallback('Conv2DBackpropInput', args);
     const info = convInfo(inputShape, filter.shape, strides, 1, pad, dimRoundingMode);
-    const dx = new Float32Array(tf.util.sizeFromShape(info.inShape));
+    const dx = uninitializedFloat32(tf.util.sizeFromShape(info.inShape));
     addon.conv2dBackwardData(geometry(info), dys, ws, dx);
     return backend.makeTensorInfo(info.inShape, 'float32', dx);
   };
@@ -100,7 +101,7 @@ export function nativeConvKernels(addon: NativeAddon, fallback: (name: string) =
     const dys = floats(backend, dy);
     if (!xs || !dys || !isNHWC(dataFormat)) return orFallback('Conv2DBackpropFilter', args);
     const info = convInfo(x.shape, filterShape, strides, 1, pad, dimRoundingMode);
-    const dw = new Float32Array(tf.util.sizeFromShape(filterShape));
+    const dw = uninitializedFloat32(tf.util.sizeFromShape(filterShape));
     addon.conv2dBackwardFilter(geometry(info), xs, dys, dw);
     return backend.makeTensorInfo(filterShape, 'float32', dw);
   };

@@ -11,6 +11,7 @@
  * operations per element, sums accumulated in double in the same order).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { uninitializedFloat32 } from './alloc.js';
 import type { NativeAddon } from './addon.js';
 
 /** Below this many elements the JS loop beats the call into the addon. */
@@ -121,7 +122,7 @@ function binaryKernel(op: BinaryOp, fallback: () => KernelFunc | undefined, addo
         bBlock = bSize;
       }
       if (shape && aSize > 0 && bSize > 0) {
-        const out = new Float32Array(Math.max(aSize, bSize));
+        const out = uninitializedFloat32(Math.max(aSize, bSize));
         if (addon && out.length >= NATIVE_MIN_SIZE) addon.binary(OPS[op], av, bv, out, aBlock, bBlock);
         else binaryLoop(op, av, bv, out, aBlock, bBlock);
         return backend.makeTensorInfo(shape, 'float32', out);
@@ -129,7 +130,7 @@ function binaryKernel(op: BinaryOp, fallback: () => KernelFunc | undefined, addo
       const smallIsA = aSize < bSize;
       const block = aSize > 0 && bSize > 0 ? (smallIsA ? middleBlock(b.shape, a.shape) : middleBlock(a.shape, b.shape)) : null;
       if (block) {
-        const out = new Float32Array(Math.max(aSize, bSize));
+        const out = uninitializedFloat32(Math.max(aSize, bSize));
         middleBroadcastLoop(op, smallIsA ? bv : av, smallIsA ? av : bv, smallIsA, out, block);
         return backend.makeTensorInfo(smallIsA ? b.shape : a.shape, 'float32', out);
       }
@@ -146,7 +147,7 @@ function reluKernel(fallback: () => KernelFunc | undefined, addon: NativeAddon |
     const { x } = args.inputs as { x: tf.TensorInfo };
     const xv = values(backend, x);
     if (!xv) return fallback()!(args);
-    const out = new Float32Array(xv.length);
+    const out = uninitializedFloat32(xv.length);
     if (addon && xv.length >= NATIVE_MIN_SIZE) {
       addon.unary(0, xv, out, 0);
       return backend.makeTensorInfo(x.shape, 'float32', out);
@@ -166,7 +167,7 @@ function stepKernel(fallback: () => KernelFunc | undefined, addon: NativeAddon |
     const alpha = (args.attrs as { alpha?: number }).alpha ?? 0;
     const xv = values(backend, x);
     if (!xv) return fallback()!(args);
-    const out = new Float32Array(xv.length);
+    const out = uninitializedFloat32(xv.length);
     if (addon && xv.length >= NATIVE_MIN_SIZE) {
       addon.unary(1, xv, out, alpha);
       return backend.makeTensorInfo(x.shape, 'float32', out);
@@ -207,7 +208,7 @@ function reduceKernel(name: 'Sum' | 'Mean', fallback: () => KernelFunc | undefin
       return js(args);
     }
     const [outer, reduce, inner] = block;
-    const out = new Float32Array(outer * inner);
+    const out = uninitializedFloat32(outer * inner);
     const acc = new Float64Array(inner);
     for (let o = 0; o < outer; o++) {
       acc.fill(0);
@@ -239,7 +240,7 @@ tf.registerKernel({
     const cpu = backend as CpuBackend;
     const dy = values(cpu, inputs['dy']!)!;
     const x = values(cpu, inputs['x']!)!;
-    const out = new Float32Array(x.length);
+    const out = uninitializedFloat32(x.length);
     if (reluGradAddon && out.length >= NATIVE_MIN_SIZE) {
       reluGradAddon.binary(RELU_GRAD_OP, dy, x, out, out.length, out.length);
     } else {

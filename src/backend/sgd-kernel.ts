@@ -5,6 +5,7 @@
  * result is bit-identical; {@link TorchSGD} uses it when the kernel is registered for the active backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { uninitializedFloat32 } from './alloc.js';
 import type { NativeAddon } from './addon.js';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
@@ -53,8 +54,8 @@ export function sgdStepKernel(addon: NativeAddon | null): KernelFunc {
     const g = read(inputs['g'])!;
     const buf = read(inputs['buf']);
     const withMomentum = a.momentum !== 0;
-    const outW = new Float32Array(w.length);
-    const outBuf = withMomentum ? new Float32Array(w.length) : null;
+    const outW = uninitializedFloat32(w.length);
+    const outBuf = withMomentum ? uninitializedFloat32(w.length) : null;
     if (addon && w.length >= NATIVE_MIN_SIZE) addon.sgdStep(w, g, buf, outW, outBuf, a.lr, a.momentum, a.weightDecay, a.nesterov ? 1 : 0);
     else sgdLoop(w, g, buf, outW, outBuf, a);
     const shape = inputs['w']!.shape;

@@ -7,6 +7,7 @@
  * other backends they use the composite tf ops. Both paths compute the same values.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { uninitializedFloat32 } from '../../backend/alloc.js';
 import { loadAddon, type NativeAddon } from '../../backend/addon.js';
 
 /** The native addon's threaded loops when built (and not disabled), else null: JS loops. */
@@ -39,7 +40,7 @@ export function channelMoments(x: Float32Array, channels: number): { mean: Float
 
 /** `out = max(0, a * scale[c] + shift[c])` in one pass. */
 function channelAffineRelu(a: Float32Array, scale: Float64Array, shift: Float64Array, channels: number): Float32Array {
-  const out = new Float32Array(a.length);
+  const out = uninitializedFloat32(a.length);
   const native = addon();
   if (native) {
     native.bnAffine(a, scale, shift, 1, out, null, null);
@@ -56,7 +57,7 @@ function channelAffineRelu(a: Float32Array, scale: Float64Array, shift: Float64A
 
 /** `dy` where the ReLU after the affine map let the value through (`x * scale + shift > 0`), else 0. */
 function reluMask(dy: Float32Array, x: Float32Array, scale: Float64Array, shift: Float64Array, channels: number): Float32Array {
-  const out = new Float32Array(dy.length);
+  const out = uninitializedFloat32(dy.length);
   for (let i = 0; i < dy.length; i += channels) {
     for (let c = 0; c < channels; c++) out[i + c] = x[i + c]! * scale[c]! + shift[c]! > 0 ? dy[i + c]! : 0;
   }
@@ -65,7 +66,7 @@ function reluMask(dy: Float32Array, x: Float32Array, scale: Float64Array, shift:
 
 /** `out = a * scale[c] + (b ? b * bScale[c] : 0) + shift[c]` in one pass. */
 function channelAffine(a: Float32Array, scale: Float64Array, shift: Float64Array, channels: number, b?: Float32Array, bScale?: Float64Array): Float32Array {
-  const out = new Float32Array(a.length);
+  const out = uninitializedFloat32(a.length);
   const native = addon();
   if (native) {
     native.bnAffine(a, scale, shift, 0, out, b ?? null, b && bScale ? bScale : null);
@@ -119,7 +120,7 @@ function backwardPass(
     }
     if (!wantDx) return { dx: null, sumDy, sumDyXc };
     const { xCoef, offset } = coefficients(sumDy, sumDyXc);
-    const dx = new Float32Array(dy.length);
+    const dx = uninitializedFloat32(dy.length);
     native.bnBackward(dy, x, scale, shift, mean, relu ? 1 : 0, sums, dx, xCoef, offset);
     return { dx, sumDy, sumDyXc };
   }
