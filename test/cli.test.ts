@@ -50,10 +50,21 @@ describe('rmc-robust', () => {
     [['eval', '--model', 'nowhere'], /--model 'nowhere': .*cannot read model/],
     [['eval', '--model', 'x', '--eps', 'eight'], /--eps 'eight': expected numbers or fractions like 8\/255/],
     [['analyze', '--samples', '0'], /--samples 0: must be an integer >= 1/],
+    [['prepare', '--dataset', 'mnist'], /--dataset 'mnist': accepted values are cifar10, cifar100/],
+    [['prepare', '--from', 'somewhere'], /--from: only for --dataset cifar100/],
   ] as const)('%j fails clearly', async (args, message) => {
     const r = await run(...args);
     expect(r.code).not.toBe(0);
     expect(r.out).toMatch(message);
+  });
+
+  it('prepare --dataset cifar100 says the site is unreachable and points to --from; a missing --from directory fails clearly', async () => {
+    const r = await run('prepare', '--dataset', 'cifar100', '--dir', join(work, 'c100'), '--url', 'http://127.0.0.1:9/cifar-100-binary.tar.gz');
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/rmc-robust: cannot download CIFAR-100: http:\/\/127\.0\.0\.1:9\/cifar-100-binary\.tar\.gz is not reachable \(ECONNREFUSED\)\. .*--from <dir>/);
+    const missing = await run('prepare', '--dataset', 'cifar100', '--dir', join(work, 'c100'), '--from', join(work, 'nowhere'));
+    expect(missing.code).toBe(1);
+    expect(missing.out).toMatch(/from = '.*nowhere': cannot read train\.bin or train\.bin\.gz \(ENOENT\)/);
   });
 
   it('prepare fails with a clear message when neither the official site nor the registry can be reached', async () => {
