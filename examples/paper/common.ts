@@ -252,7 +252,7 @@ export class Experiment {
    * subset (the paper's best checkpoint) and keeps the best weights in a checkpoint directory, loaded
    * by {@link Experiment.loadBest}. The caller disposes the model.
    */
-  async train(config: ModelConfig, defense: Defense, options: { best?: boolean } = {}): Promise<{ model: tfl.LayersModel; seconds: number; checkpointDir?: string; losses: number[] }> {
+  async train(config: ModelConfig, defense: Defense, options: { best?: boolean } = {}): Promise<{ model: tfl.LayersModel; seconds: number; epochs: number; checkpointDir?: string; losses: number[] }> {
     const { train, test } = await this.data();
     const model = await this.model(config);
     const preset = presets[defense];
@@ -288,14 +288,18 @@ export class Experiment {
     }
     const seconds = (Date.now() - start) / 1000;
     await this.log(`trained ${label} (feature map ${featureSide(model)}): ${epochs} epochs in ${seconds.toFixed(0)} s, final loss ${losses[losses.length - 1]?.toFixed(4)}`);
-    return { model, seconds, checkpointDir, losses };
+    return { model, seconds, epochs, checkpointDir, losses };
   }
 
-  /** Loads the best validated weights written by {@link Experiment.train} with `best`. */
-  async loadBest(model: tfl.LayersModel, checkpointDir: string): Promise<void> {
+  /**
+   * Loads the best validated weights written by {@link Experiment.train} with `best`; returns the
+   * (0-based) epoch they come from.
+   */
+  async loadBest(model: tfl.LayersModel, checkpointDir: string): Promise<number> {
     const loaded = await loadCheckpoint(checkpointDir, model, 'best.json');
-    if (!loaded) throw new Error(`${checkpointDir}: no best checkpoint`);
-    await this.log(`  best checkpoint: epoch ${loaded.state.best?.epoch !== undefined ? loaded.state.best.epoch + 1 : '?'} (PGD-10 validation)`);
+    if (!loaded?.state.best) throw new Error(`${checkpointDir}: no best checkpoint`);
+    await this.log(`  best checkpoint: epoch ${loaded.state.best.epoch + 1} (PGD-10 validation)`);
+    return loaded.state.best.epoch;
   }
 
   /** The Table I attack `name` at this scale's step counts (seeded). */

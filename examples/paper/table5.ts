@@ -28,12 +28,14 @@ async function run(exp: Experiment, table: 'V' | 'VI'): Promise<void> {
   const results: Record<string, Record<string, Accuracies>> = {};
   for (const row of ROWS.filter((r) => !exp.smoke || SMOKE_DEFENSES.has(r.defense))) {
     for (const strides of STRIDES) {
-      const { model, checkpointDir } = await exp.train({ arch: 'resnet18', strides }, row.defense, { best: row.best });
+      const { model, checkpointDir, epochs } = await exp.train({ arch: 'resnet18', strides }, row.defense, { best: row.best });
       try {
-        (results[row.label] ??= {})[strides] = await exp.evaluate(model, ATTACKS);
+        const final = await exp.evaluate(model, ATTACKS);
+        (results[row.label] ??= {})[strides] = final;
         if (row.best) {
-          await exp.loadBest(model, checkpointDir!);
-          (results[`${row.label} ‡`] ??= {})[strides] = await exp.evaluate(model, ATTACKS);
+          // When the last epoch validated best, the ‡ weights are the final ones: same results.
+          const bestEpoch = await exp.loadBest(model, checkpointDir!);
+          (results[`${row.label} ‡`] ??= {})[strides] = bestEpoch === epochs - 1 ? final : await exp.evaluate(model, ATTACKS);
         }
       } finally {
         model.dispose();
