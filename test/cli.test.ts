@@ -4,6 +4,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -50,10 +52,26 @@ describe('rmc-robust', () => {
     [['eval', '--model', 'nowhere'], /--model 'nowhere': .*cannot read model/],
     [['eval', '--model', 'x', '--eps', 'eight'], /--eps 'eight': expected numbers or fractions like 8\/255/],
     [['analyze', '--samples', '0'], /--samples 0: must be an integer >= 1/],
+    [['prepare', '--dataset', 'mnist'], /--dataset 'mnist': accepted values are cifar10, cifar100/],
+    [['prepare', '--from', 'somewhere'], /--from: only for --dataset cifar100/],
   ] as const)('%j fails clearly', async (args, message) => {
     const r = await run(...args);
     expect(r.code).not.toBe(0);
     expect(r.out).toMatch(message);
+  });
+
+  it('prepare --dataset cifar100 says the site is unreachable and points to --from; a missing --from directory fails clearly', async () => {
+    // A loopback port nothing listens on (taken, then released).
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    await new Promise((resolve) => server.close(resolve));
+    const r = await run('prepare', '--dataset', 'cifar100', '--dir', join(work, 'c100'), '--url', `http://127.0.0.1:${port}/cifar-100-binary.tar.gz`);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/rmc-robust: cannot download CIFAR-100: http:\/\/127\.0\.0\.1:\d+\/cifar-100-binary\.tar\.gz is not reachable \(ECONNREFUSED\)\. .*--from <dir>/);
+    const missing = await run('prepare', '--dataset', 'cifar100', '--dir', join(work, 'c100'), '--from', join(work, 'nowhere'));
+    expect(missing.code).toBe(1);
+    expect(missing.out).toMatch(/from = '.*nowhere': cannot read train\.bin or train\.bin\.gz \(ENOENT\)/);
   });
 
   it('prepare fails with a clear message when neither the official site nor the registry can be reached', async () => {

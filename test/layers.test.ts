@@ -24,6 +24,18 @@ describe('Upsample equals PyTorch F.interpolate (values and input gradients)', (
     tf.dispose([x, weights, y, grad]);
   });
 
+  it.each(['nearest', 'bilinear'] as const)('%s: the input gradient is one matrix product per axis, not a gather gradient', async (mode) => {
+    // tfjs-backend-cpu's gather gradient (UnsortedSegmentSum) is quadratic; it made adversarial
+    // training of upsampled networks impractically slow.
+    const layer = new Upsample({ scale: 2, mode });
+    const x = tf.randomUniform([2, 6, 5, 3], 0, 1, 'float32', 1);
+    const info = await tf.profile(() => tf.grad((input: tf.Tensor) => tf.sum(layer.apply(input) as tf.Tensor))(x));
+    const kernels = info.kernels.map((k) => k.name);
+    expect(kernels).not.toContain('UnsortedSegmentSum');
+    expect(kernels.filter((k) => k === 'BatchMatMul')).toHaveLength(2);
+    tf.dispose([x, info.result as tf.Tensor]);
+  });
+
   it('computes output sizes as floor(size * scale)', () => {
     expect(upsampledSize(32, 2)).toBe(64);
     expect(upsampledSize(5, 1.3)).toBe(6);

@@ -8,4 +8,4 @@ export { pgd, pgdAttack, type PgdOptions, type PgdAttackOptions } from './pgd.js
 export { deepfool, deepfoolAttack, type DeepFoolOptions } from './deepfool.js';
 export { attackSweep, type SweepResult } from './sweep.js';
 export { paperAttacks, type PaperAttacksOptions } from './suite.js';
-export { robustAccuracy, type RobustAccuracyOptions, type RobustAccuracyResult } from './robust-accuracy.js';
+export { robustAccuracy, type RobustAccuracyOptions, type RobustAccuracyResult, type EvaluationData, type Uint8ImageSource } from './robust-accuracy.js';

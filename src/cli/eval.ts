@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Attack } from '../attacks/attack.js';
 import { deepfoolAttack } from '../attacks/deepfool.js';
@@ -7,7 +6,7 @@ import { pgdAttack } from '../attacks/pgd.js';
 import { robustAccuracy, type RobustAccuracyResult } from '../attacks/robust-accuracy.js';
 import { paperAttacks } from '../attacks/suite.js';
 import { fileSystem } from '../io/file-system.js';
-import { loadData, parseEpsList, parseInteger, progressBar, RunDir, subset, timestamp, UsageError } from './common.js';
+import { loadData, parseEpsList, parseInteger, progressBar, RunDir, timestamp, UsageError } from './common.js';
 
 const NAMED: Record<string, () => Attack> = {
   fgsm: () => fgsmAttack(),
@@ -45,11 +44,14 @@ export async function evalCommand(o: EvalCommandOptions): Promise<void> {
   }
   const out = o.out ?? `runs/${timestamp()}-eval-${model.name}`;
   const run = await RunDir.create(out, { command: 'eval', ...o, epsilons });
-  const { x, y } = subset((await loadData(o.data, 'test')).data, limit);
+  // The test images stay uint8; robustAccuracy converts one batch at a time.
+  const { data } = await loadData(o.data, 'test');
+  const count = Math.min(limit, data.count);
+  const test = { images: data.images.subarray(0, count * 32 * 32 * 3), labels: data.labels.subarray(0, count), count };
   const results: Array<{ eps: number } & RobustAccuracyResult> = [];
   for (const eps of epsilons) {
-    const bar = await progressBar(`eps ${eps.toFixed(5)}`, x.shape[0]);
-    const r = robustAccuracy(model, { x, y }, attacks, { eps, batchSize, onProgress: (done) => bar.update(done) });
+    const bar = await progressBar(`eps ${eps.toFixed(5)}`, count);
+    const r = robustAccuracy(model, test, attacks, { eps, batchSize, onProgress: (done) => bar.update(done) });
     bar.stop();
     results.push({ eps, ...r });
     await run.log(`eps ${eps}: clean ${(100 * r.clean).toFixed(2)}%, ${attacks.map((a) => `${a.name} ${(100 * r.perAttack[a.name]!).toFixed(2)}%`).join(', ')}, worst case ${(100 * r.worstCase).toFixed(2)}%`);
@@ -64,6 +66,5 @@ export async function evalCommand(o: EvalCommandOptions): Promise<void> {
   await run.write('results.json', JSON.stringify(results, null, 1));
   await run.write('results.md', `${table}\n`);
   console.log(`\n${table}\n\nresults in ${out}/`);
-  tf.dispose(x);
   model.dispose();
 }

