@@ -89,14 +89,7 @@ async function readChecked(path: string, expected: string | undefined): Promise<
   } catch (e) {
     throw new Error(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); run \`rmc-robust prepare\` or prepareCifar10(dir) first`);
   }
-  if (path.endsWith('.gz')) {
-    const { gunzipSync } = await import('node:zlib');
-    try {
-      data = gunzipSync(data);
-    } catch (e) {
-      throw new Error(`${path}: not a valid gzip file (${(e as Error).message})`);
-    }
-  }
+  data = await gunzipIfNamed(path, data);
   if (expected) {
     const actual = await md5(data);
     if (actual !== expected) throw new Error(`${path}: md5 ${actual} differs from the official ${expected} (corrupt or truncated file)`);
@@ -170,4 +163,15 @@ export function imagesToTensor(split: CifarSplit, start = 0, count = split.count
   const floats = new Float32Array(bytes.length);
   for (let i = 0; i < bytes.length; i++) floats[i] = bytes[i]! / 255;
   return tf.tensor4d(floats, [count, 32, 32, 3]);
+}
+
+/** `data` gunzipped when `path` ends in `.gz` (a clear error if it is not gzip), else `data` itself. @internal */
+export async function gunzipIfNamed(path: string, data: Uint8Array): Promise<Uint8Array> {
+  if (!path.endsWith('.gz')) return data;
+  const { gunzipSync } = await import('node:zlib');
+  try {
+    return gunzipSync(data);
+  } catch (e) {
+    throw new Error(`${path}: not a valid gzip file (${(e as Error).message})`);
+  }
 }

@@ -4,7 +4,7 @@
  * the official binary files; every file written is checked against the official md5. CIFAR-100 from
  * its official tarball or a local directory of the (gzipped) official files.
  */
-import { CIFAR10_MD5, CIFAR100_MD5, md5 } from './cifar.js';
+import { CIFAR10_MD5, CIFAR100_MD5, gunzipIfNamed, md5 } from './cifar.js';
 
 const OFFICIAL_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
 const OFFICIAL_TARBALL_MD5 = 'c32a1d4ab5d03f1284b67883e8d87530';
@@ -204,14 +204,7 @@ export async function prepareCifar100(dir: string, options: PrepareCifar100Optio
       } catch (e) {
         throw new Error(`from = '${options.from}': cannot read ${name} or ${name}.gz (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
       }
-      if (path.endsWith('.gz')) {
-        const { gunzipSync } = await import('node:zlib');
-        try {
-          data = gunzipSync(data);
-        } catch (e) {
-          throw new Error(`${path}: not a valid gzip file (${(e as Error).message})`);
-        }
-      }
+      data = await gunzipIfNamed(path, data);
       const sum = await md5(data);
       if (sum !== expected.files[name]) throw new Error(`${path}: md5 ${sum} of ${name} differs from the official ${expected.files[name]} (corrupt or not CIFAR-100)`);
       log(`${path}: md5 matches`);
