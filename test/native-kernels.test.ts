@@ -8,6 +8,14 @@ import { backendInfo, disableFastKernels, enableFastKernels, TorchSGD } from '..
 const info = backendInfo();
 const native = info.native.available;
 
+/** Same shapes and the same float32 values, NaN included (compared as strings). */
+function expectBitIdentical(actual: tf.Tensor[], expected: tf.Tensor[]): void {
+  actual.forEach((t, i) => {
+    expect(t.shape).toEqual(expected[i]!.shape);
+    expect(Array.from(t.dataSync()).map(String)).toEqual(Array.from(expected[i]!.dataSync()).map(String));
+  });
+}
+
 describe('kernel pack', () => {
   const convs = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
   const elementwise = ['Add', 'Sub', 'Multiply', 'RealDiv', 'Relu', 'Step'];
@@ -62,10 +70,7 @@ describe('kernel pack', () => {
       disableFastKernels();
       const stock = run();
       enableFastKernels();
-      fast.forEach((t, i) => {
-        expect(t.shape).toEqual(stock[i]!.shape);
-        expect(Array.from(t.dataSync()).map(String)).toEqual(Array.from(stock[i]!.dataSync()).map(String));
-      });
+      expectBitIdentical(fast, stock);
       tf.dispose([a, b, ...fast, ...stock]);
     }
   });
@@ -149,10 +154,7 @@ describe('kernel pack', () => {
       disableFastKernels();
       const stock = run();
       enableFastKernels();
-      fast.forEach((t, i) => {
-        expect(t.shape).toEqual(stock[i]!.shape);
-        expect(Array.from(t.dataSync()).map(String)).toEqual(Array.from(stock[i]!.dataSync()).map(String));
-      });
+      expectBitIdentical(fast, stock);
       tf.dispose([x, ...fast, ...stock]);
     }
   });

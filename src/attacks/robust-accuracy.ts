@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { imagesToTensor } from '../data/cifar.js';
 import { isAdversarial, prepare, type Attack } from './attack.js';
 import { logitsOf, numClassesOf, type ModelLike } from './model.js';
 import { projectToBall } from './norms.js';
@@ -29,12 +30,7 @@ function evaluationBatches(model: ModelLike, data: EvaluationData, bounds: reado
     if (images.length < count * IMAGE_BYTES) {
       throw new RangeError(`data.images: ${images.length} bytes hold fewer than data.count = ${count} images of 32x32x3 bytes`);
     }
-    const slice = (start: number, size: number): tf.Tensor4D => {
-      const bytes = images.subarray(start * IMAGE_BYTES, (start + size) * IMAGE_BYTES);
-      const floats = new Float32Array(bytes.length);
-      for (let i = 0; i < bytes.length; i++) floats[i] = bytes[i]! / 255;
-      return tf.tensor4d(floats, [size, 32, 32, 3]);
-    };
+    const slice = (start: number, size: number): tf.Tensor4D => imagesToTensor({ images, count }, start, size);
     const [low, high] = bounds ?? [0, 1];
     if (!(low <= 0 && high >= 1)) throw new RangeError(`bounds = [${low}, ${high}]: uint8 images become pixels in [0, 1], which the attacks' bounds must contain`);
     const first = slice(0, 1);

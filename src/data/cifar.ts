@@ -155,7 +155,7 @@ export async function loadCifar100(dir: string, options: LoadOptions = {}): Prom
 }
 
 /** Images `[start, start + count)` of a split as a float32 NHWC tensor in [0, 1]. */
-export function imagesToTensor(split: CifarSplit, start = 0, count = split.count - start): tf.Tensor4D {
+export function imagesToTensor(split: Pick<CifarSplit, 'images' | 'count'>, start = 0, count = split.count - start): tf.Tensor4D {
   if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 1 || start + count > split.count) {
     throw new RangeError(`start = ${start}, count = ${count}: must select images within [0, ${split.count})`);
   }
