@@ -2,9 +2,22 @@ export { type Attack, isAdversarial } from './attack.js';
 export { type ModelLike, logitsOf } from './model.js';
 export { type Bounds, type LabelsLike } from './validate.js';
 export { type Norm, perturbationNorms } from './norms.js';
-export { crossEntropy, cwLoss, dlrLoss, type LossFn, type LossOption } from './losses.js';
+export { crossEntropy, cwLoss, dlrLoss, dlrTargetedLoss, type LossFn, type LossOption } from './losses.js';
 export { fgsm, fgsmAttack, type FgsmOptions } from './fgsm.js';
 export { pgd, pgdAttack, type PgdOptions, type PgdAttackOptions } from './pgd.js';
+export {
+  apgd,
+  apgdTargeted,
+  apgdAttack,
+  apgdTargetedAttack,
+  apgdCheckpoints,
+  apgdShouldHalve,
+  type ApgdOptions,
+  type ApgdTargetedOptions,
+  type ApgdAttackOptions,
+  type ApgdTargetedAttackOptions,
+  type ApgdIteration,
+} from './apgd.js';
 export { deepfool, deepfoolAttack, type DeepFoolOptions } from './deepfool.js';
 export { attackSweep, type SweepResult } from './sweep.js';
 export { paperAttacks, type PaperAttacksOptions } from './suite.js';

@@ -35,6 +35,22 @@ export function cwLoss(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
 }
 
 /**
+ * The `count` largest logits of each row, largest first (`[z_pi1, z_pi2, ...]`, each `[N]`), built
+ * from differentiable ops (tfjs's `topk` has no gradient): the largest is taken out in turn.
+ */
+function largestLogits(logits: tf.Tensor2D, count: number): tf.Tensor1D[] {
+  const classes = logits.shape[1];
+  const spread = tf.add(tf.sub(tf.max(logits), tf.min(logits)), 1);
+  const values: tf.Tensor1D[] = [];
+  let rest: tf.Tensor2D = logits;
+  for (let i = 0; i < count; i++) {
+    values.push(tf.max(rest, 1) as tf.Tensor1D);
+    if (i + 1 < count) rest = tf.sub(rest, tf.mul(tf.oneHot(tf.argMax(rest, 1), classes), spread)) as tf.Tensor2D;
+  }
+  return values;
+}
+
+/**
  * Difference of Logits Ratio (Croce & Hein 2020, AutoAttack), untargeted:
  * `-(z_y - max_{j != y} z_j) / (z_pi1 - z_pi3 + 1e-12)` with `z_pi1 >= z_pi2 >= z_pi3` the sorted logits.
  * Needs at least 3 classes.
@@ -44,15 +60,27 @@ export function dlrLoss(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
   return tf.tidy(() => {
     const onehot = tf.oneHot(labels, logits.shape[1]) as tf.Tensor2D;
     const zy = tf.sum(tf.mul(logits, onehot), 1);
-    // z_pi1 - z_pi3 with differentiable ops (tfjs's topk has no gradient): remove the two largest in turn.
-    const classes = logits.shape[1];
-    const spread = tf.add(tf.sub(tf.max(logits), tf.min(logits)), 1);
-    const first = tf.oneHot(tf.argMax(logits, 1), classes);
-    const withoutFirst = tf.sub(logits, tf.mul(first, spread));
-    const second = tf.oneHot(tf.argMax(withoutFirst, 1), classes);
-    const third = tf.max(tf.sub(withoutFirst, tf.mul(second, spread)), 1);
-    const denom = tf.add(tf.sub(tf.max(logits, 1), third), 1e-12);
+    const [first, , third] = largestLogits(logits, 3);
+    const denom = tf.add(tf.sub(first!, third!), 1e-12);
     return tf.div(tf.neg(tf.sub(zy, maxOther(logits, onehot))), denom) as tf.Tensor1D;
+  });
+}
+
+/**
+ * Targeted Difference of Logits Ratio (Croce & Hein 2020; APGD-T's loss):
+ * `-(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4) / 2 + 1e-12)`, with `y` the true class, `t` the target and
+ * `z_pi1 >= ... >= z_pi4` the sorted logits. The attacker *increases* it (towards `z_t > z_y`).
+ * Needs at least 4 classes.
+ */
+export function dlrTargetedLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, targets: tf.Tensor1D): tf.Tensor1D {
+  if (logits.shape[1] < 4) throw new RangeError(`dlrTargetedLoss: needs at least 4 classes, got ${logits.shape[1]}`);
+  return tf.tidy(() => {
+    const classes = logits.shape[1];
+    const zy = tf.sum(tf.mul(logits, tf.oneHot(labels, classes)), 1);
+    const zt = tf.sum(tf.mul(logits, tf.oneHot(targets, classes)), 1);
+    const [first, , third, fourth] = largestLogits(logits, 4);
+    const denom = tf.add(tf.sub(first!, tf.mul(tf.add(third!, fourth!), 0.5)), 1e-12);
+    return tf.div(tf.neg(tf.sub(zy, zt)), denom) as tf.Tensor1D;
   });
 }
 

@@ -1,0 +1,432 @@
+/**
+ * Auto-PGD (Croce & Hein, ICML 2020, "Reliable evaluation of adversarial robustness with an ensemble
+ * of diverse parameter-free attacks"): APGD-CE, APGD-DLR and the targeted APGD-T of AutoAttack, in
+ * Linf and L2, with the settings of the reference implementation (github fra31/auto-attack).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { deriveSeed } from '../data/random.js';
+import { prepare, type Attack, type Prepared } from './attack.js';
+import { crossEntropy, dlrLoss, dlrTargetedLoss, type LossFn } from './losses.js';
+import { logitsOf, type ModelLike } from './model.js';
+import { checkNorm, l2Norms, type Norm } from './norms.js';
+import { indicesWhere, putRows, takeRows } from './rows.js';
+import { checkNumber, checkSeed, type Bounds, type LabelsLike } from './validate.js';
+
+/** Options of {@link apgd}. */
+export interface ApgdOptions {
+  /** Perturbation budget (>= 0) in pixel units, e.g. 8/255 for Linf on [0, 1] images. */
+  eps: number;
+  /** `'linf'` (default) or `'l2'`. */
+  norm?: Norm;
+  /** `'ce'` (cross-entropy, APGD-CE, default) or `'dlr'` (Difference of Logits Ratio, APGD-DLR). */
+  loss?: 'ce' | 'dlr';
+  /** Iterations per run (>= 1, default 100). */
+  steps?: number;
+  /** Runs from random starts (>= 1, default 1); each restart attacks only the points still robust. */
+  restarts?: number;
+  /** Step-size halving threshold rho in (0, 1] (default 0.75). */
+  rho?: number;
+  /** Gradients averaged per iteration (Expectation over Transformation, for randomised models; default 1). */
+  eotIter?: number;
+  /** Pixel bounds (default [0, 1]). */
+  bounds?: Bounds;
+  /** Seed of the random starts (default 0, as the reference); run r of target t draws from a seed derived from it. */
+  seed?: number;
+  /** Called after every iteration with the iterations done and the most there can be. */
+  onStep?: (step: number, total: number) => void;
+  /** Receives sanity warnings (points with an all-zero gradient); default `console.warn`. */
+  onWarning?: (message: string) => void;
+  /** Per-iteration trace for analysis and tests (costs a read-back per iteration when given). */
+  onIteration?: (event: ApgdIteration) => void;
+}
+
+/** What {@link ApgdOptions.onIteration} receives; arrays hold one value per attacked point of the run. */
+export interface ApgdIteration {
+  /** Index of the run (restarts, then target classes, in the order they are made). */
+  run: number;
+  /** Iterations done in this run (0 = the random start). */
+  iteration: number;
+  /** Loss at the current iterate (before a restart from the best point). */
+  loss: Float32Array;
+  /** Best loss so far. */
+  bestLoss: Float32Array;
+  /** Step size for the next iteration. */
+  stepSize: Float32Array;
+  /** Set at checkpoints: 1 where the step was halved. */
+  halved?: Uint8Array;
+}
+
+/** Options of {@link apgdTargeted}. */
+export interface ApgdTargetedOptions extends Omit<ApgdOptions, 'loss'> {
+  /** Target classes tried, ranked 2, 3, ... by the clean logits (>= 1, default 9; at most classes - 1). */
+  targetClasses?: number;
+}
+
+interface ApgdConfig {
+  eps: number;
+  norm: Norm;
+  steps: number;
+  restarts: number;
+  rho: number;
+  eotIter: number;
+  seed: number;
+  onStep?: (step: number, total: number) => void;
+  onWarning: (message: string) => void;
+  onIteration?: (event: ApgdIteration) => void;
+}
+
+function resolve(options: Omit<ApgdOptions, 'loss'>, name: string): ApgdConfig {
+  if (!options || typeof options !== 'object') throw new TypeError(`${name}: options with at least { eps } are required`);
+  return {
+    eps: checkNumber(options.eps, 'eps', { min: 0 }),
+    norm: checkNorm(options.norm),
+    steps: checkNumber(options.steps ?? 100, 'steps', { min: 1, integer: true }),
+    restarts: checkNumber(options.restarts ?? 1, 'restarts', { min: 1, integer: true }),
+    rho: checkNumber(options.rho ?? 0.75, 'rho', { min: 0, minExclusive: true, max: 1 }),
+    eotIter: checkNumber(options.eotIter ?? 1, 'eotIter', { min: 1, integer: true }),
+    seed: checkSeed(options.seed) ?? 0,
+    onStep: options.onStep,
+    onWarning: options.onWarning ?? ((message) => console.warn(`rmc-robust ${name}: ${message}`)),
+    onIteration: options.onIteration,
+  };
+}
+
+function resolveLossName(loss: unknown): 'ce' | 'dlr' {
+  if (loss === undefined || loss === 'ce') return 'ce';
+  if (loss === 'dlr') return 'dlr';
+  throw new RangeError(`loss = ${JSON.stringify(loss)}: accepted values are 'ce' and 'dlr'`);
+}
+
+/**
+ * APGD's checkpoints: the iteration counts after which the step size may be halved,
+ * `w_j = ceil(p_j * steps)` with `p_0 = 0`, `p_1 = 0.22` and `p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06)`
+ * (the first checkpoint at 22% of the iterations, each gap 3% shorter than the last, never below 6%),
+ * strictly increasing and at most `steps`. For 100 iterations: 22, 41, 57, 70, 80, 87, 93, 99.
+ */
+export function apgdCheckpoints(steps: number): number[] {
+  checkNumber(steps, 'steps', { min: 1, integer: true });
+  const out: number[] = [];
+  // p in hundredths, so the schedule is exact integer arithmetic.
+  let p = 22;
+  let gap = 22;
+  for (;;) {
+    const w = Math.ceil((p * steps) / 100);
+    if (w > steps) return out;
+    if (out.length === 0 || w > out[out.length - 1]!) out.push(w);
+    gap = Math.max(gap - 3, 6);
+    p += gap;
+  }
+}
+
+/**
+ * APGD's step-size rule at a checkpoint, per example: halve when fewer than `rho` of the iterations
+ * since the last checkpoint increased the loss (`increases < rho * window`), or when the step was not
+ * halved at the last checkpoint and the best loss has not improved since (`bestLoss <= bestAtLastCheck`).
+ * Vectorised as {@link apgd} applies it; exported for tests.
+ */
+export function apgdShouldHalve(increases: number, window: number, rho: number, halvedLast: boolean, bestLoss: number, bestAtLastCheck: number): boolean {
+  return increases < rho * window || (!halvedLast && bestLoss <= bestAtLastCheck);
+}
+
+/** What one APGD run found: per example, whether some iterate was misclassified, and that iterate. */
+interface RunResult {
+  fooled: tf.Tensor1D;
+  xAdv: tf.Tensor4D;
+}
+
+type State = Record<'x' | 'xPrev' | 'grad' | 'xBest' | 'gradBest' | 'lossBest' | 'xBestAdv' | 'fooled' | 'step' | 'increases' | 'prevLoss' | 'bestAtCheck' | 'halvedLast', tf.Tensor>;
+
+/** Replaces `state` by `next`, disposing the tensors `next` no longer holds. */
+function advance(state: State, next: State): State {
+  const kept = new Set(Object.values(next));
+  for (const t of Object.values(state)) if (!kept.has(t)) t.dispose();
+  return next;
+}
+
+/**
+ * One APGD run on validated inputs (every row attacked), from a random start in the ball. Follows
+ * Algorithm 1 of Croce & Hein (2020) and the reference code: first step `2 eps`, momentum 0.75 after
+ * the first iteration, step halving at {@link apgdCheckpoints} by {@link apgdShouldHalve}, restart
+ * from the best point on halving. Stops early once every row is misclassified.
+ */
+function apgdRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, loss: LossFn, bounds: [number, number], cfg: ApgdConfig, seed: number, runIndex: number, progress: () => void): RunResult {
+  const [lo, hi] = bounds;
+  const { eps, norm } = cfg;
+  const n = x0.shape[0];
+  const checkpoints = apgdCheckpoints(cfg.steps);
+  const [lower, upper] = tf.tidy(() => [tf.maximum(tf.sub(x0, eps), lo), tf.minimum(tf.add(x0, eps), hi)]);
+  /** Projection onto the eps-ball around x0 and the bounds (the reference's clamp order). */
+  const project = (v: tf.Tensor): tf.Tensor => {
+    if (norm === 'linf') return tf.minimum(tf.maximum(v, lower!), upper!);
+    const delta = tf.sub(v, x0);
+    const length = l2Norms(delta);
+    return tf.clipByValue(tf.add(x0, tf.mul(tf.div(delta, tf.add(length, 1e-12)), tf.minimum(length, eps))), lo, hi);
+  };
+  const direction = (g: tf.Tensor): tf.Tensor => (norm === 'linf' ? tf.sign(g) : tf.div(g, tf.add(l2Norms(g), 1e-12)));
+  /** Gradient of the summed loss (averaged over eotIter calls), with the last call's logits and losses. */
+  const evaluate = (x: tf.Tensor4D) => {
+    let logits: tf.Tensor | undefined;
+    let perExample: tf.Tensor | undefined;
+    const gradient = tf.grad((xi: tf.Tensor) => {
+      tf.dispose([logits!, perExample!].filter(Boolean));
+      const z = logitsOf(model, xi as tf.Tensor4D);
+      const l = loss(z, labels);
+      logits = tf.keep(z);
+      perExample = tf.keep(l);
+      return tf.sum(l) as tf.Scalar;
+    });
+    let grad = gradient(x);
+    for (let e = 1; e < cfg.eotIter; e++) grad = tf.add(grad, gradient(x));
+    if (cfg.eotIter > 1) grad = tf.div(grad, cfg.eotIter);
+    const out = { grad, wrong: tf.notEqual(tf.argMax(logits!, 1), labels), loss: tf.clone(perExample!) };
+    tf.dispose([logits!, perExample!]);
+    return out;
+  };
+
+  let state = tf.tidy(() => {
+    const t = norm === 'linf' ? tf.randomUniform(x0.shape, -1, 1, 'float32', seed) : tf.randomNormal(x0.shape, 0, 1, 'float32', seed);
+    const scale = norm === 'linf' ? tf.max(tf.abs(t), [1, 2, 3], true) : l2Norms(t);
+    const x = tf.clipByValue(tf.add(x0, tf.mul(tf.div(t, tf.add(scale, 1e-12)), eps)), lo, hi) as tf.Tensor4D;
+    const { grad, wrong, loss: l } = evaluate(x);
+    const zeroGradients = tf.sum(tf.cast(tf.equal(tf.sum(tf.abs(grad), [1, 2, 3]), 0), 'int32')).dataSync()[0]!;
+    if (zeroGradients > 0) {
+      cfg.onWarning(`${zeroGradients} of ${n} points have an all-zero gradient at the start; gradient-based attacks are unreliable on them (masked gradients?)`);
+    }
+    const s: State = {
+      x,
+      xPrev: x,
+      grad,
+      xBest: x,
+      gradBest: grad,
+      lossBest: l,
+      xBestAdv: x,
+      fooled: wrong,
+      step: tf.fill([n, 1, 1, 1], 2 * eps),
+      increases: tf.zeros([n]),
+      prevLoss: l,
+      bestAtCheck: l,
+      halvedLast: tf.zeros([n], 'bool'),
+    };
+    return s;
+  });
+  const trace = (iteration: number, halved?: tf.Tensor) =>
+    cfg.onIteration?.({
+      run: runIndex,
+      iteration,
+      loss: Float32Array.from(state.prevLoss.dataSync()),
+      bestLoss: Float32Array.from(state.lossBest.dataSync()),
+      stepSize: Float32Array.from(state.step.dataSync()),
+      halved: halved && Uint8Array.from(halved.dataSync()),
+    });
+  trace(0);
+  let lastCheckpoint = 0;
+  for (let i = 0; i < cfg.steps; i++) {
+    const momentum = i > 0 ? 0.75 : 1;
+    const next = tf.tidy((): State => {
+      const s = state;
+      const x1 = project(tf.add(s.x, tf.mul(s.step, direction(s.grad))));
+      const x = project(tf.add(s.x, tf.add(tf.mul(tf.sub(x1, s.x), momentum), tf.mul(tf.sub(s.x, s.xPrev), 1 - momentum)))) as tf.Tensor4D;
+      const { grad, wrong, loss: l } = evaluate(x);
+      const rows4 = (mask: tf.Tensor) => tf.broadcastTo(tf.reshape(mask, [n, 1, 1, 1]), x.shape);
+      const improved = tf.greater(l, s.lossBest);
+      const out: State = {
+        x,
+        xPrev: s.x,
+        grad,
+        xBest: tf.where(rows4(improved), x, s.xBest),
+        gradBest: tf.where(rows4(improved), grad, s.gradBest),
+        lossBest: tf.where(improved, l, s.lossBest),
+        xBestAdv: tf.where(rows4(wrong), x, s.xBestAdv),
+        fooled: tf.logicalOr(s.fooled, wrong),
+        step: s.step,
+        increases: tf.add(s.increases, tf.cast(tf.greater(l, s.prevLoss), 'float32')),
+        prevLoss: l,
+        bestAtCheck: s.bestAtCheck,
+        halvedLast: s.halvedLast,
+      };
+      if (checkpoints.includes(i + 1)) {
+        const window = i + 1 - lastCheckpoint;
+        const halve = tf.logicalOr(
+          tf.less(out.increases, cfg.rho * window),
+          tf.logicalAnd(tf.logicalNot(s.halvedLast), tf.lessEqual(out.lossBest, s.bestAtCheck)),
+        );
+        out.step = tf.where(tf.reshape(halve, [n, 1, 1, 1]), tf.div(s.step, 2), s.step);
+        out.x = tf.where(rows4(halve), out.xBest, x);
+        out.grad = tf.where(rows4(halve), out.gradBest, grad);
+        out.increases = tf.zerosLike(out.increases);
+        out.bestAtCheck = out.lossBest;
+        out.halvedLast = halve;
+      }
+      return out;
+    });
+    state = advance(state, next);
+    const atCheckpoint = checkpoints.includes(i + 1);
+    if (atCheckpoint) lastCheckpoint = i + 1;
+    trace(i + 1, atCheckpoint ? state.halvedLast : undefined);
+    progress();
+    if (tf.tidy(() => tf.all(state.fooled).dataSync()[0])) break;
+  }
+  const result = { fooled: state.fooled as tf.Tensor1D, xAdv: state.xBestAdv as tf.Tensor4D };
+  const kept = new Set<tf.Tensor>([result.fooled, result.xAdv]);
+  for (const t of new Set(Object.values(state))) if (!kept.has(t)) t.dispose();
+  tf.dispose([lower!, upper!]);
+  return result;
+}
+
+/** One run to make: which loss, on which rows (given the rows still robust), with which seed. */
+interface PlannedRun {
+  loss: (rows: number[]) => { fn: LossFn; dispose: () => void };
+  seed: number;
+}
+
+/**
+ * Runs `runs` in order, each on the rows still classified correctly (clean, then after every earlier
+ * run), as AutoAttack's `perturb`. Returns the adversarial examples of the fooled rows and the clean
+ * images elsewhere.
+ */
+function cascade(model: ModelLike, p: Prepared, cfg: ApgdConfig, runs: PlannedRun[]): tf.Tensor4D {
+  const robust = tf.tidy(() => Uint8Array.from(tf.equal(tf.argMax(logitsOf(model, p.x), 1), p.labels).dataSync()));
+  let adv = tf.clone(p.x);
+  const total = runs.length * cfg.steps;
+  let done = 0;
+  let runIndex = 0;
+  const progress = () => cfg.onStep?.(++done, total);
+  for (const run of runs) {
+    runIndex++;
+    const rows = indicesWhere(robust);
+    if (rows.length > 0) {
+      const xs = takeRows(p.x, rows);
+      const ys = takeRows(p.labels, rows);
+      const loss = run.loss(rows);
+      const before = done;
+      try {
+        const result = apgdRun(model, xs, ys, loss.fn, p.bounds, cfg, run.seed, runIndex - 1, progress);
+        const fooled = result.fooled.dataSync();
+        const merged = putRows(adv, rows, result.xAdv, fooled);
+        adv.dispose();
+        adv = merged;
+        rows.forEach((row, k) => {
+          if (fooled[k]) robust[row] = 0;
+        });
+        tf.dispose([result.fooled, result.xAdv]);
+      } finally {
+        loss.dispose();
+        tf.dispose([xs, ys]);
+      }
+      // A run stopped early (everything fooled) still counts its full share of the progress.
+      done = before + cfg.steps;
+    } else {
+      done = runIndex * cfg.steps;
+    }
+    cfg.onStep?.(done, total);
+  }
+  return adv;
+}
+
+/**
+ * Auto-PGD, untargeted (APGD-CE with `loss: 'ce'`, APGD-DLR with `loss: 'dlr'`), as AutoAttack runs it:
+ * only points classified correctly are attacked; each of `restarts` runs starts at a random point of
+ * the ball (Linf: `x + eps t / max|t|`, `t ~ U(-1, 1)`; L2: `x + eps t / ||t||_2`, `t ~ N(0, 1)`) and
+ * attacks the points no earlier run fooled. The step size starts at `2 eps` and is halved at the
+ * checkpoints of {@link apgdCheckpoints} by the rule of {@link apgdShouldHalve}; iterates combine the
+ * projected step with momentum 0.75.
+ *
+ * Where the reference code and the paper differ, this follows the paper (and the reference facts in
+ * docs/attacks.md): the halving test is the strict `increases < rho * window` (the code writes `<=`;
+ * they differ only when `rho * window` is an integer, e.g. the 16-iteration window of 100 steps), and
+ * the first checkpoint's no-improvement test compares the best loss with the start's.
+ *
+ * @param model a `tf.LayersModel` (inference mode) or a function `x => logits`
+ * @param x clean images, NHWC, inside `bounds`; not modified
+ * @param y true labels `[N]`
+ * @returns a new batch: for every fooled point the last misclassified iterate (inside the eps-ball
+ *   and the bounds), for every other point the clean image
+ * @see Croce & Hein, ICML 2020, Algorithm 1; github.com/fra31/auto-attack (`APGDAttack`)
+ */
+export function apgd(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, options: ApgdOptions): tf.Tensor4D {
+  const cfg = resolve(options, 'apgd');
+  const lossName = resolveLossName(options.loss);
+  const p = prepare(model, x, y, options.bounds);
+  try {
+    if (lossName === 'dlr' && p.numClasses < 3) throw new RangeError(`loss = 'dlr': needs at least 3 classes, the model has ${p.numClasses}`);
+    const fn = lossName === 'ce' ? crossEntropy : dlrLoss;
+    const runs = Array.from({ length: cfg.restarts }, (_, r) => ({ loss: () => ({ fn, dispose: () => {} }), seed: deriveSeed(cfg.seed, 0, r) }));
+    return cascade(model, p, cfg, runs);
+  } finally {
+    p.labels.dispose();
+  }
+}
+
+/**
+ * APGD-T (AutoAttack's targeted Auto-PGD): for each target rank `t = 2 .. targetClasses + 1` in turn,
+ * the class ranked `t` by the clean logits becomes the target of `restarts` APGD runs on the
+ * targeted DLR loss ({@link dlrTargetedLoss}), each on the points still robust. Success means
+ * misclassification (any class), as in AutoAttack. Needs at least 4 classes. Otherwise as {@link apgd}.
+ *
+ * @param y true labels `[N]` (the targets are chosen from the clean logits)
+ * @returns a new batch: adversarial examples where some run succeeded, clean images elsewhere
+ * @see github.com/fra31/auto-attack (`APGDAttack_targeted`)
+ */
+export function apgdTargeted(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, options: ApgdTargetedOptions): tf.Tensor4D {
+  const cfg = resolve(options, 'apgdTargeted');
+  const p = prepare(model, x, y, options.bounds);
+  try {
+    if (p.numClasses < 4) throw new RangeError(`apgdTargeted: the targeted DLR loss needs at least 4 classes, the model has ${p.numClasses}`);
+    const targetClasses = checkNumber(options.targetClasses ?? 9, 'targetClasses', { min: 1, max: p.numClasses - 1, integer: true });
+    // Column r holds the class ranked r + 1 by the clean logits.
+    const ranked = tf.tidy(() => tf.topk(logitsOf(model, p.x), targetClasses + 1).indices);
+    try {
+      const runs: PlannedRun[] = [];
+      for (let rank = 2; rank <= targetClasses + 1; rank++) {
+        for (let r = 0; r < cfg.restarts; r++) {
+          runs.push({
+            seed: deriveSeed(cfg.seed, rank, r),
+            loss: (rows) => {
+              const targets = tf.tidy(() => tf.reshape(tf.slice(takeRows(ranked, rows), [0, rank - 1], [rows.length, 1]), [-1]) as tf.Tensor1D);
+              return { fn: (z, labels) => dlrTargetedLoss(z, labels, targets), dispose: () => targets.dispose() };
+            },
+          });
+        }
+      }
+      return cascade(model, p, cfg, runs);
+    } finally {
+      ranked.dispose();
+    }
+  } finally {
+    p.labels.dispose();
+  }
+}
+
+/** Options of {@link apgdAttack}: those of {@link apgd} without the budget, plus a display name. */
+export type ApgdAttackOptions = Omit<ApgdOptions, 'eps'> & { name?: string };
+
+/** APGD-CE / APGD-DLR as an {@link Attack} value (fixed-epsilon, untargeted), e.g. for {@link robustAccuracy}. */
+export function apgdAttack(options: ApgdAttackOptions = {}): Attack {
+  resolve({ ...options, eps: 0 }, 'apgdAttack');
+  const loss = resolveLossName(options.loss);
+  const norm = checkNorm(options.norm);
+  return {
+    name: options.name ?? (loss === 'ce' ? 'APGD-CE' : 'APGD-DLR'),
+    norm,
+    kind: 'fixed-epsilon',
+    targeted: false,
+    bounds: options.bounds ?? [0, 1],
+    run: (model, x, labels, eps) => apgd(model, x, labels, { ...options, eps }),
+  };
+}
+
+/** Options of {@link apgdTargetedAttack}. */
+export type ApgdTargetedAttackOptions = Omit<ApgdTargetedOptions, 'eps'> & { name?: string };
+
+/** APGD-T as an {@link Attack} value (fixed-epsilon; success = misclassification, so `targeted: false`). */
+export function apgdTargetedAttack(options: ApgdTargetedAttackOptions = {}): Attack {
+  resolve({ ...options, eps: 0 }, 'apgdTargetedAttack');
+  return {
+    name: options.name ?? 'APGD-T',
+    norm: checkNorm(options.norm),
+    kind: 'fixed-epsilon',
+    targeted: false,
+    bounds: options.bounds ?? [0, 1],
+    run: (model, x, labels, eps) => apgdTargeted(model, x, labels, { ...options, eps }),
+  };
+}
