@@ -48,6 +48,46 @@ describe('targeted DLR loss', () => {
   });
 });
 
+describe('APGD in closed form', () => {
+  it('on a two-class linear model it ends at the optimal Linf corner x + eps sign(w_other - w_y), fooling exactly the points it can', () => {
+    const lin = linearModel([4, 4, 3], 2, 3, 0.3);
+    const x = tf.randomUniform([40, 4, 4, 3], 0.2, 0.8, 'float32', 4) as tf.Tensor4D;
+    const eps = 0.02; // corners stay inside [0, 1]: no clipping
+    const clean = tf.tidy(() => Array.from(tf.argMax(lin.model(x), 1).dataSync()));
+    const adv = apgd(lin.model, x, clean, { eps, steps: 10, seed: 0 });
+    const xs = x.dataSync();
+    const advs = adv.dataSync();
+    const d = lin.d;
+    let fooled = 0;
+    for (let i = 0; i < 40; i++) {
+      const [yi, other] = [clean[i]!, 1 - clean[i]!];
+      // Margin z_y - z_other and the best the attack can do: eps * ||w_y - w_other||_1 less.
+      let margin = lin.bias[yi]! - lin.bias[other]!;
+      let l1 = 0;
+      for (let j = 0; j < d; j++) {
+        const dw = lin.weights[j * 2 + yi]! - lin.weights[j * 2 + other]!;
+        margin += dw * xs[i * d + j]!;
+        l1 += Math.abs(dw);
+      }
+      const canFool = margin - eps * l1 < 0;
+      const moved = advs.slice(i * d, (i + 1) * d).some((v, j) => v !== xs[i * d + j]);
+      if (Math.abs(margin - eps * l1) < 1e-4) continue; // too close to call in float32
+      expect(moved).toBe(canFool);
+      if (canFool) {
+        fooled++;
+        for (let j = 0; j < d; j++) {
+          const dw = lin.weights[j * 2 + yi]! - lin.weights[j * 2 + other]!;
+          expect(advs[i * d + j]).toBeCloseTo(xs[i * d + j]! - eps * Math.sign(dw), 6);
+        }
+      }
+    }
+    expect(fooled).toBeGreaterThan(5);
+    expect(fooled).toBeLessThan(35);
+    tf.dispose([x, adv]);
+    lin.dispose();
+  });
+});
+
 describe('APGD on a trained small CNN', () => {
   let model: tfl.LayersModel;
   const { x, y } = syntheticData(100, 7);
