@@ -18,6 +18,7 @@ export {
   type ApgdTargetedAttackOptions,
   type ApgdIteration,
 } from './apgd.js';
+export { square, squareAttack, squareFraction, squareSide, type SquareOptions, type SquareAttackOptions } from './square.js';
 export { deepfool, deepfoolAttack, type DeepFoolOptions } from './deepfool.js';
 export { attackSweep, type SweepResult } from './sweep.js';
 export { paperAttacks, type PaperAttacksOptions } from './suite.js';

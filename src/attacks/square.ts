@@ -1,0 +1,215 @@
+/**
+ * Square Attack (Andriushchenko, Croce, Flammarion & Hein, ECCV 2020, "Square Attack: a
+ * query-efficient black-box adversarial attack via random search"), Linf, as AutoAttack runs it.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { deriveSeed, mulberry32 } from '../data/random.js';
+import { prepare, type Attack } from './attack.js';
+import { crossEntropy, cwLoss } from './losses.js';
+import { logitsOf, type ModelLike } from './model.js';
+import { indicesWhere, putRows, takeRows } from './rows.js';
+import { checkNumber, checkSeed, type Bounds, type LabelsLike } from './validate.js';
+
+/** Options of {@link square}. */
+export interface SquareOptions {
+  /** Linf budget (>= 0) in pixel units, e.g. 8/255 on [0, 1] images. */
+  eps: number;
+  /** Only `'linf'` (the default). */
+  norm?: 'linf';
+  /** Iterations (queries after the initial one) per restart, >= 1 (default 5000, AutoAttack's). */
+  queries?: number;
+  /** Initial fraction of the pixels a square covers, in (0, 1] (default 0.8). */
+  pInit?: number;
+  /** Restarts (>= 1, default 1); each attacks only the points still robust. */
+  restarts?: number;
+  /** `'margin'` (`z_y - max_{j != y} z_j`, default) or `'ce'` (minus the cross-entropy), the loss minimised. */
+  loss?: 'margin' | 'ce';
+  /**
+   * Rescale the iteration counter to a 10000-query schedule of p (the reference's `resc_schedule`;
+   * default false, as AutoAttack runs it).
+   */
+  rescaleSchedule?: boolean;
+  /** Pixel bounds (default [0, 1]). */
+  bounds?: Bounds;
+  /** Seed of all randomness (default 0, as the reference); restart r draws from a seed derived from it. */
+  seed?: number;
+  /** Called after every iteration with the iterations done and the most there can be. */
+  onStep?: (step: number, total: number) => void;
+}
+
+interface SquareConfig {
+  eps: number;
+  queries: number;
+  pInit: number;
+  restarts: number;
+  loss: 'margin' | 'ce';
+  rescaleSchedule: boolean;
+  seed: number;
+  onStep?: (step: number, total: number) => void;
+}
+
+function resolve(options: SquareOptions, name: string): SquareConfig {
+  if (!options || typeof options !== 'object') throw new TypeError(`${name}: options with at least { eps } are required`);
+  if (options.norm !== undefined && options.norm !== 'linf') {
+    throw new RangeError(`norm = ${JSON.stringify(options.norm)}: Square is implemented for 'linf' only`);
+  }
+  const loss = options.loss ?? 'margin';
+  if (loss !== 'margin' && loss !== 'ce') throw new RangeError(`loss = ${JSON.stringify(loss)}: accepted values are 'margin' and 'ce'`);
+  return {
+    eps: checkNumber(options.eps, 'eps', { min: 0 }),
+    queries: checkNumber(options.queries ?? 5000, 'queries', { min: 1, integer: true }),
+    pInit: checkNumber(options.pInit ?? 0.8, 'pInit', { min: 0, minExclusive: true, max: 1 }),
+    restarts: checkNumber(options.restarts ?? 1, 'restarts', { min: 1, integer: true }),
+    loss,
+    rescaleSchedule: options.rescaleSchedule ?? false,
+    seed: checkSeed(options.seed) ?? 0,
+    onStep: options.onStep,
+  };
+}
+
+/**
+ * Square's schedule of p, the fraction of pixels a square covers at (0-based) iteration `iteration`:
+ * `pInit` up to iteration 10, then halved after iterations 10, 50, 200, 500, 1000, 2000, 4000, 6000
+ * and 8000 (`pInit / 512` from 8001 on). With `rescale` the iteration is first mapped to a 10000-query
+ * run, `floor(iteration / queries * 10000)`.
+ */
+export function squareFraction(iteration: number, pInit: number, queries: number, rescale: boolean): number {
+  const it = rescale ? Math.floor((iteration / queries) * 10000) : iteration;
+  const bounds = [10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000];
+  let halvings = 0;
+  while (halvings < bounds.length && it > bounds[halvings]!) halvings++;
+  return pInit / 2 ** halvings;
+}
+
+/** Side (pixels) of the square at fraction `p` of an `height x width` image: `max(round(sqrt(p h w)), 1)`. */
+export function squareSide(p: number, height: number, width: number): number {
+  return Math.max(Math.round(Math.sqrt(p * height * width)), 1);
+}
+
+/** Per-example margin `z_y - max_{j != y} z_j` (<= 0: misclassified) and the loss Square minimises. */
+function marginAndLoss(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, loss: 'margin' | 'ce') {
+  return tf.tidy(() => {
+    const z = logitsOf(model, x);
+    const margin = tf.neg(cwLoss(z, labels));
+    const value = loss === 'margin' ? margin : tf.neg(crossEntropy(z, labels));
+    const both = tf.stack([margin, value]).dataSync();
+    const n = x.shape[0];
+    return { margin: Float32Array.from(both.subarray(0, n)), loss: Float32Array.from(both.subarray(n)) };
+  });
+}
+
+/** One Square run on validated rows (all classified correctly); returns the best points found. */
+function squareRun(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, bounds: [number, number], cfg: SquareConfig, seed: number, progress: () => void): tf.Tensor4D {
+  const [lo, hi] = bounds;
+  const [n, h, w, c] = x.shape;
+  const { eps } = cfg;
+  const random = mulberry32(seed);
+  const sign = () => (random() < 0.5 ? -1 : 1);
+  // Vertical stripes: one random sign per image, column and channel.
+  const stripes = new Float32Array(n * w * c);
+  for (let i = 0; i < stripes.length; i++) stripes[i] = eps * sign();
+  let best = tf.tidy(() => tf.clipByValue(tf.add(x, tf.tensor4d(stripes, [n, 1, w, c])), lo, hi) as tf.Tensor4D);
+  const { margin, loss } = marginAndLoss(model, best, labels, cfg.loss);
+  for (let iteration = 0; iteration < cfg.queries; iteration++) {
+    const active = indicesWhere(Array.from(margin, (m) => (m > 0 ? 1 : 0)));
+    if (active.length === 0) break;
+    const p = squareFraction(iteration, cfg.pInit, cfg.queries, cfg.rescaleSchedule);
+    const s = Math.min(squareSide(p, h, w), h, w);
+    // The reference draws the corner from [0, side - s) (and 0 when the square fills the side).
+    const top = Math.floor(random() * (h - s));
+    const left = Math.floor(random() * (w - s));
+    const signs = Array.from({ length: c }, () => 2 * eps * sign());
+    const window = new Float32Array(h * w * c);
+    for (let i = top; i < top + s; i++) for (let j = left; j < left + s; j++) for (let k = 0; k < c; k++) window[(i * w + j) * c + k] = signs[k]!;
+    const xCurr = takeRows(x, active);
+    const yCurr = takeRows(labels, active);
+    const candidate = tf.tidy(() => {
+      const bestCurr = tf.gather(best, tf.tensor1d(active, 'int32'));
+      const moved = tf.add(bestCurr, tf.tensor4d(window, [1, h, w, c]));
+      return tf.clipByValue(tf.minimum(tf.maximum(moved, tf.sub(xCurr, eps)), tf.add(xCurr, eps)), lo, hi) as tf.Tensor4D;
+    });
+    const next = marginAndLoss(model, candidate, yCurr, cfg.loss);
+    const accept = new Uint8Array(active.length);
+    active.forEach((row, k) => {
+      const improved = next.loss[k]! < loss[row]!;
+      if (improved) loss[row] = next.loss[k]!;
+      if (improved || next.margin[k]! <= 0) {
+        accept[k] = 1;
+        margin[row] = next.margin[k]!;
+      }
+    });
+    if (accept.some(Boolean)) {
+      const merged = putRows(best, active, candidate, accept);
+      best.dispose();
+      best = merged;
+    }
+    tf.dispose([xCurr, yCurr, candidate]);
+    progress();
+  }
+  return best;
+}
+
+/**
+ * Square Attack, Linf, as AutoAttack runs it: a black-box random search that uses forward passes
+ * only (so it works where gradients are masked). It starts from vertical stripes of `+-eps`; each
+ * iteration draws one square window (its side from the schedule of {@link squareFraction}, one random
+ * position for the batch) and a random sign per channel, moves the window of every point still
+ * classified correctly to that vertex of its eps-box, and keeps the move where the loss (margin by
+ * default) decreases or the point becomes misclassified. Points are dropped once misclassified.
+ *
+ * @param model a `tf.LayersModel` (inference mode) or a function `x => logits`
+ * @param x clean images, NHWC, inside `bounds`; not modified
+ * @param y true labels `[N]`
+ * @returns a new batch: the adversarial example (inside the eps-ball and the bounds) where a restart
+ *   succeeded, the clean image elsewhere (including points misclassified to begin with)
+ * @see Andriushchenko et al., ECCV 2020; github.com/fra31/auto-attack (`SquareAttack`)
+ */
+export function square(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, options: SquareOptions): tf.Tensor4D {
+  const cfg = resolve(options, 'square');
+  const p = prepare(model, x, y, options.bounds);
+  try {
+    const robust = tf.tidy(() => Uint8Array.from(tf.equal(tf.argMax(logitsOf(model, p.x), 1), p.labels).dataSync()));
+    let adv = tf.clone(p.x);
+    const total = cfg.restarts * cfg.queries;
+    for (let r = 0; r < cfg.restarts; r++) {
+      const rows = indicesWhere(robust);
+      if (rows.length === 0) break;
+      let done = r * cfg.queries;
+      const xs = takeRows(p.x, rows);
+      const ys = takeRows(p.labels, rows);
+      try {
+        const found = squareRun(model, xs, ys, p.bounds, cfg, deriveSeed(cfg.seed, r), () => cfg.onStep?.(++done, total));
+        const fooled = tf.tidy(() => tf.notEqual(tf.argMax(logitsOf(model, found), 1), ys).dataSync());
+        const merged = putRows(adv, rows, found, fooled);
+        adv.dispose();
+        adv = merged;
+        found.dispose();
+        rows.forEach((row, k) => {
+          if (fooled[k]) robust[row] = 0;
+        });
+      } finally {
+        tf.dispose([xs, ys]);
+      }
+      cfg.onStep?.((r + 1) * cfg.queries, total);
+    }
+    return adv;
+  } finally {
+    p.labels.dispose();
+  }
+}
+
+/** Options of {@link squareAttack}: those of {@link square} without the budget, plus a display name. */
+export type SquareAttackOptions = Omit<SquareOptions, 'eps'> & { name?: string };
+
+/** Square as an {@link Attack} value (fixed-epsilon, untargeted, Linf), e.g. for {@link robustAccuracy}. */
+export function squareAttack(options: SquareAttackOptions = {}): Attack {
+  resolve({ ...options, eps: 0 }, 'squareAttack');
+  return {
+    name: options.name ?? 'Square',
+    norm: 'linf',
+    kind: 'fixed-epsilon',
+    targeted: false,
+    bounds: options.bounds ?? [0, 1],
+    run: (model, x, labels, eps) => square(model, x, labels, { ...options, eps }),
+  };
+}

@@ -1,0 +1,127 @@
+// Square Attack: the schedule of p against the reference's table, and the attack on a small CNN
+// trained inside the test, with and without masked gradients.
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { square, squareAttack, squareFraction, squareSide } from '../src/index.js';
+import { syntheticData, trainSmallCnn } from './helpers/small-cnn.js';
+
+describe('Square schedule', () => {
+  it('p halves after iterations 10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000', () => {
+    const table: Array<[number, number]> = [
+      [0, 0.8], [10, 0.8], [11, 0.4], [50, 0.4], [51, 0.2], [200, 0.2], [201, 0.1], [500, 0.1], [501, 0.05],
+      [1000, 0.05], [1001, 0.025], [2000, 0.025], [2001, 0.0125], [4000, 0.0125], [4001, 0.00625],
+      [6000, 0.00625], [6001, 0.003125], [8000, 0.003125], [8001, 0.0015625], [20000, 0.0015625],
+    ];
+    for (const [it, p] of table) expect(squareFraction(it, 0.8, 5000, false)).toBeCloseTo(p, 12);
+    // Rescaled to 10000 queries: iteration 6 of 1000 is 60 of 10000 (p / 4), 100 of 1000 is 1000 (p / 16).
+    expect(squareFraction(5, 0.8, 1000, true)).toBeCloseTo(0.4, 12);
+    expect(squareFraction(6, 0.8, 1000, true)).toBeCloseTo(0.2, 12);
+    expect(squareFraction(100, 0.8, 1000, true)).toBeCloseTo(0.05, 12);
+    expect(squareFraction(101, 0.8, 1000, true)).toBeCloseTo(0.025, 12);
+  });
+
+  it('the square side is round(sqrt(p h w)), at least 1', () => {
+    expect(squareSide(0.8, 32, 32)).toBe(29); // sqrt(819.2) = 28.6
+    expect(squareSide(0.05, 32, 32)).toBe(7); // sqrt(51.2) = 7.16
+    expect(squareSide(0.0015625, 32, 32)).toBe(1); // sqrt(1.6) = 1.26
+    expect(squareSide(0.001, 8, 8)).toBe(1); // sqrt(0.064) rounds to 0 -> 1
+  });
+});
+
+describe('Square on a trained small CNN', () => {
+  let model: tfl.LayersModel;
+  const { x, y } = syntheticData(60, 7);
+  const logits = (images: tf.Tensor4D) => model.apply(images, { training: false }) as tf.Tensor2D;
+  // Pixels rounded to 16 levels: every input gradient is zero.
+  const masked = (images: tf.Tensor4D) => logits(tf.div(tf.round(tf.mul(images, 15)), 15) as tf.Tensor4D);
+  const correct = (f: (t: tf.Tensor4D) => tf.Tensor, images: tf.Tensor4D, labels: tf.Tensor1D = y) =>
+    tf.tidy(() => Array.from(tf.equal(tf.argMax(f(images), 1), labels).dataSync(), Boolean));
+  const accuracy = (f: (t: tf.Tensor4D) => tf.Tensor, images: tf.Tensor4D) => correct(f, images).filter(Boolean).length / x.shape[0];
+
+  beforeAll(async () => {
+    model = await trainSmallCnn(1);
+  });
+  afterAll(() => {
+    model.dispose();
+    tf.dispose([x, y]);
+  });
+
+  it('lowers accuracy; changed pixels sit on the eps-box vertices (clipped to the bounds); one tensor returned', () => {
+    const eps = 8 / 255;
+    const before = tf.memory().numTensors;
+    const adv = square(model, x, y, { eps, queries: 150, seed: 0 });
+    expect(tf.memory().numTensors).toBe(before + 1);
+    expect(accuracy(logits, adv)).toBeLessThan(accuracy(logits, x) - 0.1);
+    const xs = x.dataSync();
+    const advs = adv.dataSync();
+    for (let i = 0; i < xs.length; i++) {
+      const a = advs[i]!;
+      const v = xs[i]!;
+      if (a === v) continue;
+      const vertices = [Math.min(v + eps, 1), Math.max(v - eps, 0)].map((t) => Math.fround(t));
+      expect(vertices.some((t) => Math.abs(a - t) < 1e-6)).toBe(true);
+    }
+    // Points still classified correctly come back clean.
+    const ok = correct(logits, adv);
+    const perPoint = x.size / x.shape[0];
+    ok.forEach((isOk, i) => {
+      if (isOk) for (let j = 0; j < perPoint; j++) expect(advs[i * perPoint + j]).toBe(xs[i * perPoint + j]);
+    });
+    adv.dispose();
+  });
+
+  it('works where gradients are masked (forward passes only)', () => {
+    const clean = accuracy(masked, x);
+    const adv = square(masked, x, y, { eps: 8 / 255, queries: 150, seed: 1 });
+    expect(accuracy(masked, adv)).toBeLessThan(clean - 0.1);
+    adv.dispose();
+  });
+
+  it('seeded runs repeat exactly, other seeds differ; more queries never fool fewer points; restarts add fooled points', () => {
+    const run = (options: object) => {
+      const adv = square(model, x, y, { eps: 4 / 255, queries: 40, seed: 3, ...options });
+      const out = { data: Array.from(adv.dataSync()), ok: correct(logits, adv) };
+      adv.dispose();
+      return out;
+    };
+    const a = run({});
+    expect(run({}).data).toEqual(a.data);
+    expect(run({ seed: 4 }).data).not.toEqual(a.data);
+    // The same random stream for the first 40 iterations: fooled points stay fooled.
+    const longer = run({ queries: 80 });
+    a.ok.forEach((ok, i) => {
+      if (!ok) expect(longer.ok[i]).toBe(false);
+    });
+    const restarted = run({ restarts: 2 });
+    a.ok.forEach((ok, i) => {
+      if (!ok) expect(restarted.ok[i]).toBe(false);
+    });
+  });
+
+  it('leaves clean-misclassified points alone, reports progress, and works as an Attack value', () => {
+    const labels = Array.from(y.dataSync());
+    for (let i = 0; i < 5; i++) labels[i] = (labels[i]! + 1) % 10;
+    const steps: number[] = [];
+    const adv = square(model, x, labels, { eps: 8 / 255, queries: 20, seed: 2, onStep: (s) => steps.push(s) });
+    const d = tf.tidy(() => Array.from(tf.max(tf.abs(tf.sub(adv, x)), [1, 2, 3]).dataSync()));
+    for (let i = 0; i < 5; i++) expect(d[i]).toBe(0);
+    expect(steps[steps.length - 1]).toBe(20);
+    adv.dispose();
+    const attack = squareAttack({ queries: 10 });
+    expect([attack.name, attack.kind, attack.targeted, attack.norm]).toEqual(['Square', 'fixed-epsilon', false, 'linf']);
+    attack.run(model, x, y, 8 / 255).dispose();
+  });
+
+  it.each([
+    ['negative eps', { eps: -1 }, /eps = -1: must be a finite number >= 0/],
+    ['L2', { eps: 0.5, norm: 'l2' }, /norm = "l2": Square is implemented for 'linf' only/],
+    ['pInit above 1', { eps: 0.1, pInit: 1.5 }, /pInit = 1.5: must be a finite number > 0 and <= 1/],
+    ['zero queries', { eps: 0.1, queries: 0 }, /queries = 0: must be an integer >= 1/],
+    ['unknown loss', { eps: 0.1, loss: 'cw' }, /loss = "cw": accepted values are 'margin' and 'ce'/],
+  ])('%s', (_name, options, message) => {
+    const before = tf.memory().numTensors;
+    expect(() => square(model, x, y, options as never)).toThrow(message);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
