@@ -1,0 +1,314 @@
+/**
+ * FAB, the Fast Adaptive Boundary attack (Croce & Hein, ICML 2020, "Minimally distorted adversarial
+ * examples with a fast adaptive boundary attack"), Linf, untargeted and targeted (FAB-T), as AutoAttack
+ * runs it (github fra31/auto-attack, `FABAttack`).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { deriveSeed, mulberry32 } from '../data/random.js';
+import { prepare, type Attack, type Prepared } from './attack.js';
+import { projectLinfOntoHyperplane } from './fab-projection.js';
+import { logitsOf, type ModelLike } from './model.js';
+import { indicesWhere, putRows, takeRows } from './rows.js';
+import { checkNumber, checkSeed, type Bounds, type LabelsLike } from './validate.js';
+
+/** Options of {@link fab}. */
+export interface FabOptions {
+  /** Linf budget (>= 0): a point counts as fooled only when its adversarial example is within eps. */
+  eps: number;
+  /** Only `'linf'` (the default). */
+  norm?: 'linf';
+  /** Iterations per run (>= 1, default 100). */
+  steps?: number;
+  /**
+   * Runs (>= 1, default 1; AutoAttack's `plus` uses 5 for FAB); the first starts at the clean image,
+   * later ones at a random point at Linf distance `eps / 2`. Each attacks only the points still robust.
+   */
+  restarts?: number;
+  /** Largest weight of the step from the clean image, in [0, 1] (default 0.1). */
+  alphaMax?: number;
+  /** Overshoot of each projection step, >= 1 (default 1.05). */
+  eta?: number;
+  /** Backward step towards the clean image after a success, in (0, 1] (default 0.9). */
+  beta?: number;
+  /** Pixel bounds (default [0, 1]). */
+  bounds?: Bounds;
+  /** Seed of the random starts of restarts (default 0); run r of target t draws from a seed derived from it. */
+  seed?: number;
+  /** Called after every iteration with the iterations done and the most there can be. */
+  onStep?: (step: number, total: number) => void;
+}
+
+/** Options of {@link fabTargeted}. */
+export interface FabTargetedOptions extends FabOptions {
+  /** Target classes tried, ranked 2, 3, ... by the clean logits (>= 1, default 9; at most classes - 1). */
+  targetClasses?: number;
+}
+
+interface FabConfig {
+  eps: number;
+  steps: number;
+  restarts: number;
+  alphaMax: number;
+  eta: number;
+  beta: number;
+  seed: number;
+  onStep?: (step: number, total: number) => void;
+}
+
+function resolve(options: FabOptions, name: string): FabConfig {
+  if (!options || typeof options !== 'object') throw new TypeError(`${name}: options with at least { eps } are required`);
+  if (options.norm !== undefined && options.norm !== 'linf') {
+    throw new RangeError(`norm = ${JSON.stringify(options.norm)}: FAB is implemented for 'linf' only`);
+  }
+  return {
+    eps: checkNumber(options.eps, 'eps', { min: 0 }),
+    steps: checkNumber(options.steps ?? 100, 'steps', { min: 1, integer: true }),
+    restarts: checkNumber(options.restarts ?? 1, 'restarts', { min: 1, integer: true }),
+    alphaMax: checkNumber(options.alphaMax ?? 0.1, 'alphaMax', { min: 0, max: 1 }),
+    eta: checkNumber(options.eta ?? 1.05, 'eta', { min: 1 }),
+    beta: checkNumber(options.beta ?? 0.9, 'beta', { min: 0, minExclusive: true, max: 1 }),
+    seed: checkSeed(options.seed) ?? 0,
+    onStep: options.onStep,
+  };
+}
+
+/**
+ * The linearised boundary FAB steps to at `x`: per row the logit difference `f = z_k - z_y` and its
+ * gradient, for `k` the target (targeted) or the class whose linearised boundary is nearest in Linf,
+ * `|f_k| / ||grad f_k||_1` (untargeted; all classes' gradients from one batched backward pass).
+ */
+function linearise(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, targets: tf.Tensor1D | undefined, numClasses: number): { f: Float64Array; g: Float32Array } {
+  const [fTensor, gTensor] = tf.tidy(() => {
+    const n = x.shape[0];
+    if (targets) {
+      let diff: tf.Tensor | undefined;
+      const grad = tf.grad((xi: tf.Tensor) => {
+        const z = logitsOf(model, xi as tf.Tensor4D);
+        const d = tf.sum(tf.mul(z, tf.sub(tf.oneHot(targets, numClasses), tf.oneHot(labels, numClasses))), 1);
+        diff = tf.keep(d);
+        return tf.sum(d) as tf.Scalar;
+      })(x);
+      const f = tf.clone(diff!);
+      diff!.dispose();
+      return [f, grad];
+    }
+    // Block k of the tiled batch differentiates z_k - z_y.
+    const classes = tf.reshape(tf.tile(tf.reshape(tf.range(0, numClasses, 1, 'int32'), [numClasses, 1]), [1, n]), [-1]);
+    const selector = tf.sub(tf.oneHot(classes, numClasses), tf.oneHot(tf.tile(labels, [numClasses]), numClasses));
+    let diff: tf.Tensor | undefined;
+    const grads = tf.grad((xi: tf.Tensor) => {
+      const z = logitsOf(model, xi as tf.Tensor4D);
+      const d = tf.sum(tf.mul(z, selector), 1);
+      diff = tf.keep(d);
+      return tf.sum(d) as tf.Scalar;
+    })(tf.tile(x, [numClasses, 1, 1, 1]));
+    const f = tf.reshape(diff!, [numClasses, n]);
+    diff!.dispose();
+    const flat = tf.reshape(grads, [numClasses, n, -1]);
+    // The label's own "difference" is excluded (the reference sets it to 1e10).
+    const isLabel = tf.cast(tf.transpose(tf.oneHot(labels, numClasses)), 'bool');
+    const distance = tf.where(isLabel, tf.fill([numClasses, n], Infinity), tf.div(tf.abs(f), tf.add(tf.sum(tf.abs(flat), 2), 1e-12)));
+    const pick = tf.transpose(tf.oneHot(tf.argMin(distance, 0), numClasses)); // [classes, n]
+    return [tf.sum(tf.mul(f, pick), 0), tf.sum(tf.mul(flat, tf.expandDims(pick, 2)), 0)];
+  });
+  try {
+    return { f: Float64Array.from(fTensor.dataSync()), g: Float32Array.from(gTensor.dataSync()) };
+  } finally {
+    tf.dispose([fTensor, gTensor]);
+  }
+}
+
+/**
+ * One FAB run on validated rows (all classified correctly): returns, per row, the smallest-Linf
+ * adversarial example found and its distance (Infinity where none was found).
+ */
+function fabRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, targets: tf.Tensor1D | undefined, numClasses: number, bounds: [number, number], cfg: FabConfig, randomStart: boolean, seed: number, progress: () => void) {
+  const [lo, hi] = bounds;
+  const n = x0.shape[0];
+  const dim = x0.size / n;
+  const clean = Float32Array.from(x0.dataSync());
+  const x1 = Float32Array.from(clean);
+  if (randomStart) {
+    // x + (eps / 2) t / max|t|, t ~ U(-1, 1), clipped (the reference's start with no success yet).
+    const random = mulberry32(seed);
+    const t = new Float64Array(dim);
+    for (let r = 0; r < n; r++) {
+      let max = 0;
+      for (let j = 0; j < dim; j++) {
+        t[j] = 2 * random() - 1;
+        max = Math.max(max, Math.abs(t[j]!));
+      }
+      for (let j = 0; j < dim; j++) x1[r * dim + j] = Math.min(Math.max(clean[r * dim + j]! + (cfg.eps * t[j]!) / max / 2, lo), hi);
+    }
+  }
+  const best = Float32Array.from(clean);
+  const distance = new Float64Array(n).fill(Infinity);
+  const d1 = new Float64Array(dim);
+  const d2 = new Float64Array(dim);
+  const shape = x0.shape;
+  for (let step = 0; step < cfg.steps; step++) {
+    const current = tf.tensor4d(x1, shape);
+    const { f, g } = linearise(model, current, labels, targets, numClasses);
+    current.dispose();
+    for (let r = 0; r < n; r++) {
+      const offset = r * dim;
+      const w = g.subarray(offset, offset + dim);
+      const point = x1.subarray(offset, offset + dim);
+      const origin = clean.subarray(offset, offset + dim);
+      // Hyperplane w . x' = b through the linearised boundary: f + w . (x' - x1) = 0.
+      let b = -f[r]!;
+      for (let j = 0; j < dim; j++) b += w[j]! * point[j]!;
+      projectLinfOntoHyperplane(point, w, b, lo, hi, d1);
+      projectLinfOntoHyperplane(origin, w, b, lo, hi, d2);
+      let a1 = 0;
+      let a2 = 0;
+      for (let j = 0; j < dim; j++) {
+        a1 = Math.max(a1, Math.abs(d1[j]!));
+        a2 = Math.max(a2, Math.abs(d2[j]!));
+      }
+      a1 = Math.max(a1, 1e-8);
+      a2 = Math.max(a2, 1e-8);
+      const alpha = Math.min(Math.max(a1 / (a1 + a2), 0), cfg.alphaMax);
+      for (let j = 0; j < dim; j++) {
+        const v = (point[j]! + cfg.eta * d1[j]!) * (1 - alpha) + (origin[j]! + cfg.eta * d2[j]!) * alpha;
+        point[j] = Math.min(Math.max(v, lo), hi);
+      }
+    }
+    const wrong = tf.tidy(() => tf.notEqual(tf.argMax(logitsOf(model, tf.tensor4d(x1, shape)), 1), labels).dataSync());
+    for (let r = 0; r < n; r++) {
+      if (!wrong[r]) continue;
+      const offset = r * dim;
+      let t = 0;
+      for (let j = 0; j < dim; j++) t = Math.max(t, Math.abs(x1[offset + j]! - clean[offset + j]!));
+      if (t < distance[r]!) {
+        distance[r] = t;
+        best.set(x1.subarray(offset, offset + dim), offset);
+      }
+      // Step back towards the clean image to look for a closer boundary point.
+      for (let j = 0; j < dim; j++) x1[offset + j] = clean[offset + j]! + (x1[offset + j]! - clean[offset + j]!) * cfg.beta;
+    }
+    progress();
+  }
+  return { best, distance };
+}
+
+/**
+ * Runs FAB on the rows still robust, once per (target rank, restart), as the reference's `perturb`:
+ * a row counts as fooled when its example is misclassified and within eps.
+ */
+function fabCascade(model: ModelLike, p: Prepared, cfg: FabConfig, targetRanks: number[] | undefined): tf.Tensor4D {
+  const robust = tf.tidy(() => Uint8Array.from(tf.equal(tf.argMax(logitsOf(model, p.x), 1), p.labels).dataSync()));
+  const ranked = targetRanks ? tf.tidy(() => tf.topk(logitsOf(model, p.x), Math.max(...targetRanks)).indices) : undefined;
+  let adv = tf.clone(p.x);
+  const runs = (targetRanks ?? [0]).flatMap((rank) => Array.from({ length: cfg.restarts }, (_, r) => ({ rank, restart: r })));
+  const total = runs.length * cfg.steps;
+  let done = 0;
+  try {
+    runs.forEach(({ rank, restart }, index) => {
+      const rows = indicesWhere(robust);
+      if (rows.length > 0) {
+        const xs = takeRows(p.x, rows);
+        const ys = takeRows(p.labels, rows);
+        const targets = ranked ? tf.tidy(() => tf.reshape(tf.slice(takeRows(ranked, rows), [0, rank - 1], [rows.length, 1]), [-1]) as tf.Tensor1D) : undefined;
+        try {
+          const { best, distance } = fabRun(model, xs, ys, targets, p.numClasses, p.bounds, cfg, restart > 0, deriveSeed(cfg.seed, rank, restart), () => cfg.onStep?.(++done, total));
+          const found = tf.tensor4d(best, xs.shape);
+          const wrong = tf.tidy(() => tf.notEqual(tf.argMax(logitsOf(model, found), 1), ys).dataSync());
+          const fooled = rows.map((_, k) => (wrong[k] && distance[k]! <= cfg.eps ? 1 : 0));
+          const merged = putRows(adv, rows, found, fooled);
+          adv.dispose();
+          adv = merged;
+          found.dispose();
+          rows.forEach((row, k) => {
+            if (fooled[k]) robust[row] = 0;
+          });
+        } finally {
+          tf.dispose([xs, ys, ...(targets ? [targets] : [])]);
+        }
+      }
+      done = (index + 1) * cfg.steps;
+      cfg.onStep?.(done, total);
+    });
+  } finally {
+    ranked?.dispose();
+  }
+  return adv;
+}
+
+/**
+ * FAB, untargeted, Linf: a minimal-perturbation attack that repeatedly linearises the classifier at the
+ * current iterate, takes the nearest linearised decision boundary (the class `k` minimising
+ * `|z_k - z_y| / ||grad (z_k - z_y)||_1`), projects both the iterate and the clean image onto it inside
+ * the box (Linf, {@link projectLinfOntoHyperplane}), and moves to the biased combination
+ * `(x1 + eta d1)(1 - alpha) + (x + eta d2) alpha` with `alpha = min(||d1|| / (||d1|| + ||d2||), alphaMax)`;
+ * after each success it keeps the smallest adversarial example so far and steps back towards the clean
+ * image by `beta`. As in AutoAttack, a point counts as fooled only when that example is within eps.
+ * Each iteration needs the gradients of every logit difference (one backward pass on a batch tiled
+ * `classes` times), so FAB is costly for many classes; {@link fabTargeted} needs one.
+ *
+ * @param model a `tf.LayersModel` (inference mode) or a function `x => logits`
+ * @param x clean images, NHWC, inside `bounds`; not modified
+ * @param y true labels `[N]`
+ * @returns a new batch: the adversarial example where one within eps was found, the clean image elsewhere
+ * @see Croce & Hein, ICML 2020; github.com/fra31/auto-attack (`FABAttack`)
+ */
+export function fab(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, options: FabOptions): tf.Tensor4D {
+  const cfg = resolve(options, 'fab');
+  const p = prepare(model, x, y, options.bounds);
+  try {
+    return fabCascade(model, p, cfg, undefined);
+  } finally {
+    p.labels.dispose();
+  }
+}
+
+/**
+ * FAB-T, AutoAttack's targeted FAB: for each target rank `t = 2 .. targetClasses + 1` in turn, FAB
+ * towards the class ranked `t` by the clean logits (the linearised boundary between the true class and
+ * the target), on the points still robust; success means misclassification within eps. Otherwise as
+ * {@link fab}, with one gradient per iteration.
+ *
+ * @param y true labels `[N]` (the targets are chosen from the clean logits)
+ */
+export function fabTargeted(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, options: FabTargetedOptions): tf.Tensor4D {
+  const cfg = resolve(options, 'fabTargeted');
+  const p = prepare(model, x, y, options.bounds);
+  try {
+    const targetClasses = checkNumber(options.targetClasses ?? 9, 'targetClasses', { min: 1, max: p.numClasses - 1, integer: true });
+    return fabCascade(model, p, cfg, Array.from({ length: targetClasses }, (_, i) => i + 2));
+  } finally {
+    p.labels.dispose();
+  }
+}
+
+/** Options of {@link fabAttack}: those of {@link fab} without the budget, plus a display name. */
+export type FabAttackOptions = Omit<FabOptions, 'eps'> & { name?: string };
+
+/** FAB as an {@link Attack} value (fixed-epsilon: success within eps, untargeted, Linf). */
+export function fabAttack(options: FabAttackOptions = {}): Attack {
+  resolve({ ...options, eps: 0 }, 'fabAttack');
+  return {
+    name: options.name ?? 'FAB',
+    norm: 'linf',
+    kind: 'fixed-epsilon',
+    targeted: false,
+    bounds: options.bounds ?? [0, 1],
+    run: (model, x, labels, eps) => fab(model, x, labels, { ...options, eps }),
+  };
+}
+
+/** Options of {@link fabTargetedAttack}. */
+export type FabTargetedAttackOptions = Omit<FabTargetedOptions, 'eps'> & { name?: string };
+
+/** FAB-T as an {@link Attack} value (fixed-epsilon; success = misclassification within eps, so `targeted: false`). */
+export function fabTargetedAttack(options: FabTargetedAttackOptions = {}): Attack {
+  resolve({ ...options, eps: 0 }, 'fabTargetedAttack');
+  return {
+    name: options.name ?? 'FAB-T',
+    norm: 'linf',
+    kind: 'fixed-epsilon',
+    targeted: false,
+    bounds: options.bounds ?? [0, 1],
+    run: (model, x, labels, eps) => fabTargeted(model, x, labels, { ...options, eps }),
+  };
+}

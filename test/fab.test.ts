@@ -1,0 +1,204 @@
+// FAB: the Linf projection by hand and against an independent bisection, the minimal distance on a
+// linear model in closed form, and the attack on a small CNN trained inside the test (seeded).
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mulberry32 } from '../src/data/random.js';
+import { fab, fabAttack, fabTargeted, fabTargetedAttack, projectLinfOntoHyperplane } from '../src/index.js';
+import { linearModel } from './helpers/linear.js';
+import { syntheticData, trainSmallCnn } from './helpers/small-cnn.js';
+
+const project = (point: number[], w: number[], b: number, lo = 0, hi = 1) => {
+  const out = new Float64Array(point.length);
+  const lambda = projectLinfOntoHyperplane(point, w, b, lo, hi, out);
+  return { d: Array.from(out), lambda };
+};
+
+describe('Linf projection onto a hyperplane inside a box', () => {
+  it('hand cases: free, box-active, infeasible, zero weights, already on the plane', () => {
+    // w . x = 1.2 from (0.5, 0.5): both coordinates up by 0.1.
+    let r = project([0.5, 0.5], [1, 1], 1.2);
+    r.d.forEach((v) => expect(v).toBeCloseTo(0.1, 12));
+    expect(r.lambda).toBeCloseTo(0.1, 12);
+    // From (0.95, 0.5) to w . x = 1.65: the first coordinate stops at 1 (0.05), the second goes 0.15.
+    r = project([0.95, 0.5], [1, 1], 1.65);
+    expect(r.d[0]).toBeCloseTo(0.05, 12);
+    expect(r.d[1]).toBeCloseTo(0.15, 12);
+    expect(r.lambda).toBeCloseTo(0.15, 12);
+    // w = (2, -1), w . x = 0 from (0.5, 0.5): 3 lambda = 0.5 -> (-1/6, +1/6).
+    r = project([0.5, 0.5], [2, -1], 0);
+    expect(r.d[0]).toBeCloseTo(-1 / 6, 12);
+    expect(r.d[1]).toBeCloseTo(1 / 6, 12);
+    // Out of reach inside [0, 1]: the corner in the right direction.
+    r = project([0.9, 0.1], [1, -2], 10);
+    expect(r.d).toEqual([0.09999999999999998, -0.1]);
+    expect(r.lambda).toBe(Infinity);
+    // A zero weight never moves.
+    r = project([0.3, 0.3], [0, 2], 0.8);
+    expect(r.d[0]).toBe(0);
+    expect(r.d[1]).toBeCloseTo(0.1, 12);
+    expect(project([0.25, 0.5], [1, 1], 0.75).d).toEqual([0, 0]);
+  });
+
+  it('random problems: on the plane, in the box, and no smaller Linf step exists (independent bisection)', () => {
+    const random = mulberry32(11);
+    let boxActive = 0;
+    for (let trial = 0; trial < 200; trial++) {
+      const n = 1 + Math.floor(random() * 8);
+      const point = Array.from({ length: n }, () => random());
+      const w = Array.from({ length: n }, () => (random() < 0.15 ? 0 : 2 * random() - 1));
+      const b = w.reduce((s, wi, i) => s + wi * point[i]!, 0) + (random() - 0.5) * 1.5;
+      const { d, lambda } = project(point, w, b);
+      d.forEach((v, i) => {
+        expect(point[i]! + v).toBeGreaterThanOrEqual(-1e-12);
+        expect(point[i]! + v).toBeLessThanOrEqual(1 + 1e-12);
+      });
+      // The best w . x reachable within Linf radius t in the box, towards the plane.
+      const c = w.reduce((s, wi, i) => s + wi * point[i]!, 0) - b;
+      const reach = (t: number) =>
+        w.reduce((s, wi, i) => {
+          if (wi === 0) return s;
+          const up = (c < 0 ? 1 : -1) * wi > 0;
+          return s + Math.abs(wi) * Math.min(t, up ? 1 - point[i]! : point[i]!);
+        }, 0);
+      if (reach(1) < Math.abs(c)) {
+        expect(lambda).toBe(Infinity);
+        continue;
+      }
+      const value = w.reduce((s, wi, i) => s + wi * (point[i]! + d[i]!), 0);
+      expect(value).toBeCloseTo(b, 9);
+      let [low, high] = [0, 1];
+      for (let k = 0; k < 100; k++) {
+        const mid = (low + high) / 2;
+        reach(mid) >= Math.abs(c) ? (high = mid) : (low = mid);
+      }
+      expect(lambda).toBeCloseTo(high, 9);
+      expect(Math.max(0, ...d.map(Math.abs))).toBeCloseTo(high, 9);
+      if (d.some((v, i) => Math.abs(v) < lambda - 1e-9 && w[i] !== 0)) boxActive++;
+    }
+    expect(boxActive).toBeGreaterThan(5);
+  });
+});
+
+describe('FAB-T on a linear model', () => {
+  it('finds the boundary to the second class within [d*, eta d*] of the closed-form Linf distance, fooling exactly when eps allows', () => {
+    const classes = 10;
+    const lin = linearModel([4, 4, 3], classes, 21);
+    const n = 30;
+    const x = tf.randomUniform([n, 4, 4, 3], 0.3, 0.7, 'float32', 22) as tf.Tensor4D;
+    const logits = tf.tidy(() => lin.model(x).arraySync() as number[][]);
+    const labels = logits.map((row) => row.indexOf(Math.max(...row)));
+    const d = lin.d;
+    // Closed-form Linf distance to the boundary between y and k: (z_y - z_k) / ||w_y - w_k||_1 (box inactive here).
+    const distTo = (i: number, k: number) => {
+      let l1 = 0;
+      for (let j = 0; j < d; j++) l1 += Math.abs(lin.weights[j * classes + labels[i]!]! - lin.weights[j * classes + k]!);
+      return (logits[i]![labels[i]!]! - logits[i]![k]!) / l1;
+    };
+    const second = logits.map((row) => [...row.keys()].sort((a, b) => row[b]! - row[a]!)[1]!);
+    const target = second.map((k, i) => distTo(i, k));
+    const nearest = labels.map((y, i) => Math.min(...[...Array(classes).keys()].filter((k) => k !== y).map((k) => distTo(i, k))));
+    const xs = x.dataSync();
+    const distances = (adv: tf.Tensor4D) => {
+      const a = adv.dataSync();
+      return labels.map((_, i) => {
+        let m = 0;
+        for (let j = 0; j < d; j++) m = Math.max(m, Math.abs(a[i * d + j]! - xs[i * d + j]!));
+        return m;
+      });
+    };
+    // A generous budget: every point is fooled, between its nearest boundary and 1.05 x the target's.
+    const wide = fabTargeted(lin.model, x, labels, { eps: 1, steps: 20, targetClasses: 1 });
+    distances(wide).forEach((dist, i) => {
+      expect(dist).toBeGreaterThanOrEqual(nearest[i]! * (1 - 1e-5));
+      expect(dist).toBeLessThanOrEqual(1.05 * target[i]! * (1 + 1e-5));
+    });
+    // eps between the distances: fooled iff 1.05 d* fits; never when even the nearest boundary is beyond eps.
+    const eps = [...target].sort((a, b) => a - b)[Math.floor(n / 2)]!;
+    const tight = fabTargeted(lin.model, x, labels, { eps, steps: 20, targetClasses: 1 });
+    const dt = distances(tight);
+    let fooled = 0;
+    let missed = 0;
+    dt.forEach((dist, i) => {
+      if (1.05 * target[i]! < eps * (1 - 1e-5)) {
+        expect(dist).toBeGreaterThan(0);
+        fooled++;
+      }
+      if (nearest[i]! > eps * (1 + 1e-5)) {
+        expect(dist).toBe(0);
+        missed++;
+      }
+      expect(dist).toBeLessThanOrEqual(eps + 1e-7);
+    });
+    expect(fooled).toBeGreaterThan(5);
+    expect(missed).toBeGreaterThan(5);
+    tf.dispose([x, wide, tight]);
+    lin.dispose();
+  });
+});
+
+describe('FAB on a trained small CNN', () => {
+  let model: tfl.LayersModel;
+  const { x, y } = syntheticData(40, 7);
+  const correct = (images: tf.Tensor4D) => tf.tidy(() => Array.from(tf.equal(tf.argMax(model.predict(images) as tf.Tensor, 1), y).dataSync(), Boolean));
+  const accuracy = (images: tf.Tensor4D) => correct(images).filter(Boolean).length / x.shape[0];
+  const linf = (adv: tf.Tensor4D) => tf.tidy(() => Array.from(tf.max(tf.abs(tf.sub(adv, x)), [1, 2, 3]).dataSync()));
+
+  beforeAll(async () => {
+    model = await trainSmallCnn(1);
+  });
+  afterAll(() => {
+    model.dispose();
+    tf.dispose([x, y]);
+  });
+
+  it('FAB-T lowers accuracy within eps and the bounds; unfooled points come back clean; one tensor returned; seeded', () => {
+    const eps = 8 / 255;
+    const before = tf.memory().numTensors;
+    const adv = fabTargeted(model, x, y, { eps, steps: 10, targetClasses: 2 });
+    expect(tf.memory().numTensors).toBe(before + 1);
+    expect(accuracy(adv)).toBeLessThan(accuracy(x) - 0.1);
+    const ok = correct(adv);
+    linf(adv).forEach((d, i) => {
+      expect(d).toBeLessThanOrEqual(eps);
+      if (ok[i]) expect(d).toBe(0);
+    });
+    const [lo, hi] = tf.tidy(() => [tf.min(adv).dataSync()[0]!, tf.max(adv).dataSync()[0]!]);
+    expect(lo).toBeGreaterThanOrEqual(0);
+    expect(hi).toBeLessThanOrEqual(1);
+    const again = fabTargeted(model, x, y, { eps, steps: 10, targetClasses: 2 });
+    expect(Array.from(again.dataSync())).toEqual(Array.from(adv.dataSync()));
+    tf.dispose([adv, again]);
+  });
+
+  it('untargeted FAB lowers accuracy; restarts (random starts) only add fooled points; clean errors stay', () => {
+    const eps = 6 / 255;
+    const labels = Array.from(y.dataSync());
+    for (let i = 0; i < 4; i++) labels[i] = (labels[i]! + 1) % 10;
+    const steps: number[] = [];
+    const one = fab(model, x, labels, { eps, steps: 8, onStep: (s) => steps.push(s) });
+    const three = fab(model, x, labels, { eps, steps: 8, restarts: 3, seed: 1 });
+    expect(steps[steps.length - 1]).toBe(8);
+    const [d1, d3] = [linf(one), linf(three)];
+    for (let i = 0; i < 4; i++) expect(d1[i]).toBe(0);
+    expect(d1.filter((d) => d > 0).length).toBeGreaterThan(5);
+    d1.forEach((d, i) => {
+      if (d > 0) expect(d3[i]).toBeGreaterThan(0);
+    });
+    tf.dispose([one, three]);
+  });
+
+  it('as Attack values, and bad options', () => {
+    expect([fabAttack().name, fabTargetedAttack().name]).toEqual(['FAB', 'FAB-T']);
+    const adv = fabTargetedAttack({ steps: 3, targetClasses: 1 }).run(model, x, y, 8 / 255);
+    expect(accuracy(adv)).toBeLessThan(accuracy(x));
+    adv.dispose();
+    const before = tf.memory().numTensors;
+    expect(() => fab(model, x, y, { eps: -1 })).toThrow(/eps = -1: must be a finite number >= 0/);
+    expect(() => fab(model, x, y, { eps: 0.1, norm: 'l2' as never })).toThrow(/norm = "l2": FAB is implemented for 'linf' only/);
+    expect(() => fab(model, x, y, { eps: 0.1, eta: 0.5 })).toThrow(/eta = 0.5: must be a finite number >= 1/);
+    expect(() => fab(model, x, y, { eps: 0.1, beta: 0 })).toThrow(/beta = 0: must be a finite number > 0 and <= 1/);
+    expect(() => fabTargeted(model, x, y, { eps: 0.1, targetClasses: 10 })).toThrow(/targetClasses = 10: must be an integer >= 1 and <= 9/);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
