@@ -22,6 +22,7 @@ import {
   crossEntropy,
   cwLoss,
   dlrLoss,
+  dlrTargetedLoss,
   isAdversarial,
   logitsOf,
   perturbationNorms,
@@ -95,18 +96,20 @@ describe('tensor accounting of the public functions', () => {
     const x = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 4) as tf.Tensor4D;
     const y = tf.tensor1d([1, 2], 'int32');
     const logits = logitsOf(model, x);
+    const targets = tf.tensor1d([3, 4], 'int32');
     const outputs: tf.Tensor[] = [];
     for (const fn of [
       () => logitsOf(model, x),
       () => crossEntropy(logits, y),
       () => cwLoss(logits, y),
       () => dlrLoss(logits, y),
+      () => dlrTargetedLoss(logits, y, targets),
       () => isAdversarial(model, x, y),
       () => perturbationNorms(x, 'l2'),
       () => perturbationNorms(x, 'linf'),
     ]) {
       expect(await leftBehind(() => outputs.push(fn()))).toBe(1);
     }
-    tf.dispose([x, y, logits, ...outputs]);
+    tf.dispose([x, y, logits, targets, ...outputs]);
   });
 });

@@ -11,6 +11,7 @@ import { buildModel, loadData, progressBar, RunDir, statsFor, timestamp, UsageEr
 import {
   adversarialTrain,
   antiPerturbationRatio,
+  autoAttackAttack,
   backendInfo,
   deepfoolAttack,
   featureMapShape,
@@ -22,6 +23,7 @@ import {
   robustAccuracy,
   saveChart,
   type Attack,
+  type AutoAttackOptions,
   type ChartSpec,
   type CifarSplit,
   type Defense,
@@ -48,6 +50,8 @@ export interface ScaleSettings {
   testSize?: number;
   /** Steps of the evaluation attacks (Table I: PGD-10/20/50 and DeepFool-50). */
   evalSteps: { 'PGD-10': number; 'PGD-20': number; 'PGD-50': number; DeepFool: number };
+  /** AutoAttack budgets: empty for the standard settings (100 iterations, 5000 Square queries, 9 targets). */
+  autoAttack: Pick<AutoAttackOptions, 'steps' | 'queries' | 'targetClasses'>;
   /** Evaluation batch size. */
   evalBatchSize: number;
   /** Default `--data`. */
@@ -58,11 +62,13 @@ const TABLE_I = { 'PGD-10': 10, 'PGD-20': 20, 'PGD-50': 50, DeepFool: 50 };
 
 /** The default settings of each scale; an experiment may override some of them (`scales`). */
 export const SCALE_SETTINGS: Readonly<Record<Scale, ScaleSettings>> = {
-  full: { width: 1, evalSteps: TABLE_I, evalBatchSize: 256, data: 'cifar10:.cache/cifar10' },
-  cpu: { width: 1 / 16, epochs: 2, batchSize: 64, trainSize: 512, testSize: 100, evalSteps: TABLE_I, evalBatchSize: 100, data: 'sample' },
+  full: { width: 1, evalSteps: TABLE_I, autoAttack: {}, evalBatchSize: 256, data: 'cifar10:.cache/cifar10' },
+  cpu: {
+    width: 1 / 16, epochs: 2, batchSize: 64, trainSize: 512, testSize: 100, evalSteps: TABLE_I, autoAttack: { queries: 1000 }, evalBatchSize: 100, data: 'sample',
+  },
   smoke: {
     width: 1 / 64, epochs: 1, batchSize: 2, trainAttackSteps: 1, trainSize: 2, testSize: 2,
-    evalSteps: { 'PGD-10': 1, 'PGD-20': 1, 'PGD-50': 1, DeepFool: 2 }, evalBatchSize: 2, data: 'sample',
+    evalSteps: { 'PGD-10': 1, 'PGD-20': 1, 'PGD-50': 1, DeepFool: 2 }, autoAttack: { steps: 1, queries: 2, targetClasses: 1 }, evalBatchSize: 2, data: 'sample',
   },
 };
 
@@ -127,7 +133,7 @@ export function describe(config: ModelConfig): string {
 }
 
 /** Names of the evaluation attacks of Table I. */
-export type PaperAttackName = 'FGSM' | 'PGD-10' | 'PGD-20' | 'PGD-50' | 'DeepFool';
+export type PaperAttackName = 'FGSM' | 'PGD-10' | 'PGD-20' | 'PGD-50' | 'DeepFool' | 'AutoAttack';
 
 /** A table laid out like the paper's: a header row and rows of cells (numbers are percentages). */
 export interface Table {
@@ -316,8 +322,10 @@ export class Experiment {
         return pgdAttack({ name, steps: steps['PGD-50'], relStepSize: 0.033333, seed: this.seed + 2000 });
       case 'DeepFool':
         return deepfoolAttack({ name, steps: steps.DeepFool, overshoot: 0.02, candidates: 10 });
+      case 'AutoAttack':
+        return autoAttackAttack({ ...this.settings.autoAttack, seed: this.seed + 4000, onWarning: (m) => void this.log(`  AutoAttack warning: ${m}`) });
       default:
-        throw new RangeError(`attack '${String(name)}': accepted values are FGSM, PGD-10, PGD-20, PGD-50, DeepFool`);
+        throw new RangeError(`attack '${String(name)}': accepted values are FGSM, PGD-10, PGD-20, PGD-50, DeepFool, AutoAttack`);
     }
   }
 
@@ -377,7 +385,8 @@ export class Experiment {
     if (!this.cache) return `scale ${this.scale}: width ${s.width}, seed ${this.seed} (no training)`;
     return `scale ${this.scale}: data ${this.dataSpec} (train ${this.cache.train.count}, test ${this.cache.test.count} images), ` +
       `width ${s.width}, epochs ${s.epochs ?? "preset's"}, batch ${s.batchSize ?? "preset's"}, training attack steps ${s.trainAttackSteps ?? "preset's"}, ` +
-      `eval steps PGD-20 ${s.evalSteps['PGD-20']} / PGD-50 ${s.evalSteps['PGD-50']} / DeepFool ${s.evalSteps.DeepFool}, seed ${this.seed}`;
+      `eval steps PGD-20 ${s.evalSteps['PGD-20']} / PGD-50 ${s.evalSteps['PGD-50']} / DeepFool ${s.evalSteps.DeepFool}, ` +
+      `AutoAttack ${Object.keys(s.autoAttack).length ? `non-standard (${Object.entries(s.autoAttack).map(([k, v]) => `${k} ${v}`).join(', ')})` : 'standard'}, seed ${this.seed}`;
   }
 }
 

@@ -18,6 +18,27 @@ export {
   type ApgdTargetedAttackOptions,
   type ApgdIteration,
 } from './apgd.js';
+export {
+  fab,
+  fabTargeted,
+  fabAttack,
+  fabTargetedAttack,
+  type FabOptions,
+  type FabTargetedOptions,
+  type FabAttackOptions,
+  type FabTargetedAttackOptions,
+} from './fab.js';
+export { projectLinfOntoHyperplane } from './fab-projection.js';
+export {
+  autoAttack,
+  autoAttackAttack,
+  type AutoAttackOptions,
+  type AutoAttackResult,
+  type AutoAttackProgress,
+  type AutoAttackComponent,
+  type AutoAttackVersion,
+  type AutoAttackAttackOptions,
+} from './autoattack.js';
 export { square, squareAttack, squareFraction, squareSide, type SquareOptions, type SquareAttackOptions } from './square.js';
 export { deepfool, deepfoolAttack, type DeepFoolOptions } from './deepfool.js';
 export { attackSweep, type SweepResult } from './sweep.js';

@@ -1,9 +1,13 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Attack } from '../attacks/attack.js';
+import { apgdAttack, apgdTargetedAttack } from '../attacks/apgd.js';
+import { autoAttackAttack } from '../attacks/autoattack.js';
 import { deepfoolAttack } from '../attacks/deepfool.js';
+import { fabTargetedAttack } from '../attacks/fab.js';
 import { fgsmAttack } from '../attacks/fgsm.js';
 import { pgdAttack } from '../attacks/pgd.js';
 import { robustAccuracy, type RobustAccuracyResult } from '../attacks/robust-accuracy.js';
+import { squareAttack } from '../attacks/square.js';
 import { paperAttacks } from '../attacks/suite.js';
 import { fileSystem } from '../io/file-system.js';
 import { loadData, parseEpsList, parseInteger, progressBar, RunDir, timestamp, UsageError } from './common.js';
@@ -14,7 +18,29 @@ const NAMED: Record<string, () => Attack> = {
   'pgd-20': () => pgdAttack({ name: 'PGD-20', steps: 20, relStepSize: 0.25, seed: 1000 }),
   'pgd-50': () => pgdAttack({ name: 'PGD-50', steps: 50, relStepSize: 0.033333, seed: 2000 }),
   deepfool: () => deepfoolAttack({ name: 'DeepFool' }),
+  // AutoAttack's components with its standard settings, and the standard cascade itself.
+  'apgd-ce': () => apgdAttack({ seed: 0 }),
+  'apgd-dlr': () => apgdAttack({ loss: 'dlr', seed: 0 }),
+  'apgd-t': () => apgdTargetedAttack({ seed: 0 }),
+  'fab-t': () => fabTargetedAttack({ seed: 0 }),
+  square: () => squareAttack({ seed: 0 }),
+  autoattack: () => autoAttackAttack({ seed: 0 }),
 };
+
+/** `--attacks`: a comma-separated list of attack names, where `paper` stands for the paper's suite. */
+export function parseAttackList(list: string): Attack[] {
+  const attacks = list.split(',').flatMap((name) => {
+    const key = name.trim().toLowerCase();
+    if (key === 'paper') return paperAttacks({ seed: 0 });
+    const make = NAMED[key];
+    if (!make) throw new UsageError(`--attacks '${list}': accepted values are a comma-separated list of paper, ${Object.keys(NAMED).join(', ')}`);
+    return [make()];
+  });
+  const names = attacks.map((a) => a.name);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice) throw new UsageError(`--attacks '${list}': ${twice} is listed twice`);
+  return attacks;
+}
 
 /** Options of `rmc-robust eval`. */
 export interface EvalCommandOptions {
@@ -29,11 +55,7 @@ export interface EvalCommandOptions {
 
 export async function evalCommand(o: EvalCommandOptions): Promise<void> {
   const epsilons = parseEpsList(o.eps);
-  const attacks = o.attacks === 'paper' ? paperAttacks({ seed: 0 }) : o.attacks.split(',').map((name) => {
-    const make = NAMED[name.trim().toLowerCase()];
-    if (!make) throw new UsageError(`--attacks '${o.attacks}': accepted values are paper or a list of ${Object.keys(NAMED).join(', ')}`);
-    return make();
-  });
+  const attacks = parseAttackList(o.attacks);
   const limit = parseInteger(o.test, '--test', 1);
   const batchSize = parseInteger(o.batchSize, '--batch-size', 1);
   let model: tfl.LayersModel;

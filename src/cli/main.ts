@@ -71,11 +71,11 @@ program
 
 program
   .command('eval')
-  .description("evaluate a saved model under the paper's attacks; writes JSON and a Markdown table")
+  .description("evaluate a saved model under the paper's attacks and AutoAttack; writes JSON and a Markdown table")
   .requiredOption('--model <dir>', 'a model saved by train (directory or model.json)')
   .option('--data <spec>', 'sample (embedded), cifar10:<dir> or cifar100:<dir>', 'sample')
   .option('--eps <list>', 'budgets, e.g. 8/255,4/255', '8/255')
-  .option('--attacks <list>', 'paper (Table I) or a list of fgsm, pgd-10, pgd-20, pgd-50, deepfool', 'paper')
+  .option('--attacks <list>', 'comma-separated: paper (Table I), fgsm, pgd-10, pgd-20, pgd-50, deepfool, apgd-ce, apgd-dlr, apgd-t, fab-t, square, autoattack (standard AutoAttack)', 'paper')
   .option('--test <n>', 'evaluate on the first n test images', '1000')
   .option('--batch-size <n>', 'batch size', '128')
   .option('--out <dir>', 'run directory')
