@@ -49,26 +49,31 @@ export function projectLinfOntoHyperplane(point: ArrayLike<number>, w: ArrayLike
     for (let i = 0; i < n; i++) out[i] = move(i, Infinity);
     return Infinity;
   }
-  // g(lambda) = sum |w_i| min(lambda, room_i), increasing and piecewise linear; its kinks are the rooms.
-  const order = Array.from({ length: n }, (_, i) => i).filter((i) => weight[i]! > 0);
-  order.sort((p, q) => room[p]! - room[q]!);
-  let reached = 0; // sum of |w_i| room_i over saturated coordinates
-  let slope = 0;
-  for (const i of order) slope += weight[i]!;
-  let lambda = 0;
-  let found = false;
-  for (const i of order) {
-    // On [previous room, room_i] g(lambda) = reached + slope * lambda.
-    const atKink = reached + slope * room[i]!;
-    if (atKink >= target) {
-      lambda = (target - reached) / slope;
-      found = true;
-      break;
-    }
-    reached += weight[i]! * room[i]!;
-    slope -= weight[i]!;
+  // g(lambda) = sum |w_i| min(lambda, room_i) is increasing, concave and piecewise linear with kinks at
+  // the rooms: binary-search the sorted rooms for the first kink where g reaches the target, then
+  // solve the linear piece before it. (A numeric typed-array sort; no comparator, no index shuffle.)
+  const g = (lambda: number) => {
+    let sum = 0;
+    for (let i = 0; i < n; i++) if (weight[i]! > 0) sum += weight[i]! * Math.min(lambda, room[i]!);
+    return sum;
+  };
+  const kinks = room.filter((_, i) => weight[i]! > 0).sort();
+  let low = 0;
+  let high = kinks.length - 1; // g(kinks[last]) = total >= target
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (g(kinks[mid]!) >= target) high = mid;
+    else low = mid + 1;
   }
-  if (!found) lambda = order.length ? room[order[order.length - 1]!]! : 0;
+  const start = low > 0 ? kinks[low - 1]! : 0;
+  let saturated = 0;
+  let slope = 0;
+  for (let i = 0; i < n; i++) {
+    if (weight[i]! === 0) continue;
+    if (room[i]! <= start) saturated += weight[i]! * room[i]!;
+    else slope += weight[i]!;
+  }
+  const lambda = slope > 0 ? Math.min((target - saturated) / slope, kinks[low]!) : kinks[low]!;
   for (let i = 0; i < n; i++) out[i] = move(i, lambda);
   return lambda;
 }
