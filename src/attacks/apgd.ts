@@ -5,11 +5,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { deriveSeed } from '../data/random.js';
-import { prepare, type Attack, type Prepared } from './attack.js';
+import { prepare, untargetedAttack, type Attack, type Prepared } from './attack.js';
 import { crossEntropy, dlrLoss, dlrTargetedLoss, type LossFn } from './losses.js';
 import { logitsOf, type ModelLike } from './model.js';
 import { checkNorm, l2Norms, type Norm } from './norms.js';
-import { indicesWhere, putRows, takeRows } from './rows.js';
+import { attackRows, classesAtRank, correctRows, indicesWhere } from './rows.js';
 import { checkNumber, checkSeed, type Bounds, type LabelsLike } from './validate.js';
 
 /** Options of {@link apgd}. */
@@ -285,42 +285,27 @@ interface PlannedRun {
  * images elsewhere.
  */
 function cascade(model: ModelLike, p: Prepared, cfg: ApgdConfig, runs: PlannedRun[]): tf.Tensor4D {
-  const robust = tf.tidy(() => Uint8Array.from(tf.equal(tf.argMax(logitsOf(model, p.x), 1), p.labels).dataSync()));
-  let adv = tf.clone(p.x);
+  const state = { adv: tf.clone(p.x), robust: correctRows((t) => logitsOf(model, t), p.x, p.labels) };
   const total = runs.length * cfg.steps;
   let done = 0;
-  let runIndex = 0;
-  const progress = () => cfg.onStep?.(++done, total);
-  for (const run of runs) {
-    runIndex++;
-    const rows = indicesWhere(robust);
-    if (rows.length > 0) {
-      const xs = takeRows(p.x, rows);
-      const ys = takeRows(p.labels, rows);
+  runs.forEach((run, runIndex) => {
+    const rows = indicesWhere(state.robust);
+    attackRows(state, p.x, p.labels, rows, (xs, ys) => {
       const loss = run.loss(rows);
-      const before = done;
       try {
-        const result = apgdRun(model, xs, ys, loss.fn, p.bounds, cfg, run.seed, runIndex - 1, progress);
-        const fooled = result.fooled.dataSync();
-        const merged = putRows(adv, rows, result.xAdv, fooled);
-        adv.dispose();
-        adv = merged;
-        rows.forEach((row, k) => {
-          if (fooled[k]) robust[row] = 0;
-        });
-        tf.dispose([result.fooled, result.xAdv]);
+        const result = apgdRun(model, xs, ys, loss.fn, p.bounds, cfg, run.seed, runIndex, () => cfg.onStep?.(++done, total));
+        const fooled = Uint8Array.from(result.fooled.dataSync());
+        result.fooled.dispose();
+        return { examples: result.xAdv, fooled };
       } finally {
         loss.dispose();
-        tf.dispose([xs, ys]);
       }
-      // A run stopped early (everything fooled) still counts its full share of the progress.
-      done = before + cfg.steps;
-    } else {
-      done = runIndex * cfg.steps;
-    }
+    });
+    // A run stopped early (everything fooled) or skipped still counts its full share of the progress.
+    done = (runIndex + 1) * cfg.steps;
     cfg.onStep?.(done, total);
-  }
-  return adv;
+  });
+  return state.adv;
 }
 
 /**
@@ -382,7 +367,7 @@ export function apgdTargeted(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, op
           runs.push({
             seed: deriveSeed(cfg.seed, rank, r),
             loss: (rows) => {
-              const targets = tf.tidy(() => tf.reshape(tf.slice(takeRows(ranked, rows), [0, rank - 1], [rows.length, 1]), [-1]) as tf.Tensor1D);
+              const targets = classesAtRank(ranked, rows, rank);
               return { fn: (z, labels) => dlrTargetedLoss(z, labels, targets), dispose: () => targets.dispose() };
             },
           });
@@ -405,14 +390,7 @@ export function apgdAttack(options: ApgdAttackOptions = {}): Attack {
   resolve({ ...options, eps: 0 }, 'apgdAttack');
   const loss = resolveLossName(options.loss);
   const norm = checkNorm(options.norm);
-  return {
-    name: options.name ?? (loss === 'ce' ? 'APGD-CE' : 'APGD-DLR'),
-    norm,
-    kind: 'fixed-epsilon',
-    targeted: false,
-    bounds: options.bounds ?? [0, 1],
-    run: (model, x, labels, eps) => apgd(model, x, labels, { ...options, eps }),
-  };
+  return untargetedAttack(options.name ?? (loss === 'ce' ? 'APGD-CE' : 'APGD-DLR'), norm, options.bounds, (model, x, labels, eps) => apgd(model, x, labels, { ...options, eps }));
 }
 
 /** Options of {@link apgdTargetedAttack}. */
@@ -421,12 +399,5 @@ export type ApgdTargetedAttackOptions = Omit<ApgdTargetedOptions, 'eps'> & { nam
 /** APGD-T as an {@link Attack} value (fixed-epsilon; success = misclassification, so `targeted: false`). */
 export function apgdTargetedAttack(options: ApgdTargetedAttackOptions = {}): Attack {
   resolve({ ...options, eps: 0 }, 'apgdTargetedAttack');
-  return {
-    name: options.name ?? 'APGD-T',
-    norm: checkNorm(options.norm),
-    kind: 'fixed-epsilon',
-    targeted: false,
-    bounds: options.bounds ?? [0, 1],
-    run: (model, x, labels, eps) => apgdTargeted(model, x, labels, { ...options, eps }),
-  };
+  return untargetedAttack(options.name ?? 'APGD-T', checkNorm(options.norm), options.bounds, (model, x, labels, eps) => apgdTargeted(model, x, labels, { ...options, eps }));
 }

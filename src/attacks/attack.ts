@@ -27,6 +27,14 @@ export interface Attack {
   run(model: ModelLike, x: tf.Tensor4D, labels: LabelsLike, eps: number): tf.Tensor4D;
 }
 
+/**
+ * An untargeted fixed-epsilon {@link Attack} value (success = misclassification) that calls `run`
+ * with the budget; the factories of APGD, FAB, Square and AutoAttack are made this way.
+ */
+export function untargetedAttack(name: string, norm: Norm, bounds: Bounds | undefined, run: Attack['run']): Attack {
+  return { name, norm, kind: 'fixed-epsilon', targeted: false, bounds: bounds ?? [0, 1], run };
+}
+
 /** Validated inputs of an attack call. */
 export interface Prepared {
   x: tf.Tensor4D;

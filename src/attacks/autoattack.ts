@@ -5,13 +5,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { deriveSeed } from '../data/random.js';
-import { prepare, type Attack } from './attack.js';
+import { prepare, untargetedAttack, type Attack } from './attack.js';
 import { apgd, apgdTargeted } from './apgd.js';
 import { checkProbabilities, checkRandomized, checkSquareSuccess, checkZeroGradients } from './autoattack-checks.js';
 import { fab, fabTargeted } from './fab.js';
 import { logitsOf, type ModelLike } from './model.js';
 import { checkNorm, projectToBall, type Norm } from './norms.js';
-import { indicesWhere, putRows, takeRows } from './rows.js';
+import { attackRows, correctRows, indicesWhere } from './rows.js';
 import { square } from './square.js';
 import { checkNumber, checkSeed, type Bounds, type LabelsLike } from './validate.js';
 
@@ -223,33 +223,32 @@ export function autoAttack(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, opti
       }
     }
 
-    const robust = new Uint8Array(n);
+    const predict = (t: tf.Tensor4D) => logitsOf(model, t);
+    const state = { adv: tf.clone(p.x), robust: new Uint8Array(n) };
     for (let start = 0; start < n; start += batchSize) {
       const size = Math.min(batchSize, n - start);
-      const flags = tf.tidy(() => tf.equal(tf.argMax(logitsOf(model, tf.slice(p.x, start, size) as tf.Tensor4D), 1), tf.slice(p.labels, start, size)).dataSync());
-      robust.set(flags, start);
+      const xs = tf.slice(p.x, start, size) as tf.Tensor4D;
+      const ys = tf.slice(p.labels, start, size) as tf.Tensor1D;
+      state.robust.set(correctRows(predict, xs, ys), start);
+      tf.dispose([xs, ys]);
     }
-    const count = () => robust.reduce((sum, v) => sum + v, 0);
+    const count = () => state.robust.reduce((sum, v) => sum + v, 0);
     const clean = count() / n;
-    let adversarial = tf.clone(p.x);
     const afterAttack: Record<string, number> = {};
     const fooledBy: Record<string, number> = {};
+    const silent = () => {};
 
     plan.forEach((step, attackIndex) => {
       const name = DISPLAY[step.component];
-      const rows = indicesWhere(robust);
+      const rows = indicesWhere(state.robust);
       let fooled = 0;
       for (let start = 0, batchIndex = 0; start < rows.length; start += batchSize, batchIndex++) {
         const batchRows = rows.slice(start, start + batchSize);
-        const progress = (fraction: number) =>
-          options.onProgress?.({ attack: name, attackIndex, attackCount: plan.length, done: start, total: rows.length, batchFraction: fraction, robust: count() });
-        const onStep = (done: number, total: number) => progress(done / total);
-        const xs = takeRows(p.x, batchRows);
-        const ys = takeRows(p.labels, batchRows);
-        const common = { eps, bounds: p.bounds, seed: deriveSeed(seed, attackIndex, batchIndex), onStep };
-        const silent = () => {};
-        let raw: tf.Tensor4D;
-        try {
+        const report = (done: number, batchFraction: number) =>
+          options.onProgress?.({ attack: name, attackIndex, attackCount: plan.length, done, total: rows.length, batchFraction, robust: count() });
+        const common = { eps, bounds: p.bounds, seed: deriveSeed(seed, attackIndex, batchIndex), onStep: (i: number, total: number) => report(start, i / total) };
+        fooled += attackRows(state, p.x, p.labels, batchRows, (xs, ys) => {
+          let raw: tf.Tensor4D;
           switch (step.component) {
             case 'apgd-ce':
             case 'apgd-dlr':
@@ -269,23 +268,11 @@ export function autoAttack(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, opti
               break;
           }
           // Held to the threat model whatever the attack returned, then judged by the model itself.
-          const clipped = tf.tidy(() => tf.clipByValue(projectToBall(raw, xs, eps, norm), lo, hi) as tf.Tensor4D);
+          const examples = tf.tidy(() => tf.clipByValue(projectToBall(raw, xs, eps, norm), lo, hi) as tf.Tensor4D);
           raw.dispose();
-          const wrong = tf.tidy(() => tf.notEqual(tf.argMax(logitsOf(model, clipped), 1), ys).dataSync());
-          const merged = putRows(adversarial, batchRows, clipped, wrong);
-          adversarial.dispose();
-          adversarial = merged;
-          clipped.dispose();
-          batchRows.forEach((row, k) => {
-            if (wrong[k]) {
-              robust[row] = 0;
-              fooled++;
-            }
-          });
-        } finally {
-          tf.dispose([xs, ys]);
-        }
-        options.onProgress?.({ attack: name, attackIndex, attackCount: plan.length, done: start + batchRows.length, total: rows.length, batchFraction: 1, robust: count() });
+          return { examples, fooled: correctRows(predict, examples, ys).map((ok) => 1 - ok) };
+        });
+        report(start + batchRows.length, 1);
       }
       afterAttack[name] = count() / n;
       fooledBy[name] = fooled;
@@ -294,7 +281,7 @@ export function autoAttack(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, opti
     const squareIndex = plan.findIndex((s) => s.component === 'square');
     if (squareIndex > 0) warn(checkSquareSuccess(fooledBy['Square']!, n));
 
-    return { adversarial, robustMask: robust, n, clean, afterAttack, fooledBy, robust: count() / n, attacks: names, standard, warnings };
+    return { adversarial: state.adv, robustMask: state.robust, n, clean, afterAttack, fooledBy, robust: count() / n, attacks: names, standard, warnings };
   } finally {
     p.labels.dispose();
   }
@@ -311,16 +298,6 @@ export type AutoAttackAttackOptions = Omit<AutoAttackOptions, 'eps' | 'onProgres
 export function autoAttackAttack(options: AutoAttackAttackOptions = {}): Attack {
   resolvePlan(options.version ?? 'standard', options.attacks);
   const norm = checkNorm(options.norm);
-  return {
-    name: options.name ?? 'AutoAttack',
-    norm,
-    kind: 'fixed-epsilon',
-    targeted: false,
-    bounds: options.bounds ?? [0, 1],
-    run: (model, x, labels, eps) => {
-      const { name: _name, ...rest } = options;
-      const n = x.shape[0];
-      return autoAttack(model, x, labels, { ...rest, eps, batchSize: Math.max(n, 1) }).adversarial;
-    },
-  };
+  const { name, ...rest } = options;
+  return untargetedAttack(name ?? 'AutoAttack', norm, options.bounds, (model, x, labels, eps) => autoAttack(model, x, labels, { ...rest, eps, batchSize: x.shape[0] }).adversarial);
 }

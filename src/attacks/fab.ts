@@ -5,10 +5,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { deriveSeed, mulberry32 } from '../data/random.js';
-import { prepare, type Attack, type Prepared } from './attack.js';
+import { prepare, untargetedAttack, type Attack, type Prepared } from './attack.js';
 import { projectLinfOntoHyperplane } from './fab-projection.js';
 import { logitsOf, type ModelLike } from './model.js';
-import { indicesWhere, putRows, takeRows } from './rows.js';
+import { attackRows, classesAtRank, correctRows, indicesWhere } from './rows.js';
 import { checkNumber, checkSeed, type Bounds, type LabelsLike } from './validate.js';
 
 /** Options of {@link fab}. */
@@ -197,42 +197,33 @@ function fabRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, targets:
  * a row counts as fooled when its example is misclassified and within eps.
  */
 function fabCascade(model: ModelLike, p: Prepared, cfg: FabConfig, targetRanks: number[] | undefined): tf.Tensor4D {
-  const robust = tf.tidy(() => Uint8Array.from(tf.equal(tf.argMax(logitsOf(model, p.x), 1), p.labels).dataSync()));
+  const predict = (t: tf.Tensor4D) => logitsOf(model, t);
+  const state = { adv: tf.clone(p.x), robust: correctRows(predict, p.x, p.labels) };
   const ranked = targetRanks ? tf.tidy(() => tf.topk(logitsOf(model, p.x), Math.max(...targetRanks)).indices) : undefined;
-  let adv = tf.clone(p.x);
   const runs = (targetRanks ?? [0]).flatMap((rank) => Array.from({ length: cfg.restarts }, (_, r) => ({ rank, restart: r })));
   const total = runs.length * cfg.steps;
   let done = 0;
   try {
     runs.forEach(({ rank, restart }, index) => {
-      const rows = indicesWhere(robust);
-      if (rows.length > 0) {
-        const xs = takeRows(p.x, rows);
-        const ys = takeRows(p.labels, rows);
-        const targets = ranked ? tf.tidy(() => tf.reshape(tf.slice(takeRows(ranked, rows), [0, rank - 1], [rows.length, 1]), [-1]) as tf.Tensor1D) : undefined;
+      const rows = indicesWhere(state.robust);
+      attackRows(state, p.x, p.labels, rows, (xs, ys) => {
+        const targets = ranked ? classesAtRank(ranked, rows, rank) : undefined;
         try {
           const { best, distance } = fabRun(model, xs, ys, targets, p.numClasses, p.bounds, cfg, restart > 0, deriveSeed(cfg.seed, rank, restart), () => cfg.onStep?.(++done, total));
-          const found = tf.tensor4d(best, xs.shape);
-          const wrong = tf.tidy(() => tf.notEqual(tf.argMax(logitsOf(model, found), 1), ys).dataSync());
-          const fooled = rows.map((_, k) => (wrong[k] && distance[k]! <= cfg.eps ? 1 : 0));
-          const merged = putRows(adv, rows, found, fooled);
-          adv.dispose();
-          adv = merged;
-          found.dispose();
-          rows.forEach((row, k) => {
-            if (fooled[k]) robust[row] = 0;
-          });
+          const examples = tf.tensor4d(best, xs.shape);
+          const correct = correctRows(predict, examples, ys);
+          return { examples, fooled: rows.map((_, k) => (!correct[k] && distance[k]! <= cfg.eps ? 1 : 0)) };
         } finally {
-          tf.dispose([xs, ys, ...(targets ? [targets] : [])]);
+          targets?.dispose();
         }
-      }
+      });
       done = (index + 1) * cfg.steps;
       cfg.onStep?.(done, total);
     });
   } finally {
     ranked?.dispose();
   }
-  return adv;
+  return state.adv;
 }
 
 /**
@@ -287,14 +278,7 @@ export type FabAttackOptions = Omit<FabOptions, 'eps'> & { name?: string };
 /** FAB as an {@link Attack} value (fixed-epsilon: success within eps, untargeted, Linf). */
 export function fabAttack(options: FabAttackOptions = {}): Attack {
   resolve({ ...options, eps: 0 }, 'fabAttack');
-  return {
-    name: options.name ?? 'FAB',
-    norm: 'linf',
-    kind: 'fixed-epsilon',
-    targeted: false,
-    bounds: options.bounds ?? [0, 1],
-    run: (model, x, labels, eps) => fab(model, x, labels, { ...options, eps }),
-  };
+  return untargetedAttack(options.name ?? 'FAB', 'linf', options.bounds, (model, x, labels, eps) => fab(model, x, labels, { ...options, eps }));
 }
 
 /** Options of {@link fabTargetedAttack}. */
@@ -303,12 +287,5 @@ export type FabTargetedAttackOptions = Omit<FabTargetedOptions, 'eps'> & { name?
 /** FAB-T as an {@link Attack} value (fixed-epsilon; success = misclassification within eps, so `targeted: false`). */
 export function fabTargetedAttack(options: FabTargetedAttackOptions = {}): Attack {
   resolve({ ...options, eps: 0 }, 'fabTargetedAttack');
-  return {
-    name: options.name ?? 'FAB-T',
-    norm: 'linf',
-    kind: 'fixed-epsilon',
-    targeted: false,
-    bounds: options.bounds ?? [0, 1],
-    run: (model, x, labels, eps) => fabTargeted(model, x, labels, { ...options, eps }),
-  };
+  return untargetedAttack(options.name ?? 'FAB-T', 'linf', options.bounds, (model, x, labels, eps) => fabTargeted(model, x, labels, { ...options, eps }));
 }

@@ -38,3 +38,57 @@ export function putRows<T extends tf.Tensor>(full: T, rows: readonly number[], v
     return tf.where(m, taken, full) as T;
   });
 }
+
+/** Per row: 1 where the model classifies the row of `x` as `labels`. */
+export function correctRows(predict: (x: tf.Tensor4D) => tf.Tensor, x: tf.Tensor4D, labels: tf.Tensor1D): Uint8Array {
+  return tf.tidy(() => Uint8Array.from(tf.equal(tf.argMax(predict(x), 1), labels).dataSync()));
+}
+
+/** What an attack made of the rows it was given: candidate examples (owned by the caller of `attackRows`) and per-row success. */
+export interface RowsAttacked {
+  examples: tf.Tensor4D;
+  fooled: ArrayLike<number | boolean>;
+}
+
+/**
+ * The bookkeeping of attacks that work on the points still robust (AutoAttack and its components):
+ * runs `attack` on rows `rows` of `x`/`labels`, writes the examples of the rows it fooled into
+ * `state.adv` (replacing and disposing the previous tensor) and clears their `state.robust` flags.
+ * Returns how many rows were fooled.
+ */
+export function attackRows(
+  state: { adv: tf.Tensor4D; robust: Uint8Array },
+  x: tf.Tensor4D,
+  labels: tf.Tensor1D,
+  rows: readonly number[],
+  attack: (xs: tf.Tensor4D, ys: tf.Tensor1D) => RowsAttacked,
+): number {
+  if (rows.length === 0) return 0;
+  const xs = takeRows(x, rows);
+  const ys = takeRows(labels, rows);
+  try {
+    const { examples, fooled } = attack(xs, ys);
+    try {
+      const merged = putRows(state.adv, rows, examples, fooled);
+      state.adv.dispose();
+      state.adv = merged;
+    } finally {
+      examples.dispose();
+    }
+    let count = 0;
+    rows.forEach((row, k) => {
+      if (fooled[k]) {
+        state.robust[row] = 0;
+        count++;
+      }
+    });
+    return count;
+  } finally {
+    tf.dispose([xs, ys]);
+  }
+}
+
+/** For rows `rows`, the class ranked `rank` (1 = the top class) in `ranked`, the classes sorted by clean logit `[N, k]`. */
+export function classesAtRank(ranked: tf.Tensor2D, rows: readonly number[], rank: number): tf.Tensor1D {
+  return tf.tidy(() => tf.reshape(tf.slice(takeRows(ranked, rows), [0, rank - 1], [rows.length, 1]), [-1]) as tf.Tensor1D);
+}

@@ -4,10 +4,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { deriveSeed, mulberry32 } from '../data/random.js';
-import { prepare, type Attack } from './attack.js';
+import { prepare, untargetedAttack, type Attack } from './attack.js';
 import { crossEntropy, cwLoss } from './losses.js';
 import { logitsOf, type ModelLike } from './model.js';
-import { indicesWhere, putRows, takeRows } from './rows.js';
+import { attackRows, correctRows, indicesWhere, putRows, takeRows } from './rows.js';
 import { checkNumber, checkSeed, type Bounds, type LabelsLike } from './validate.js';
 
 /** Options of {@link square}. */
@@ -168,31 +168,18 @@ export function square(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, options:
   const cfg = resolve(options, 'square');
   const p = prepare(model, x, y, options.bounds);
   try {
-    const robust = tf.tidy(() => Uint8Array.from(tf.equal(tf.argMax(logitsOf(model, p.x), 1), p.labels).dataSync()));
-    let adv = tf.clone(p.x);
+    const predict = (t: tf.Tensor4D) => logitsOf(model, t);
+    const state = { adv: tf.clone(p.x), robust: correctRows(predict, p.x, p.labels) };
     const total = cfg.restarts * cfg.queries;
     for (let r = 0; r < cfg.restarts; r++) {
-      const rows = indicesWhere(robust);
-      if (rows.length === 0) break;
       let done = r * cfg.queries;
-      const xs = takeRows(p.x, rows);
-      const ys = takeRows(p.labels, rows);
-      try {
-        const found = squareRun(model, xs, ys, p.bounds, cfg, deriveSeed(cfg.seed, r), () => cfg.onStep?.(++done, total));
-        const fooled = tf.tidy(() => tf.notEqual(tf.argMax(logitsOf(model, found), 1), ys).dataSync());
-        const merged = putRows(adv, rows, found, fooled);
-        adv.dispose();
-        adv = merged;
-        found.dispose();
-        rows.forEach((row, k) => {
-          if (fooled[k]) robust[row] = 0;
-        });
-      } finally {
-        tf.dispose([xs, ys]);
-      }
+      attackRows(state, p.x, p.labels, indicesWhere(state.robust), (xs, ys) => {
+        const examples = squareRun(model, xs, ys, p.bounds, cfg, deriveSeed(cfg.seed, r), () => cfg.onStep?.(++done, total));
+        return { examples, fooled: correctRows(predict, examples, ys).map((ok) => 1 - ok) };
+      });
       cfg.onStep?.((r + 1) * cfg.queries, total);
     }
-    return adv;
+    return state.adv;
   } finally {
     p.labels.dispose();
   }
@@ -204,12 +191,5 @@ export type SquareAttackOptions = Omit<SquareOptions, 'eps'> & { name?: string }
 /** Square as an {@link Attack} value (fixed-epsilon, untargeted, Linf), e.g. for {@link robustAccuracy}. */
 export function squareAttack(options: SquareAttackOptions = {}): Attack {
   resolve({ ...options, eps: 0 }, 'squareAttack');
-  return {
-    name: options.name ?? 'Square',
-    norm: 'linf',
-    kind: 'fixed-epsilon',
-    targeted: false,
-    bounds: options.bounds ?? [0, 1],
-    run: (model, x, labels, eps) => square(model, x, labels, { ...options, eps }),
-  };
+  return untargetedAttack(options.name ?? 'Square', 'linf', options.bounds, (model, x, labels, eps) => square(model, x, labels, { ...options, eps }));
 }
