@@ -288,12 +288,13 @@ export function autoAttack(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, opti
 }
 
 /** Options of {@link autoAttackAttack}: those of {@link autoAttack} without the budget, plus a display name. */
-export type AutoAttackAttackOptions = Omit<AutoAttackOptions, 'eps' | 'onProgress'> & { name?: string };
+export type AutoAttackAttackOptions = Omit<AutoAttackOptions, 'eps' | 'batchSize'> & { name?: string };
 
 /**
  * AutoAttack as an {@link Attack} value (fixed-epsilon, untargeted), for {@link robustAccuracy} and the
  * command line's `eval`: each batch runs the whole cascade and yields its adversarial examples, so the
  * accuracy robustAccuracy reports for it is AutoAttack's final robust accuracy. Default name `'AutoAttack'`.
+ * `onProgress` reports within each batch (`done` and `total` count the batch's points).
  */
 export function autoAttackAttack(options: AutoAttackAttackOptions = {}): Attack {
   resolvePlan(options.version ?? 'standard', options.attacks);

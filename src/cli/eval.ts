@@ -12,7 +12,10 @@ import { paperAttacks } from '../attacks/suite.js';
 import { fileSystem } from '../io/file-system.js';
 import { loadData, parseEpsList, parseInteger, progressBar, RunDir, timestamp, UsageError } from './common.js';
 
-const NAMED: Record<string, () => Attack> = {
+/** Progress inside an attack (AutoAttack's current component), for the progress bar's note. */
+type InnerProgress = (note: string) => void;
+
+const NAMED: Record<string, (inner?: InnerProgress) => Attack> = {
   fgsm: () => fgsmAttack(),
   'pgd-10': () => pgdAttack({ name: 'PGD-10', steps: 10, relStepSize: 0.25, seed: 0 }),
   'pgd-20': () => pgdAttack({ name: 'PGD-20', steps: 20, relStepSize: 0.25, seed: 1000 }),
@@ -24,17 +27,18 @@ const NAMED: Record<string, () => Attack> = {
   'apgd-t': () => apgdTargetedAttack({ seed: 0 }),
   'fab-t': () => fabTargetedAttack({ seed: 0 }),
   square: () => squareAttack({ seed: 0 }),
-  autoattack: () => autoAttackAttack({ seed: 0 }),
+  autoattack: (inner) =>
+    autoAttackAttack({ seed: 0, onProgress: (e) => inner?.(`AutoAttack: ${e.attack} (${e.attackIndex + 1}/${e.attackCount}) ${Math.round(100 * e.batchFraction)}%`) }),
 };
 
 /** `--attacks`: a comma-separated list of attack names, where `paper` stands for the paper's suite. */
-export function parseAttackList(list: string): Attack[] {
+export function parseAttackList(list: string, inner?: InnerProgress): Attack[] {
   const attacks = list.split(',').flatMap((name) => {
     const key = name.trim().toLowerCase();
     if (key === 'paper') return paperAttacks({ seed: 0 });
     const make = NAMED[key];
     if (!make) throw new UsageError(`--attacks '${list}': accepted values are a comma-separated list of paper, ${Object.keys(NAMED).join(', ')}`);
-    return [make()];
+    return [make(inner)];
   });
   const names = attacks.map((a) => a.name);
   const twice = names.find((n, i) => names.indexOf(n) !== i);
@@ -55,7 +59,8 @@ export interface EvalCommandOptions {
 
 export async function evalCommand(o: EvalCommandOptions): Promise<void> {
   const epsilons = parseEpsList(o.eps);
-  const attacks = parseAttackList(o.attacks);
+  let note: InnerProgress | undefined;
+  const attacks = parseAttackList(o.attacks, (text) => note?.(text));
   const limit = parseInteger(o.test, '--test', 1);
   const batchSize = parseInteger(o.batchSize, '--batch-size', 1);
   let model: tfl.LayersModel;
@@ -73,8 +78,11 @@ export async function evalCommand(o: EvalCommandOptions): Promise<void> {
   const results: Array<{ eps: number } & RobustAccuracyResult> = [];
   for (const eps of epsilons) {
     const bar = await progressBar(`eps ${eps.toFixed(5)}`, count);
-    const r = robustAccuracy(model, test, attacks, { eps, batchSize, onProgress: (done) => bar.update(done) });
+    let imagesDone = 0;
+    note = (text) => bar.update(imagesDone, text);
+    const r = robustAccuracy(model, test, attacks, { eps, batchSize, onProgress: (done) => bar.update((imagesDone = done)) });
     bar.stop();
+    note = undefined;
     results.push({ eps, ...r });
     await run.log(`eps ${eps}: clean ${(100 * r.clean).toFixed(2)}%, ${attacks.map((a) => `${a.name} ${(100 * r.perAttack[a.name]!).toFixed(2)}%`).join(', ')}, worst case ${(100 * r.worstCase).toFixed(2)}%`);
   }
