@@ -1,9 +1,11 @@
 // PGD without random start and DeepFool agree with a PyTorch implementation of foolbox 3.3.1's
 // semantics (scripts/torch_reference.py) on exported weights of a small ResNet18.
 import * as tf from '@tensorflow/tfjs-core';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { deepfoolAttack, importTorchStateDict, pgd, resnet18 } from '../src/index.js';
-import { decode, loadTorchFixture, maxAbsDiff, stateDictOf } from './helpers/fixture.js';
+import { apgd, deepfoolAttack, importTorchStateDict, pgd, resnet18, type ApgdIteration } from '../src/index.js';
+import { decode, loadTorchFixture, maxAbsDiff, stateDictOf, type Encoded } from './helpers/fixture.js';
 
 const entry = loadTorchFixture().models.find((m) => m.attacks)!;
 
@@ -47,6 +49,54 @@ describe('attacks agree with PyTorch (foolbox semantics)', () => {
     expect(predictions(model, adv)).toEqual(reference.predictions);
     expect(maxAbsDiff(adv.dataSync(), decode(reference.adversarial))).toBeLessThan(1e-4);
     tf.dispose([x, adv]);
+    model.dispose();
+  });
+});
+
+// APGD against scripts/torch_apgd.py, a PyTorch implementation of Croce & Hein's Algorithm 1 that
+// counts each checkpoint window's loss increases from the loss history, on the same network, from the
+// same start points (10 iterations: checkpoints 3, 5, 6, 7, 8, 9, 10, so the halving rule acts often).
+interface ApgdCase {
+  norm: 'linf' | 'l2';
+  eps: number;
+  loss: 'ce' | 'dlr';
+  steps: number;
+  labels: number[];
+  start: Encoded;
+  adversarial: Encoded;
+  predictions: number[];
+  fooled: boolean[];
+  stepSizes: number[];
+  bestLoss: number[];
+}
+const apgdFixture = JSON.parse(readFileSync(fileURLToPath(new URL('./fixtures/torch-apgd.json', import.meta.url)), 'utf8')) as { model: string; cases: Record<string, ApgdCase> };
+
+describe('APGD agrees with PyTorch', () => {
+  it('the fixture is made on this network', () => {
+    expect(apgdFixture.model).toBe(entry.id);
+  });
+
+  // Points whose clean cross-entropy is ~0 (a saturated softmax) have gradients near 1e-6, where float32
+  // rounding flips signs of single components and the two paths can part (measured while writing this:
+  // one of 8 examples in linfCe, the best losses of two points in l2Ce). The step-size decisions, which
+  // the halving rule makes from the whole loss history, agree everywhere.
+  it.each(Object.keys(apgdFixture.cases))('%s: same predictions and step sizes everywhere; examples and best losses on all but the parted points', (key) => {
+    const c = apgdFixture.cases[key]!;
+    const { model, x } = setup();
+    const init = tf.tensor4d(decode(c.start), c.start.shape as [number, number, number, number]);
+    let last: ApgdIteration | undefined;
+    const adv = apgd(model, x, c.labels, { eps: c.eps, norm: c.norm, loss: c.loss, steps: c.steps, init, onIteration: (e) => (last = e) });
+    expect(predictions(model, adv)).toEqual(c.predictions);
+    // The labels are the clean predictions: every point is attacked in one run, so the trace is per point.
+    expect(Array.from(last!.stepSize)).toEqual(c.stepSizes.map(Math.fround));
+    const ours = adv.dataSync();
+    const theirs = decode(c.adversarial);
+    const size = ours.length / c.labels.length;
+    const parted = c.labels.filter((_, i) => maxAbsDiff(ours.subarray(i * size, (i + 1) * size), theirs.subarray(i * size, (i + 1) * size)) >= 1e-4).length;
+    expect(parted).toBeLessThanOrEqual(1);
+    expect(c.bestLoss.filter((l, i) => Math.abs(l - last!.bestLoss[i]!) >= 1e-4).length).toBeLessThanOrEqual(2);
+    expect(c.fooled.some(Boolean)).toBe(true);
+    tf.dispose([x, adv, init]);
     model.dispose();
   });
 });

@@ -132,6 +132,15 @@ describe('sanity warnings and versions', () => {
     wrong.dispose();
   });
 
+  it('L2 with the APGD attacks: examples inside the L2 ball', () => {
+    const eps = 0.3;
+    const r = autoAttack(logits, few, fewY, { eps, norm: 'l2', version: 'custom', attacks: ['apgd-ce', 'apgd-t'], steps: 5, targetClasses: 2, onWarning: () => {} });
+    const norms = tf.tidy(() => Array.from(tf.sqrt(tf.sum(tf.square(tf.sub(r.adversarial, few)), [1, 2, 3])).dataSync()));
+    for (const d of norms) expect(d).toBeLessThanOrEqual(eps * (1 + 1e-5));
+    expect(r.robust).toBeLessThanOrEqual(r.clean);
+    r.adversarial.dispose();
+  });
+
   it('too many target classes are capped with a warning', () => {
     const warnings = run(logits, { attacks: ['apgd-t'], targetClasses: 12 });
     expect(warnings.some((m) => /12 target classes asked for, but the model has only 9 other classes; using 9/.test(m))).toBe(true);

@@ -199,6 +199,13 @@ describe('FAB on a trained small CNN', () => {
     expect(() => fab(model, x, y, { eps: 0.1, eta: 0.5 })).toThrow(/eta = 0.5: must be a finite number >= 1/);
     expect(() => fab(model, x, y, { eps: 0.1, beta: 0 })).toThrow(/beta = 0: must be a finite number > 0 and <= 1/);
     expect(() => fabTargeted(model, x, y, { eps: 0.1, targetClasses: 10 })).toThrow(/targetClasses = 10: must be an integer >= 1 and <= 9/);
+    // The default of 9 target classes is capped at classes - 1 for a model with fewer classes.
+    const small = linearModel([2, 2, 1], 4, 5);
+    const xs = tf.randomUniform([3, 2, 2, 1], 0.3, 0.7, 'float32', 6) as tf.Tensor4D;
+    const advSmall = fabTargeted(small.model, xs, [0, 1, 2], { eps: 0.1, steps: 2 });
+    expect(advSmall.shape).toEqual([3, 2, 2, 1]);
+    tf.dispose([advSmall, xs]);
+    small.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -9,8 +9,8 @@ import { prepare, untargetedAttack, type Attack, type Prepared } from './attack.
 import { crossEntropy, dlrLoss, dlrTargetedLoss, type LossFn } from './losses.js';
 import { logitsOf, type ModelLike } from './model.js';
 import { checkNorm, l2Norms, type Norm } from './norms.js';
-import { attackRows, classesAtRank, correctRows, indicesWhere } from './rows.js';
-import { checkNumber, checkSeed, type Bounds, type LabelsLike } from './validate.js';
+import { attackRows, classesAtRank, correctRows, indicesWhere, takeRows } from './rows.js';
+import { checkImages, checkNumber, checkSeed, type Bounds, type LabelsLike } from './validate.js';
 
 /** Options of {@link apgd}. */
 export interface ApgdOptions {
@@ -32,6 +32,12 @@ export interface ApgdOptions {
   bounds?: Bounds;
   /** Seed of the random starts (default 0, as the reference); run r of target t draws from a seed derived from it. */
   seed?: number;
+  /**
+   * A start point (NHWC, the shape of `x`) for the first run (of each target) instead of a random one,
+   * like the reference's `x_init`; projected onto the eps-ball and the bounds. Later restarts start at
+   * random points.
+   */
+  init?: tf.Tensor4D;
   /** Called after every iteration with the iterations done and the most there can be. */
   onStep?: (step: number, total: number) => void;
   /** Receives sanity warnings (points with an all-zero gradient); default `console.warn`. */
@@ -58,7 +64,7 @@ export interface ApgdIteration {
 
 /** Options of {@link apgdTargeted}. */
 export interface ApgdTargetedOptions extends Omit<ApgdOptions, 'loss'> {
-  /** Target classes tried, ranked 2, 3, ... by the clean logits (>= 1, default 9; at most classes - 1). */
+  /** Target classes tried, ranked 2, 3, ... by the clean logits (>= 1, at most classes - 1; default 9, or classes - 1 when fewer). */
   targetClasses?: number;
 }
 
@@ -70,6 +76,7 @@ interface ApgdConfig {
   rho: number;
   eotIter: number;
   seed: number;
+  init?: tf.Tensor4D;
   onStep?: (step: number, total: number) => void;
   onWarning: (message: string) => void;
   onIteration?: (event: ApgdIteration) => void;
@@ -85,6 +92,7 @@ function resolve(options: Omit<ApgdOptions, 'loss'>, name: string): ApgdConfig {
     rho: checkNumber(options.rho ?? 0.75, 'rho', { min: 0, minExclusive: true, max: 1 }),
     eotIter: checkNumber(options.eotIter ?? 1, 'eotIter', { min: 1, integer: true }),
     seed: checkSeed(options.seed) ?? 0,
+    init: options.init,
     onStep: options.onStep,
     onWarning: options.onWarning ?? ((message) => console.warn(`rmc-robust ${name}: ${message}`)),
     onIteration: options.onIteration,
@@ -128,6 +136,15 @@ export function apgdShouldHalve(increases: number, window: number, rho: number, 
   return increases < rho * window || (!halvedLast && bestLoss <= bestAtLastCheck);
 }
 
+/** `init` must be a float batch of `x`'s shape inside the bounds (it is projected onto the ball). */
+function checkInit(init: tf.Tensor4D | undefined, p: Prepared): void {
+  if (init === undefined) return;
+  checkImages(init, p.bounds, 'init');
+  if (init.shape.some((size, i) => size !== p.x.shape[i])) {
+    throw new RangeError(`init: expected the shape of x [${p.x.shape}], got [${init.shape}]`);
+  }
+}
+
 /** What one APGD run found: per example, whether some iterate was misclassified, and that iterate. */
 interface RunResult {
   fooled: tf.Tensor1D;
@@ -149,7 +166,7 @@ function advance(state: State, next: State): State {
  * the first iteration, step halving at {@link apgdCheckpoints} by {@link apgdShouldHalve}, restart
  * from the best point on halving. Stops early once every row is misclassified.
  */
-function apgdRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, loss: LossFn, bounds: [number, number], cfg: ApgdConfig, seed: number, runIndex: number, progress: () => void): RunResult {
+function apgdRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, loss: LossFn, bounds: [number, number], cfg: ApgdConfig, seed: number, init: tf.Tensor4D | undefined, runIndex: number, progress: () => void): RunResult {
   const [lo, hi] = bounds;
   const { eps, norm } = cfg;
   const n = x0.shape[0];
@@ -184,9 +201,14 @@ function apgdRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, loss: L
   };
 
   let state = tf.tidy(() => {
-    const t = norm === 'linf' ? tf.randomUniform(x0.shape, -1, 1, 'float32', seed) : tf.randomNormal(x0.shape, 0, 1, 'float32', seed);
-    const scale = norm === 'linf' ? tf.max(tf.abs(t), [1, 2, 3], true) : l2Norms(t);
-    const x = tf.clipByValue(tf.add(x0, tf.mul(tf.div(t, tf.add(scale, 1e-12)), eps)), lo, hi) as tf.Tensor4D;
+    let x: tf.Tensor4D;
+    if (init) {
+      x = project(init) as tf.Tensor4D;
+    } else {
+      const t = norm === 'linf' ? tf.randomUniform(x0.shape, -1, 1, 'float32', seed) : tf.randomNormal(x0.shape, 0, 1, 'float32', seed);
+      const scale = norm === 'linf' ? tf.max(tf.abs(t), [1, 2, 3], true) : l2Norms(t);
+      x = tf.clipByValue(tf.add(x0, tf.mul(tf.div(t, tf.add(scale, 1e-12)), eps)), lo, hi) as tf.Tensor4D;
+    }
     const { grad, wrong, loss: l } = evaluate(x);
     const zeroGradients = tf.sum(tf.cast(tf.equal(tf.sum(tf.abs(grad), [1, 2, 3]), 0), 'int32')).dataSync()[0]!;
     if (zeroGradients > 0) {
@@ -277,6 +299,8 @@ function apgdRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, loss: L
 interface PlannedRun {
   loss: (rows: number[]) => { fn: LossFn; dispose: () => void };
   seed: number;
+  /** Start from `cfg.init` (when given) instead of a random point. */
+  fromInit: boolean;
 }
 
 /**
@@ -292,13 +316,15 @@ function cascade(model: ModelLike, p: Prepared, cfg: ApgdConfig, runs: PlannedRu
     const rows = indicesWhere(state.robust);
     attackRows(state, p.x, p.labels, rows, (xs, ys) => {
       const loss = run.loss(rows);
+      const init = run.fromInit && cfg.init ? takeRows(cfg.init, rows) : undefined;
       try {
-        const result = apgdRun(model, xs, ys, loss.fn, p.bounds, cfg, run.seed, runIndex, () => cfg.onStep?.(++done, total));
+        const result = apgdRun(model, xs, ys, loss.fn, p.bounds, cfg, run.seed, init, runIndex, () => cfg.onStep?.(++done, total));
         const fooled = Uint8Array.from(result.fooled.dataSync());
         result.fooled.dispose();
         return { examples: result.xAdv, fooled };
       } finally {
         loss.dispose();
+        init?.dispose();
       }
     });
     // A run stopped early (everything fooled) or skipped still counts its full share of the progress.
@@ -333,9 +359,10 @@ export function apgd(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, options: A
   const lossName = resolveLossName(options.loss);
   const p = prepare(model, x, y, options.bounds);
   try {
+    checkInit(cfg.init, p);
     if (lossName === 'dlr' && p.numClasses < 3) throw new RangeError(`loss = 'dlr': needs at least 3 classes, the model has ${p.numClasses}`);
     const fn = lossName === 'ce' ? crossEntropy : dlrLoss;
-    const runs = Array.from({ length: cfg.restarts }, (_, r) => ({ loss: () => ({ fn, dispose: () => {} }), seed: deriveSeed(cfg.seed, 0, r) }));
+    const runs = Array.from({ length: cfg.restarts }, (_, r) => ({ loss: () => ({ fn, dispose: () => {} }), seed: deriveSeed(cfg.seed, 0, r), fromInit: r === 0 }));
     return cascade(model, p, cfg, runs);
   } finally {
     p.labels.dispose();
@@ -356,8 +383,9 @@ export function apgdTargeted(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, op
   const cfg = resolve(options, 'apgdTargeted');
   const p = prepare(model, x, y, options.bounds);
   try {
+    checkInit(cfg.init, p);
     if (p.numClasses < 4) throw new RangeError(`apgdTargeted: the targeted DLR loss needs at least 4 classes, the model has ${p.numClasses}`);
-    const targetClasses = checkNumber(options.targetClasses ?? 9, 'targetClasses', { min: 1, max: p.numClasses - 1, integer: true });
+    const targetClasses = checkNumber(options.targetClasses ?? Math.min(9, p.numClasses - 1), 'targetClasses', { min: 1, max: p.numClasses - 1, integer: true });
     // Column r holds the class ranked r + 1 by the clean logits.
     const ranked = tf.tidy(() => tf.topk(logitsOf(model, p.x), targetClasses + 1).indices);
     try {
@@ -366,6 +394,7 @@ export function apgdTargeted(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, op
         for (let r = 0; r < cfg.restarts; r++) {
           runs.push({
             seed: deriveSeed(cfg.seed, rank, r),
+            fromInit: r === 0,
             loss: (rows) => {
               const targets = classesAtRank(ranked, rows, rank);
               return { fn: (z, labels) => dlrTargetedLoss(z, labels, targets), dispose: () => targets.dispose() };

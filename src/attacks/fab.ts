@@ -40,7 +40,7 @@ export interface FabOptions {
 
 /** Options of {@link fabTargeted}. */
 export interface FabTargetedOptions extends FabOptions {
-  /** Target classes tried, ranked 2, 3, ... by the clean logits (>= 1, default 9; at most classes - 1). */
+  /** Target classes tried, ranked 2, 3, ... by the clean logits (>= 1, at most classes - 1; default 9, or classes - 1 when fewer). */
   targetClasses?: number;
 }
 
@@ -265,7 +265,7 @@ export function fabTargeted(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, opt
   const cfg = resolve(options, 'fabTargeted');
   const p = prepare(model, x, y, options.bounds);
   try {
-    const targetClasses = checkNumber(options.targetClasses ?? 9, 'targetClasses', { min: 1, max: p.numClasses - 1, integer: true });
+    const targetClasses = checkNumber(options.targetClasses ?? Math.min(9, p.numClasses - 1), 'targetClasses', { min: 1, max: p.numClasses - 1, integer: true });
     return fabCascade(model, p, cfg, Array.from({ length: targetClasses }, (_, i) => i + 2));
   } finally {
     p.labels.dispose();
