@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, 'scripts')
-from torch_reference import Wrapper, build, decode, encode, nchw_to_nhwc, nhwc_to_nchw  # noqa: E402
+from torch_reference import decode, encode, load_model, nchw_to_nhwc, nhwc_to_nchw  # noqa: E402
 
 
 def checkpoints(n_iter):
@@ -102,13 +102,7 @@ def apgd(model, x, y, x_init, eps, norm, n_iter, loss_name, rho=0.75):
 def main():
     fixture = json.load(open('test/fixtures/torch-reference.json'))
     entry = next(m for m in fixture['models'] if m.get('attacks'))
-    net = build(entry['arch'], entry['options'])
-    state = {k: decode(v) for k, v in entry['stateDict'].items()}
-    for k, v in net.state_dict().items():
-        if k.endswith('num_batches_tracked'):
-            state[k] = v
-    net.load_state_dict(state, strict=True)
-    model = Wrapper(net, entry['options']).eval()
+    model = load_model(entry)
     x = nhwc_to_nchw(decode(entry['input']))
     # Labels = the clean predictions, so every point is attacked (APGD skips misclassified ones).
     with torch.no_grad():

@@ -270,18 +270,23 @@ def nchw_to_nhwc(t):
     return t.permute(0, 2, 3, 1).contiguous()
 
 
+def load_model(case):
+    """The reference model of a fixture case ({arch, options, stateDict}), wrapped and in eval mode."""
+    net = build(case['arch'], case['options'])
+    state = {k: decode(v) for k, v in case['stateDict'].items()}
+    for k, v in net.state_dict().items():
+        if k.endswith('num_batches_tracked'):
+            state[k] = v
+    net.load_state_dict(state, strict=True)
+    return Wrapper(net, case['options']).eval()
+
+
 def model_cases(path):
     with open(path) as f:
         cases = json.load(f)['cases']
     out = []
     for case in cases:
-        net = build(case['arch'], case['options'])
-        state = {k: decode(v) for k, v in case['stateDict'].items()}
-        for k, v in net.state_dict().items():
-            if k.endswith('num_batches_tracked'):
-                state[k] = v
-        net.load_state_dict(state, strict=True)
-        model = Wrapper(net, case['options']).eval()
+        model = load_model(case)
         x = nhwc_to_nchw(decode(case['input'])).requires_grad_(True)
         labels = torch.tensor(case['labels'])
         logits = model(x)
