@@ -1,21 +1,23 @@
 /**
  * One benchmark cell in a fresh process (so its peak RSS is its own):
- *   tsx bench/measure.ts <forward|pgd|train|pgd20-overhead> <strides> <batch> <repeats>
+ *   tsx bench/measure.ts <forward|pgd|train|pgd20-overhead> <strides> <batch> <repeats> [warmup]
  * Prints one JSON line: { imagesPerSecond, medianMs, maxRssMiB, ... }.
  */
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { backendInfo, pgd, resnet18, TorchSGD } from '../src/index.js';
 
-const [what = 'forward', strides = '1-2-2-2', batchArg = '32', repeatsArg = '5'] = process.argv.slice(2);
+const [what = 'forward', strides = '1-2-2-2', batchArg = '32', repeatsArg = '5', warmupArg = '3'] = process.argv.slice(2);
 const batch = Number(batchArg);
 const repeats = Number(repeatsArg);
+// Untimed steps first: the first few steps grow the heap (page faults) and compile the kernels' shapes.
+const warmupSteps = Number(warmupArg);
 await tf.setBackend('cpu');
 
 // Steps read their result inside tf.tidy and return nothing: tidy would otherwise walk every element of a
 // returned typed array looking for tensors (about 0.15 µs each), which is not part of the step.
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-function time(fn: () => void, warmup = 1): number[] {
+function time(fn: () => void, warmup = warmupSteps): number[] {
   for (let i = 0; i < warmup; i++) fn();
   const times: number[] = [];
   for (let i = 0; i < repeats; i++) {

@@ -5,7 +5,9 @@
  * cell runs in a fresh process. Also the library's own overhead: pgd() with 20 steps against 20 bare
  * gradient steps.
  *
- * Options: --repeats N (default 5), --batch N (default 32), --quick (forward and PGD of 1-2-2-2 only).
+ * Options: --repeats N (default 5), --warmup N (untimed steps first, default 3), --batch N (default 32),
+ * --quick (forward and PGD of 1-2-2-2 only). Each column runs ours and then PyTorch's cell, so a change
+ * in the machine's load during the run touches both sides of a ratio alike.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
@@ -17,6 +19,7 @@ const option = (name: string, fallback: number) => {
 };
 const repeats = option('--repeats', 5);
 const batch = option('--batch', 32);
+const warmup = option('--warmup', 3);
 const quick = args.includes('--quick');
 
 interface Cell {
@@ -31,7 +34,7 @@ interface Cell {
 }
 
 function ours(what: string, strides: string, repeatsHere = repeats): Cell {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/measure.ts', what, strides, String(batch), String(repeatsHere)], {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/measure.ts', what, strides, String(batch), String(repeatsHere), String(warmup)], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'ignore'],
   });
@@ -47,7 +50,7 @@ function findTorchPython(): string | null {
 }
 
 function torchCell(python: string, what: string, strides: string): Cell {
-  const out = execFileSync(python, ['bench/torch_bench.py', what, strides, String(batch), String(repeats)], { encoding: 'utf8' });
+  const out = execFileSync(python, ['bench/torch_bench.py', what, strides, String(batch), String(repeats), String(warmup)], { encoding: 'utf8' });
   return JSON.parse(out.trim().split('\n').pop()!) as Cell;
 }
 
@@ -59,12 +62,17 @@ const fmt = (v: number | undefined) => (v === undefined ? '-' : v >= 10 ? v.toFi
 
 const cpu = cpus();
 console.log(`machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`);
-console.log(`ResNet18 (CIFAR, 32x32), batch ${batch}, images/s (median of ${repeats} after a warm-up); peak RSS of each cell's process in MiB`);
+console.log(`ResNet18 (CIFAR, 32x32), batch ${batch}, images/s (median of ${repeats} after ${warmup} warm-up steps); peak RSS of each cell's process in MiB`);
 console.log('PGD step = forward + gradient w.r.t. the input; train step = forward + weight gradients + SGD (momentum) update\n');
 
-const mine = columns.map(([what, strides]) => ours(what, strides));
 const python = findTorchPython();
-const theirs = python ? columns.map(([what, strides]) => torchCell(python, what, strides)) : null;
+const mine: Cell[] = [];
+const theirsCells: Cell[] = [];
+for (const [what, strides] of columns) {
+  mine.push(ours(what, strides));
+  if (python) theirsCells.push(torchCell(python, what, strides));
+}
+const theirs = python ? theirsCells : null;
 
 console.log(`| | ${columns.map(([w, s]) => label(w, s)).join(' | ')} |`);
 console.log(`|---|${columns.map(() => '---').join('|')}|`);

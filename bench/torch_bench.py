@@ -1,5 +1,5 @@
 """One PyTorch benchmark cell, the reference for bench/run.ts:
-    python3 bench/torch_bench.py <forward|pgd|train> <strides> <batch> <repeats>
+    python3 bench/torch_bench.py <forward|pgd|train> <strides> <batch> <repeats> [warmup]
 ResNet18 for CIFAR as in the paper's code, channels_last, torch.set_num_threads(2).
 Prints one JSON line: {imagesPerSecond, medianMs, maxRssMiB, torch}."""
 import json
@@ -13,6 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 what, strides, batch, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+warmup = int(sys.argv[5]) if len(sys.argv) > 5 else 3
 torch.set_num_threads(2)
 torch.manual_seed(0)
 
@@ -81,7 +82,8 @@ def train():
 
 
 fn = {'forward': forward, 'pgd': pgd, 'train': train}[what]
-fn()
+for _ in range(warmup):
+    fn()
 times = []
 for _ in range(repeats):
     start = time.perf_counter()

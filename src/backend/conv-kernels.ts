@@ -4,15 +4,11 @@
  * they do not cover (NCHW, non-float32 tensors, activations other than linear/ReLU, unusual bias).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { uninitializedFloat32 } from './alloc.js';
+import { uninitializedFloat32, type CpuBackend } from './alloc.js';
 import type { NativeAddon } from './addon.js';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
-type CpuBackend = tf.KernelBackend & {
-  data: { get(dataId: object): { values?: unknown } };
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
-};
 
 function geometry(info: Conv2DInfo, activation = 0, hasBias = 0): Int32Array {
   const p = info.padInfo;
@@ -58,7 +54,7 @@ export function nativeConvKernels(addon: NativeAddon, fallback: (name: string) =
     const ws = floats(backend, filter);
     if (!xs || !ws || !isNHWC(dataFormat)) return orFallback('Conv2D', args);
     const info = convInfo(x.shape, filter.shape, strides, dilations, pad, dimRoundingMode);
-    const out = uninitializedFloat32(tf.util.sizeFromShape(info.outShape));
+    const out = uninitializedFloat32(tf.util.sizeFromShape(info.outShape), backend);
     addon.conv2dForward(geometry(info), xs, ws, null, out);
     return backend.makeTensorInfo(info.outShape, 'float32', out);
   };
@@ -75,7 +71,7 @@ export function nativeConvKernels(addon: NativeAddon, fallback: (name: string) =
     const act = activation === 'linear' || activation === undefined ? 0 : activation === 'relu' ? 1 : -1;
     if (!xs || !ws || !biasOk || act < 0 || preluActivationWeights || !isNHWC(dataFormat)) return orFallback('FusedConv2D', args);
     const info = convInfo(x!.shape, filter!.shape, strides, dilations, pad, dimRoundingMode);
-    const out = uninitializedFloat32(tf.util.sizeFromShape(info.outShape));
+    const out = uninitializedFloat32(tf.util.sizeFromShape(info.outShape), backend);
     addon.conv2dForward(geometry(info, act, biasValues ? 1 : 0), xs, ws, biasValues, out);
     return backend.makeTensorInfo(info.outShape, 'float32', out);
   };
@@ -88,7 +84,7 @@ export function nativeConvKernels(addon: NativeAddon, fallback: (name: string) =
     const ws = floats(backend, filter);
     if (!dys || !ws || !isNHWC(dataFormat)) return orFallback('Conv2DBackpropInput', args);
     const info = convInfo(inputShape, filter.shape, strides, 1, pad, dimRoundingMode);
-    const dx = uninitializedFloat32(tf.util.sizeFromShape(info.inShape));
+    const dx = uninitializedFloat32(tf.util.sizeFromShape(info.inShape), backend);
     addon.conv2dBackwardData(geometry(info), dys, ws, dx);
     return backend.makeTensorInfo(info.inShape, 'float32', dx);
   };
@@ -101,7 +97,7 @@ export function nativeConvKernels(addon: NativeAddon, fallback: (name: string) =
     const dys = floats(backend, dy);
     if (!xs || !dys || !isNHWC(dataFormat)) return orFallback('Conv2DBackpropFilter', args);
     const info = convInfo(x.shape, filterShape, strides, 1, pad, dimRoundingMode);
-    const dw = uninitializedFloat32(tf.util.sizeFromShape(filterShape));
+    const dw = uninitializedFloat32(tf.util.sizeFromShape(filterShape), backend);
     addon.conv2dBackwardFilter(geometry(info), xs, dys, dw);
     return backend.makeTensorInfo(filterShape, 'float32', dw);
   };

@@ -11,7 +11,7 @@
  * operations per element, sums accumulated in double in the same order).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { uninitializedFloat32 } from './alloc.js';
+import { uninitializedFloat32, type CpuBackend } from './alloc.js';
 import type { NativeAddon } from './addon.js';
 
 /** Below this many elements the JS loop beats the call into the addon. */
@@ -19,10 +19,6 @@ const NATIVE_MIN_SIZE = 1 << 15;
 const OPS = { add: 0, sub: 1, mul: 2, div: 3 } as const;
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
-type CpuBackend = tf.KernelBackend & {
-  data: { get(dataId: object): { values?: unknown } };
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
-};
 type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
 
 function values(backend: CpuBackend, t: tf.TensorInfo): Float32Array | null {
@@ -122,7 +118,7 @@ function binaryKernel(op: BinaryOp, fallback: () => KernelFunc | undefined, addo
         bBlock = bSize;
       }
       if (shape && aSize > 0 && bSize > 0) {
-        const out = uninitializedFloat32(Math.max(aSize, bSize));
+        const out = uninitializedFloat32(Math.max(aSize, bSize), backend);
         if (addon && out.length >= NATIVE_MIN_SIZE) addon.binary(OPS[op], av, bv, out, aBlock, bBlock);
         else binaryLoop(op, av, bv, out, aBlock, bBlock);
         return backend.makeTensorInfo(shape, 'float32', out);
@@ -130,7 +126,7 @@ function binaryKernel(op: BinaryOp, fallback: () => KernelFunc | undefined, addo
       const smallIsA = aSize < bSize;
       const block = aSize > 0 && bSize > 0 ? (smallIsA ? middleBlock(b.shape, a.shape) : middleBlock(a.shape, b.shape)) : null;
       if (block) {
-        const out = uninitializedFloat32(Math.max(aSize, bSize));
+        const out = uninitializedFloat32(Math.max(aSize, bSize), backend);
         middleBroadcastLoop(op, smallIsA ? bv : av, smallIsA ? av : bv, smallIsA, out, block);
         return backend.makeTensorInfo(smallIsA ? b.shape : a.shape, 'float32', out);
       }
@@ -147,7 +143,7 @@ function reluKernel(fallback: () => KernelFunc | undefined, addon: NativeAddon |
     const { x } = args.inputs as { x: tf.TensorInfo };
     const xv = values(backend, x);
     if (!xv) return fallback()!(args);
-    const out = uninitializedFloat32(xv.length);
+    const out = uninitializedFloat32(xv.length, backend);
     if (addon && xv.length >= NATIVE_MIN_SIZE) {
       addon.unary(0, xv, out, 0);
       return backend.makeTensorInfo(x.shape, 'float32', out);
@@ -167,7 +163,7 @@ function stepKernel(fallback: () => KernelFunc | undefined, addon: NativeAddon |
     const alpha = (args.attrs as { alpha?: number }).alpha ?? 0;
     const xv = values(backend, x);
     if (!xv) return fallback()!(args);
-    const out = uninitializedFloat32(xv.length);
+    const out = uninitializedFloat32(xv.length, backend);
     if (addon && xv.length >= NATIVE_MIN_SIZE) {
       addon.unary(1, xv, out, alpha);
       return backend.makeTensorInfo(x.shape, 'float32', out);
@@ -208,7 +204,7 @@ function reduceKernel(name: 'Sum' | 'Mean', fallback: () => KernelFunc | undefin
       return js(args);
     }
     const [outer, reduce, inner] = block;
-    const out = uninitializedFloat32(outer * inner);
+    const out = uninitializedFloat32(outer * inner, backend);
     const acc = new Float64Array(inner);
     for (let o = 0; o < outer; o++) {
       acc.fill(0);
@@ -240,7 +236,7 @@ tf.registerKernel({
     const cpu = backend as CpuBackend;
     const dy = values(cpu, inputs['dy']!)!;
     const x = values(cpu, inputs['x']!)!;
-    const out = uninitializedFloat32(x.length);
+    const out = uninitializedFloat32(x.length, cpu);
     if (reluGradAddon && out.length >= NATIVE_MIN_SIZE) {
       reluGradAddon.binary(RELU_GRAD_OP, dy, x, out, out.length, out.length);
     } else {

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { loadAddon } from './addon.js';
+import { bufferPoolInfo, type BufferPoolInfo } from './alloc.js';
 import { nativeConvKernels } from './conv-kernels.js';
 import { fastKernels, reluGradient } from './fast-kernels.js';
 import { SGD_STEP_KERNEL, sgdStepKernel } from './sgd-kernel.js';
@@ -48,6 +49,8 @@ export interface BackendInfo {
    * gradient of Relu, one kernel instead of tfjs's Step, Cast and Multiply.
    */
   kernels: Record<string, KernelSource>;
+  /** The recycling of the kernels' output buffers on the cpu backend ({@link bufferPoolInfo}). */
+  bufferPool: BufferPoolInfo;
 }
 
 function install(name: string, kernelFunc: KernelFunc, source: KernelSource): void {
@@ -123,6 +126,7 @@ export function backendInfo(): BackendInfo {
     backend,
     native: status.addon ? { available: true, path: status.path, ...status.addon.info(), heapReuse: status.heapReuse } : { available: false, reason: status.reason },
     kernels,
+    bufferPool: bufferPoolInfo(),
   };
 }
 

@@ -5,14 +5,10 @@
  * result is bit-identical; {@link TorchSGD} uses it when the kernel is registered for the active backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { uninitializedFloat32 } from './alloc.js';
+import { uninitializedFloat32, type CpuBackend } from './alloc.js';
 import type { NativeAddon } from './addon.js';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
-type CpuBackend = tf.KernelBackend & {
-  data: { get(dataId: object): { values?: unknown } };
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
-};
 
 /** Kernel name; inputs `{ w, g }` or `{ w, g, buf }`, outputs `[w']` or `[w', buf']`. */
 export const SGD_STEP_KERNEL = 'RmcSgdStep';
@@ -54,8 +50,8 @@ export function sgdStepKernel(addon: NativeAddon | null): KernelFunc {
     const g = read(inputs['g'])!;
     const buf = read(inputs['buf']);
     const withMomentum = a.momentum !== 0;
-    const outW = uninitializedFloat32(w.length);
-    const outBuf = withMomentum ? uninitializedFloat32(w.length) : null;
+    const outW = uninitializedFloat32(w.length, cpu);
+    const outBuf = withMomentum ? uninitializedFloat32(w.length, cpu) : null;
     if (addon && w.length >= NATIVE_MIN_SIZE) addon.sgdStep(w, g, buf, outW, outBuf, a.lr, a.momentum, a.weightDecay, a.nesterov ? 1 : 0);
     else sgdLoop(w, g, buf, outW, outBuf, a);
     const shape = inputs['w']!.shape;

@@ -7,7 +7,7 @@
  * other backends they use the composite tf ops. Both paths compute the same values.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { uninitializedFloat32 } from '../../backend/alloc.js';
+import { activeCpuBackend, peekFloat32, uninitializedFloat32, type CpuBackend } from '../../backend/alloc.js';
 import { loadAddon, type NativeAddon } from '../../backend/addon.js';
 
 /** The native addon's threaded loops when built (and not disabled), else null: JS loops. */
@@ -40,7 +40,7 @@ export function channelMoments(x: Float32Array, channels: number): { mean: Float
 
 /** `out = max(0, a * scale[c] + shift[c])` in one pass. */
 function channelAffineRelu(a: Float32Array, scale: Float64Array, shift: Float64Array, channels: number): Float32Array {
-  const out = uninitializedFloat32(a.length);
+  const out = uninitializedFloat32(a.length, activeCpuBackend());
   const native = addon();
   if (native) {
     native.bnAffine(a, scale, shift, 1, out, null, null);
@@ -57,7 +57,7 @@ function channelAffineRelu(a: Float32Array, scale: Float64Array, shift: Float64A
 
 /** `dy` where the ReLU after the affine map let the value through (`x * scale + shift > 0`), else 0. */
 function reluMask(dy: Float32Array, x: Float32Array, scale: Float64Array, shift: Float64Array, channels: number): Float32Array {
-  const out = uninitializedFloat32(dy.length);
+  const out = uninitializedFloat32(dy.length, activeCpuBackend());
   for (let i = 0; i < dy.length; i += channels) {
     for (let c = 0; c < channels; c++) out[i + c] = x[i + c]! * scale[c]! + shift[c]! > 0 ? dy[i + c]! : 0;
   }
@@ -66,7 +66,7 @@ function reluMask(dy: Float32Array, x: Float32Array, scale: Float64Array, shift:
 
 /** `out = a * scale[c] + (b ? b * bScale[c] : 0) + shift[c]` in one pass. */
 function channelAffine(a: Float32Array, scale: Float64Array, shift: Float64Array, channels: number, b?: Float32Array, bScale?: Float64Array): Float32Array {
-  const out = uninitializedFloat32(a.length);
+  const out = uninitializedFloat32(a.length, activeCpuBackend());
   const native = addon();
   if (native) {
     native.bnAffine(a, scale, shift, 0, out, b ?? null, b && bScale ? bScale : null);
@@ -120,7 +120,7 @@ function backwardPass(
     }
     if (!wantDx) return { dx: null, sumDy, sumDyXc };
     const { xCoef, offset } = coefficients(sumDy, sumDyXc);
-    const dx = uninitializedFloat32(dy.length);
+    const dx = uninitializedFloat32(dy.length, activeCpuBackend());
     native.bnBackward(dy, x, scale, shift, mean, relu ? 1 : 0, sums, dx, xCoef, offset);
     return { dx, sumDy, sumDyXc };
   }
@@ -143,10 +143,8 @@ function isCpu(): boolean {
   return tf.getBackend() === 'cpu';
 }
 
-function f32(t: tf.Tensor): Float32Array {
-  const values = t.dataSync();
-  return values instanceof Float32Array ? values : Float32Array.from(values);
-}
+/** The tensor's values, read in place (used at once, never kept). */
+const f32 = peekFloat32;
 
 const f64 = (t: tf.Tensor) => Float64Array.from(t.dataSync());
 const vector = (values: Float64Array) => tf.tensor1d(Float32Array.from(values));
@@ -173,8 +171,8 @@ tf.registerKernel({
   kernelName: INFERENCE_KERNEL,
   backendName: 'cpu',
   kernelFunc: ({ inputs, backend, attrs }) => {
-    const cpu = backend as tf.KernelBackend & { makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo };
-    const read = (t: tf.TensorInfo) => cpu.readSync(t.dataId) as Float32Array;
+    const cpu = backend as CpuBackend;
+    const read = (t: tf.TensorInfo) => cpu.data.get(t.dataId)!.values as Float32Array;
     const { epsilon, relu } = attrs as unknown as InferenceAttrs;
     const x = inputs['x']!;
     const channels = x.shape[x.shape.length - 1]!;
