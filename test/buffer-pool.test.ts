@@ -2,7 +2,7 @@
 // tensors serve later allocations, but never one whose values were read out or that another tensor shares.
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { backendInfo, bufferPoolInfo, disableFastKernels, enableFastKernels, setBufferPoolCapacity } from '../src/index.js';
+import { backendInfo, bufferPoolInfo, disableFastKernels, enableFastKernels, pgd, resnet18, setBufferPoolCapacity, TorchSGD, tradesLoss } from '../src/index.js';
 
 const SIZE = [64, 64]; // 4096 elements: the smallest output the pool handles
 const defaultCapacity = bufferPoolInfo().capacityBytes;
@@ -96,5 +96,46 @@ describe('buffer pool', () => {
     expect(() => setBufferPoolCapacity(-1)).toThrow(/bytes = -1: must be >= 0/);
     expect(tf.memory().numTensors).toBe(before);
     x.dispose();
+  });
+
+  it('TRADES training steps and a PGD attack give the same numbers with recycling off and with a warm pool', () => {
+    // A buffer handed out while still in use would change these numbers far beyond float rounding
+    // (the addon's threaded reductions may order their partial sums differently from run to run).
+    const x = tf.randomUniform([4, 16, 16, 3], 0, 1, 'float32', 11) as tf.Tensor4D;
+    const y = tf.tensor1d([0, 1, 2, 3], 'int32');
+    const run = () => {
+      const model = resnet18({ width: 0.125, inputShape: [16, 16, 3], seed: 7 });
+      const weights = model.trainableWeights.map((w) => w.read() as tf.Variable);
+      const optimizer = new TorchSGD(weights, { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 });
+      const losses: number[] = [];
+      for (let step = 0; step < 2; step++) {
+        tf.tidy(() => {
+          const adversarial = pgd(model, x, y, { eps: 8 / 255, steps: 2, randomStart: false });
+          const { value, grads } = tf.variableGrads(() => {
+            const natural = model.apply(x, { training: true }) as tf.Tensor2D;
+            return tradesLoss(natural, model.apply(adversarial, { training: true }) as tf.Tensor2D, y as tf.Tensor1D);
+          }, weights);
+          optimizer.step(weights.map((w) => grads[w.name]));
+          losses.push(value.dataSync()[0]!);
+        });
+      }
+      const attacked = tf.tidy(() => Array.from(pgd(model, x, y, { eps: 8 / 255, steps: 3, randomStart: false }).dataSync()));
+      const flat = model.getWeights().flatMap((w) => Array.from(w.dataSync()));
+      optimizer.dispose();
+      model.dispose();
+      return { losses, attacked, flat };
+    };
+    setBufferPoolCapacity(0);
+    const plain = run();
+    setBufferPoolCapacity(defaultCapacity);
+    run();
+    const { reused } = bufferPoolInfo();
+    const pooled = run();
+    expect(bufferPoolInfo().reused - reused).toBeGreaterThan(100);
+    pooled.losses.forEach((loss, i) => expect(loss).toBeCloseTo(plain.losses[i]!, 4));
+    const maxDiff = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+    expect(maxDiff(pooled.attacked, plain.attacked)).toBeLessThan(1e-5);
+    expect(maxDiff(pooled.flat, plain.flat)).toBeLessThan(1e-4);
+    tf.dispose([x, y]);
   });
 });
