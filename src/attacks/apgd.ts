@@ -9,7 +9,7 @@ import { prepare, untargetedAttack, type Attack, type Prepared } from './attack.
 import { crossEntropy, dlrLoss, dlrTargetedLoss, type LossFn } from './losses.js';
 import { logitsOf, type ModelLike } from './model.js';
 import { checkNorm, l2Norms, type Norm } from './norms.js';
-import { attackRows, classesAtRank, correctRows, indicesWhere, takeRows } from './rows.js';
+import { attackRows, classesAtRank, correctRows, indicesWhere, targetClassCount, takeRows } from './rows.js';
 import { checkImages, checkNumber, checkSeed, type Bounds, type LabelsLike } from './validate.js';
 
 /** Options of {@link apgd}. */
@@ -385,7 +385,7 @@ export function apgdTargeted(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, op
   try {
     checkInit(cfg.init, p);
     if (p.numClasses < 4) throw new RangeError(`apgdTargeted: the targeted DLR loss needs at least 4 classes, the model has ${p.numClasses}`);
-    const targetClasses = checkNumber(options.targetClasses ?? Math.min(9, p.numClasses - 1), 'targetClasses', { min: 1, max: p.numClasses - 1, integer: true });
+    const targetClasses = targetClassCount(options.targetClasses, p.numClasses);
     // Column r holds the class ranked r + 1 by the clean logits.
     const ranked = tf.tidy(() => tf.topk(logitsOf(model, p.x), targetClasses + 1).indices);
     try {

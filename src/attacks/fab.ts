@@ -8,7 +8,7 @@ import { deriveSeed, mulberry32 } from '../data/random.js';
 import { prepare, untargetedAttack, type Attack, type Prepared } from './attack.js';
 import { projectLinfOntoHyperplane } from './fab-projection.js';
 import { logitsOf, type ModelLike } from './model.js';
-import { attackRows, classesAtRank, correctRows, indicesWhere } from './rows.js';
+import { attackRows, classesAtRank, correctRows, indicesWhere, targetClassCount } from './rows.js';
 import { checkNumber, checkSeed, type Bounds, type LabelsLike } from './validate.js';
 
 /** Options of {@link fab}. */
@@ -265,7 +265,7 @@ export function fabTargeted(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, opt
   const cfg = resolve(options, 'fabTargeted');
   const p = prepare(model, x, y, options.bounds);
   try {
-    const targetClasses = checkNumber(options.targetClasses ?? Math.min(9, p.numClasses - 1), 'targetClasses', { min: 1, max: p.numClasses - 1, integer: true });
+    const targetClasses = targetClassCount(options.targetClasses, p.numClasses);
     return fabCascade(model, p, cfg, Array.from({ length: targetClasses }, (_, i) => i + 2));
   } finally {
     p.labels.dispose();

@@ -3,6 +3,7 @@
  * and put attacked rows back in place.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { checkNumber } from './validate.js';
 
 /** Indices `i` with `flags[i]` set. */
 export function indicesWhere(flags: ArrayLike<number | boolean>): number[] {
@@ -86,6 +87,14 @@ export function attackRows(
   } finally {
     tf.dispose([xs, ys]);
   }
+}
+
+/**
+ * The number of target classes of a targeted AutoAttack component: `requested`, or AutoAttack's 9
+ * capped at `numClasses - 1` (the classes other than the true one); checked to lie in [1, numClasses - 1].
+ */
+export function targetClassCount(requested: number | undefined, numClasses: number): number {
+  return checkNumber(requested ?? Math.min(9, numClasses - 1), 'targetClasses', { min: 1, max: numClasses - 1, integer: true });
 }
 
 /** For rows `rows`, the class ranked `rank` (1 = the top class) in `ranked`, the classes sorted by clean logit `[N, k]`. */
