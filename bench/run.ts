@@ -67,12 +67,11 @@ console.log('PGD step = forward + gradient w.r.t. the input; train step = forwar
 
 const python = findTorchPython();
 const mine: Cell[] = [];
-const theirsCells: Cell[] = [];
+const theirs: Cell[] | null = python ? [] : null;
 for (const [what, strides] of columns) {
   mine.push(ours(what, strides));
-  if (python) theirsCells.push(torchCell(python, what, strides));
+  if (python) theirs!.push(torchCell(python, what, strides));
 }
-const theirs = python ? theirsCells : null;
 
 console.log(`| | ${columns.map(([w, s]) => label(w, s)).join(' | ')} |`);
 console.log(`|---|${columns.map(() => '---').join('|')}|`);

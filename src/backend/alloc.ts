@@ -44,6 +44,16 @@ export interface PooledBackendLike {
 export type CpuBackend = tf.KernelBackend &
   PooledBackendLike & { makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo };
 
+/**
+ * A tensor's values when they are a float32 buffer the kernels can read in place, else null. The array
+ * is the backend's own: read it at once, never keep it or hand it out.
+ */
+export function floatValues(backend: PooledBackendLike, t: tf.TensorInfo): Float32Array | null {
+  if (t.dtype !== 'float32') return null;
+  const values = backend.data.get(t.dataId)?.values;
+  return values instanceof Float32Array ? values : null;
+}
+
 /** Per buffer handed out: the one view we made of it, and whether a tensor holds it now. */
 interface Owned {
   view: Float32Array;
@@ -147,16 +157,15 @@ export function adoptBuffers(backend: PooledBackendLike): void {
     }
     return removed;
   };
+  // tfjs-backend-cpu hands out its internal array (read() goes through readSync()).
   const readSync = backend.readSync.bind(backend);
   backend.readSync = (dataId) => {
     const values = readSync(dataId);
     markExposed(values);
-    markExposed(get(dataId)?.values);
     return values;
   };
   const read = backend.read.bind(backend);
   backend.read = async (dataId) => {
-    markExposed(get(dataId)?.values);
     const values = await read(dataId);
     markExposed(values);
     return values;
@@ -171,23 +180,20 @@ export function adoptBuffers(backend: PooledBackendLike): void {
  */
 export function uninitializedFloat32(length: number, backend?: PooledBackendLike): Float32Array {
   if (!nodeBuffer || length < MIN_UNINITIALIZED) return new Float32Array(length);
-  if (backend && capacityBytes > 0) {
-    adoptBuffers(backend);
-    let buffer = takeFree(length * 4);
-    if (buffer) stats.reused++;
-    else {
-      const bytes = nodeBuffer.allocUnsafeSlow(length * 4);
-      // allocUnsafeSlow gives a buffer of its own (no shared pool), so it can be recycled whole.
-      buffer = bytes.buffer;
-      if (bytes.byteOffset !== 0 || buffer.byteLength !== length * 4) return new Float32Array(buffer, bytes.byteOffset, length);
-      stats.allocated++;
-    }
-    const view = new Float32Array(buffer, 0, length);
-    owned.set(buffer, { view, attached: false });
-    return view;
+  const recycle = backend !== undefined && capacityBytes > 0;
+  if (recycle) adoptBuffers(backend);
+  let buffer = recycle ? takeFree(length * 4) : undefined;
+  if (buffer) stats.reused++;
+  else {
+    const bytes = nodeBuffer.allocUnsafeSlow(length * 4);
+    // allocUnsafeSlow gives each allocation a buffer of its own (no shared slab), so it can be recycled whole.
+    if (!recycle || bytes.byteOffset !== 0 || bytes.buffer.byteLength !== length * 4) return new Float32Array(bytes.buffer, bytes.byteOffset, length);
+    buffer = bytes.buffer;
+    stats.allocated++;
   }
-  const bytes = nodeBuffer.allocUnsafeSlow(length * 4);
-  return new Float32Array(bytes.buffer, bytes.byteOffset, length);
+  const view = new Float32Array(buffer, 0, length);
+  owned.set(buffer, { view, attached: false });
+  return view;
 }
 
 /** What the buffer pool holds and has done (for logs and benchmarks). */
@@ -234,8 +240,9 @@ export function activeCpuBackend(): CpuBackend | undefined {
  * @internal
  */
 export function peekFloat32(t: tf.Tensor): Float32Array {
-  const values = activeCpuBackend()?.data.get(t.dataId)?.values;
-  if (values instanceof Float32Array) return values;
+  const backend = activeCpuBackend();
+  const values = backend && floatValues(backend, t);
+  if (values) return values;
   const data = t.dataSync();
   return data instanceof Float32Array ? data : Float32Array.from(data);
 }

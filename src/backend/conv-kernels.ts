@@ -4,7 +4,7 @@
  * they do not cover (NCHW, non-float32 tensors, activations other than linear/ReLU, unusual bias).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { uninitializedFloat32, type CpuBackend } from './alloc.js';
+import { floatValues, uninitializedFloat32, type CpuBackend } from './alloc.js';
 import type { NativeAddon } from './addon.js';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
@@ -18,13 +18,6 @@ function geometry(info: Conv2DInfo, activation = 0, hasBias = 0): Int32Array {
     info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
     p.top, p.left, p.bottom, p.right, activation, hasBias,
   ]);
-}
-
-/** The tensor's values when they are a float32 buffer the addon can read in place, else null. */
-function floats(backend: CpuBackend, t: tf.TensorInfo): Float32Array | null {
-  if (t.dtype !== 'float32') return null;
-  const values = backend.data.get(t.dataId).values;
-  return values instanceof Float32Array ? values : null;
 }
 
 type Shape4 = [number, number, number, number];
@@ -50,8 +43,8 @@ export function nativeConvKernels(addon: NativeAddon, fallback: (name: string) =
     const backend = args.backend as CpuBackend;
     const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
     const { strides, pad, dataFormat, dilations, dimRoundingMode } = args.attrs as unknown as tf.Conv2DAttrs;
-    const xs = floats(backend, x);
-    const ws = floats(backend, filter);
+    const xs = floatValues(backend, x);
+    const ws = floatValues(backend, filter);
     if (!xs || !ws || !isNHWC(dataFormat)) return orFallback('Conv2D', args);
     const info = convInfo(x.shape, filter.shape, strides, dilations, pad, dimRoundingMode);
     const out = uninitializedFloat32(tf.util.sizeFromShape(info.outShape), backend);
@@ -63,10 +56,10 @@ export function nativeConvKernels(addon: NativeAddon, fallback: (name: string) =
     const backend = args.backend as CpuBackend;
     const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
     const { strides, pad, dataFormat, dilations, dimRoundingMode, activation } = args.attrs as unknown as tf.FusedConv2DAttrs;
-    const xs = floats(backend, x!);
-    const ws = floats(backend, filter!);
+    const xs = floatValues(backend, x!);
+    const ws = floatValues(backend, filter!);
     const outChannels = filter!.shape[3]!;
-    const biasValues = bias ? floats(backend, bias) : null;
+    const biasValues = bias ? floatValues(backend, bias) : null;
     const biasOk = !bias || (biasValues !== null && bias.shape.length === 1 && bias.shape[0] === outChannels);
     const act = activation === 'linear' || activation === undefined ? 0 : activation === 'relu' ? 1 : -1;
     if (!xs || !ws || !biasOk || act < 0 || preluActivationWeights || !isNHWC(dataFormat)) return orFallback('FusedConv2D', args);
@@ -80,8 +73,8 @@ export function nativeConvKernels(addon: NativeAddon, fallback: (name: string) =
     const backend = args.backend as CpuBackend;
     const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
     const { inputShape, strides, pad, dataFormat, dimRoundingMode } = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
-    const dys = floats(backend, dy);
-    const ws = floats(backend, filter);
+    const dys = floatValues(backend, dy);
+    const ws = floatValues(backend, filter);
     if (!dys || !ws || !isNHWC(dataFormat)) return orFallback('Conv2DBackpropInput', args);
     const info = convInfo(inputShape, filter.shape, strides, 1, pad, dimRoundingMode);
     const dx = uninitializedFloat32(tf.util.sizeFromShape(info.inShape), backend);
@@ -93,8 +86,8 @@ export function nativeConvKernels(addon: NativeAddon, fallback: (name: string) =
     const backend = args.backend as CpuBackend;
     const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
     const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
-    const xs = floats(backend, x);
-    const dys = floats(backend, dy);
+    const xs = floatValues(backend, x);
+    const dys = floatValues(backend, dy);
     if (!xs || !dys || !isNHWC(dataFormat)) return orFallback('Conv2DBackpropFilter', args);
     const info = convInfo(x.shape, filterShape, strides, 1, pad, dimRoundingMode);
     const dw = uninitializedFloat32(tf.util.sizeFromShape(filterShape), backend);

@@ -11,7 +11,7 @@
  * operations per element, sums accumulated in double in the same order).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { uninitializedFloat32, type CpuBackend } from './alloc.js';
+import { floatValues, uninitializedFloat32, type CpuBackend } from './alloc.js';
 import type { NativeAddon } from './addon.js';
 
 /** Below this many elements the JS loop beats the call into the addon. */
@@ -20,12 +20,6 @@ const OPS = { add: 0, sub: 1, mul: 2, div: 3 } as const;
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
 type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
-
-function values(backend: CpuBackend, t: tf.TensorInfo): Float32Array | null {
-  if (t.dtype !== 'float32') return null;
-  const v = backend.data.get(t.dataId).values;
-  return v instanceof Float32Array ? v : null;
-}
 
 /** Size of `small` when it is a trailing block of `big`'s shape (ones in front allowed), else -1. */
 function trailingBlock(big: number[], small: number[]): number {
@@ -97,8 +91,8 @@ function binaryKernel(op: BinaryOp, fallback: () => KernelFunc | undefined, addo
   return (args) => {
     const backend = args.backend as CpuBackend;
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-    const av = values(backend, a);
-    const bv = values(backend, b);
+    const av = floatValues(backend, a);
+    const bv = floatValues(backend, b);
     if (av && bv) {
       const aSize = av.length;
       const bSize = bv.length;
@@ -141,7 +135,7 @@ function reluKernel(fallback: () => KernelFunc | undefined, addon: NativeAddon |
   return (args) => {
     const backend = args.backend as CpuBackend;
     const { x } = args.inputs as { x: tf.TensorInfo };
-    const xv = values(backend, x);
+    const xv = floatValues(backend, x);
     if (!xv) return fallback()!(args);
     const out = uninitializedFloat32(xv.length, backend);
     if (addon && xv.length >= NATIVE_MIN_SIZE) {
@@ -161,7 +155,7 @@ function stepKernel(fallback: () => KernelFunc | undefined, addon: NativeAddon |
     const backend = args.backend as CpuBackend;
     const { x } = args.inputs as { x: tf.TensorInfo };
     const alpha = (args.attrs as { alpha?: number }).alpha ?? 0;
-    const xv = values(backend, x);
+    const xv = floatValues(backend, x);
     if (!xv) return fallback()!(args);
     const out = uninitializedFloat32(xv.length, backend);
     if (addon && xv.length >= NATIVE_MIN_SIZE) {
@@ -195,7 +189,7 @@ function reduceKernel(name: 'Sum' | 'Mean', fallback: () => KernelFunc | undefin
     const backend = args.backend as CpuBackend;
     const { x } = args.inputs as { x: tf.TensorInfo };
     const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
-    const xv = values(backend, x);
+    const xv = floatValues(backend, x);
     const axes = xv ? tf.util.parseAxisParam(axis, x.shape) : [];
     const block = xv && axes.length > 0 ? consecutiveAxes(x.shape, axes) : null;
     if (!xv || !block || block[1] === 0) {
@@ -234,8 +228,8 @@ tf.registerKernel({
   backendName: 'cpu',
   kernelFunc: ({ inputs, backend }) => {
     const cpu = backend as CpuBackend;
-    const dy = values(cpu, inputs['dy']!)!;
-    const x = values(cpu, inputs['x']!)!;
+    const dy = floatValues(cpu, inputs['dy']!)!;
+    const x = floatValues(cpu, inputs['x']!)!;
     const out = uninitializedFloat32(x.length, cpu);
     if (reluGradAddon && out.length >= NATIVE_MIN_SIZE) {
       reluGradAddon.binary(RELU_GRAD_OP, dy, x, out, out.length, out.length);

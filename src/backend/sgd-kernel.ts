@@ -5,7 +5,7 @@
  * result is bit-identical; {@link TorchSGD} uses it when the kernel is registered for the active backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { uninitializedFloat32, type CpuBackend } from './alloc.js';
+import { floatValues, uninitializedFloat32, type CpuBackend } from './alloc.js';
 import type { NativeAddon } from './addon.js';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
@@ -44,7 +44,7 @@ function sgdLoop(w: Float32Array, g: Float32Array, buf: Float32Array | null, out
 export function sgdStepKernel(addon: NativeAddon | null): KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const cpu = backend as CpuBackend;
-    const read = (t: tf.TensorInfo | undefined) => (t ? (cpu.data.get(t.dataId).values as Float32Array) : null);
+    const read = (t: tf.TensorInfo | undefined) => (t ? floatValues(cpu, t) : null);
     const a = attrs as unknown as SgdStepAttrs;
     const w = read(inputs['w'])!;
     const g = read(inputs['g'])!;

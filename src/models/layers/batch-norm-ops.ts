@@ -7,7 +7,7 @@
  * other backends they use the composite tf ops. Both paths compute the same values.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { activeCpuBackend, peekFloat32, uninitializedFloat32, type CpuBackend } from '../../backend/alloc.js';
+import { activeCpuBackend, floatValues, peekFloat32, uninitializedFloat32, type CpuBackend } from '../../backend/alloc.js';
 import { loadAddon, type NativeAddon } from '../../backend/addon.js';
 
 /** The native addon's threaded loops when built (and not disabled), else null: JS loops. */
@@ -172,7 +172,7 @@ tf.registerKernel({
   backendName: 'cpu',
   kernelFunc: ({ inputs, backend, attrs }) => {
     const cpu = backend as CpuBackend;
-    const read = (t: tf.TensorInfo) => cpu.data.get(t.dataId)!.values as Float32Array;
+    const read = (t: tf.TensorInfo) => floatValues(cpu, t)!;
     const { epsilon, relu } = attrs as unknown as InferenceAttrs;
     const x = inputs['x']!;
     const channels = x.shape[x.shape.length - 1]!;
