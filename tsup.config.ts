@@ -1,21 +1,17 @@
 import { defineConfig } from 'tsup';
 
-export default defineConfig([{
-  entry: ['src/index.ts'],
-  format: ['esm', 'cjs'],
+// The CommonJS build, for `require('rmc-robust')`: one bundle per entry (dist/cjs/index.cjs, the
+// universal API; dist/cjs/index.node.cjs, the same with the Node services), with rolled-up declarations
+// (.d.cts). The ESM build is tsc's, one file per module (tsconfig.build.json).
+export default defineConfig({
+  entry: { index: 'src/index.ts', 'index.node': 'src/index.node.ts' },
+  outDir: 'dist/cjs',
+  format: ['cjs'],
   dts: true,
   sourcemap: true,
   target: 'node20',
   shims: true,
-  // tfjs stays a peer: never bundle it, so the user's backend registry is the one we use.
+  splitting: false,
+  // tfjs stays a peer: never bundled, so the user's backend registry is the one we use.
   external: [/^@tensorflow\//],
-}, {
-  // The command line: ESM only, with a shebang.
-  entry: { cli: 'src/cli/main.ts' },
-  format: ['esm'],
-  sourcemap: true,
-  target: 'node20',
-  shims: true,
-  banner: { js: '#!/usr/bin/env node' },
-  external: [/^@tensorflow\//],
-}]);
+});

@@ -5,7 +5,7 @@
  */
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import { backendInfo, pgd, resnet18, TorchSGD } from '../src/index.js';
+import { backendInfo, pgd, resnet18, TorchSGD } from '../src/index.node.js';
 
 const [what = 'forward', strides = '1-2-2-2', batchArg = '32', repeatsArg = '5', warmupArg = '3'] = process.argv.slice(2);
 const batch = Number(batchArg);

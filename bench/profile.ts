@@ -1,7 +1,7 @@
 // Which tfjs kernels dominate a ResNet18 PGD step and training step (batch 32): npx tsx bench/profile.ts [strides]
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import { resnet18, backendInfo } from '../src/index.js';
+import { resnet18, backendInfo } from '../src/index.node.js';
 await tf.setBackend('cpu');
 const strides = process.argv[2] ?? '1-2-2-2';
 console.log(JSON.stringify(backendInfo().kernels));

@@ -3,7 +3,7 @@
 // see the garbage collections between the lines.
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import { backendInfo, resnet18 } from '../src/index.js';
+import { backendInfo, resnet18 } from '../src/index.node.js';
 
 await tf.setBackend('cpu');
 const strides = process.argv[2] ?? '1-2-2-2';

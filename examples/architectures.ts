@@ -23,7 +23,7 @@ import {
   vgg16,
   wideResNet,
   type ModelOptions,
-} from '../src/index.js';
+} from '../src/index.node.js';
 
 await tf.setBackend('cpu');
 

@@ -6,7 +6,7 @@
  *
  *   npx tsx scripts/check-real-data.ts [cifar10Dir=.cache/cifar10] [cifar100Dir=../shared/data/cifar-100-binary]
  */
-import { CIFAR10_CLASSES, loadCifar10, loadCifar100, prepareCifar10, prepareCifar100 } from '../src/index.js';
+import { CIFAR10_CLASSES, loadCifar10, loadCifar100, prepareCifar10, prepareCifar100 } from '../src/index.node.js';
 
 const cifar10Dir = process.argv[2] ?? '.cache/cifar10';
 // shared/ sits beside the checkout on the project's machines and in CI.

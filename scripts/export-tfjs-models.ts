@@ -6,7 +6,7 @@
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { exportTorchStateDict } from '../src/index.js';
+import { exportTorchStateDict } from '../src/index.node.js';
 import { BUILDERS, FIXTURE_CASES } from './fixture-cases.js';
 
 await tf.setBackend('cpu');

@@ -3,7 +3,7 @@
  * copies keep the fixture small; every layer type and stride semantics of the full networks is present.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { alexnet, CIFAR100_STATS, preActResNet18, resnet18, vgg16, wideResNet, type WideResNetOptions } from '../src/index.js';
+import { alexnet, CIFAR100_STATS, preActResNet18, resnet18, vgg16, wideResNet, type WideResNetOptions } from '../src/index.node.js';
 
 export type Architecture = 'resnet18' | 'preActResNet18' | 'vgg16' | 'alexnet' | 'wideResNet';
 

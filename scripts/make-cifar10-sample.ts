@@ -6,6 +6,7 @@
  *   npx tsx scripts/make-cifar10-sample.ts <dir with the official CIFAR-10 binary files>
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import '../src/node/register.js';
 import { loadCifar10, md5 } from '../src/data/cifar.js';
 import { permutation } from '../src/data/random.js';
 

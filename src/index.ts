@@ -3,7 +3,11 @@
  * "Understanding Adversarial Robustness from Feature Maps of Convolutional Layers".
  *
  * The library needs `@tensorflow/tfjs-core` and `@tensorflow/tfjs-layers` (peers) and any tfjs backend
- * registered by the application (`@tensorflow/tfjs-backend-cpu`, `-wasm`, `@tensorflow/tfjs-node`, ...).
+ * registered by the application (`@tensorflow/tfjs-backend-cpu`, `-wasm`, `-webgl`, `@tensorflow/tfjs-node`, ...).
+ *
+ * This is the universal entry: it imports no Node built-in and runs in browsers and any JS runtime.
+ * In Node the package's `exports` pick src/index.node.ts instead, the same API with files, downloads
+ * and the native kernels plugged in (see docs/packaging.md).
  *
  * @packageDocumentation
  */

@@ -1,4 +1,4 @@
-// The rmc-robust command line (dist/cli.js, built by `npm test`'s pretest): help, errors, a small
+// The rmc-robust command line (dist/esm/cli/main.js, built by `npm test`'s pretest): help, errors, a small
 // train -> resume -> eval run on the embedded sample, and an interrupted train that resumes.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = join(root, 'dist', 'cli.js');
+const cli = join(root, 'dist', 'esm', 'cli', 'main.js');
 const work = mkdtempSync(join(tmpdir(), 'rmc-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

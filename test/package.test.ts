@@ -1,6 +1,6 @@
 // The built package (dist/, made by `npm test`'s pretest build) loads through its exports map from
 // both module systems, and file:// saving works from the bundle.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,8 +13,44 @@ const run = (args: string[]) => execFileSync(process.execPath, args, { cwd: root
 describe('the built package', () => {
   it('has the files its exports map names', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-    const targets = [pkg.main, pkg.module, pkg.types, pkg.exports['.'].import.default, pkg.exports['.'].import.types, pkg.exports['.'].require.default, pkg.exports['.'].require.types];
+    const dot = pkg.exports['.'];
+    const targets = [pkg.main, pkg.module, pkg.types, pkg.bin['rmc-robust']];
+    for (const entry of [dot.node.import, dot.node.require, dot.import, dot.require]) targets.push(entry.types, entry.default);
     for (const target of targets) expect(existsSync(join(root, target)), `${target} (run npm run build)`).toBe(true);
+  });
+
+  it('registers its kernels once when both the ESM and the CommonJS build load, and both report the same pack', () => {
+    // tfjs warns "The kernel '...' for backend 'cpu' is already registered" on a second registration.
+    const result = spawnSync(process.execPath, [
+      '--input-type=module',
+      '-e',
+      `import '@tensorflow/tfjs-backend-cpu';
+       import { createRequire } from 'node:module';
+       import * as esm from 'rmc-robust';
+       const cjs = createRequire(import.meta.url)('rmc-robust');
+       esm.resnet18({ width: 0.125 }); cjs.resnet18({ width: 0.125 });
+       console.log(esm.resnet18 !== cjs.resnet18, JSON.stringify(esm.backendInfo()) === JSON.stringify(cjs.backendInfo()), esm.backendInfo().kernels.Add);`,
+    ], { cwd: root, encoding: 'utf8' });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout.trim().split('\n').pop()).toMatch(/^true true (native|fast-js)$/);
+    expect(result.stderr).not.toMatch(/already registered/);
+  });
+
+  it('its universal build, loaded in Node without the node condition, says what is missing instead of failing obscurely', () => {
+    const out = run([
+      '--input-type=module',
+      '-e',
+      `import '@tensorflow/tfjs-backend-cpu';
+       const r = await import('./dist/esm/index.js');
+       for (const call of [() => r.loadCifar10Sample('test'), () => r.fileSystem('x'), () => r.loadCifar10('./data')]) {
+         try { await call(); console.log('no error'); } catch (e) { console.log(e.message); }
+       }
+       console.log(r.backendInfo().native.reason);`,
+    ]).split('\n');
+    expect(out[0]).toMatch(/^loadCifar10Sample: outside Node pass \{ url \}/);
+    expect(out[1]).toMatch(/^fileSystem: this copy of rmc-robust is its browser build \(the bundler or loader did not apply the "node" export condition\)/);
+    expect(out[2]).toMatch(/^reading CIFAR files: this copy of rmc-robust is its browser build/);
+    expect(out[3]).toMatch(/the browser build of rmc-robust is loaded/);
   });
 
   it('loads with require() (CJS) and builds ResNet18 with its 11,173,962 parameters', () => {

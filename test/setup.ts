@@ -5,5 +5,9 @@ process.env['OMP_NUM_THREADS'] ??= '1';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 
+// The Node services (files, the addon), as the package's Node build plugs them in; tests import the
+// universal modules under src/ directly.
+await import('../src/node/register.js');
+
 await tf.setBackend('cpu');
 await tf.ready();

@@ -107,7 +107,7 @@ describe('adversarialTrain', () => {
     await expect(adversarialTrain(model, train, { defense: 'trades', epochs: 1, beta: -1 })).rejects.toThrow(/beta = -1: must be a finite number >= 0/);
     await expect(adversarialTrain(model, train, { defense: 'at', epochs: 1, lr: { base: 0.1, milestones: [100, 50] } })).rejects.toThrow(/milestones must be strictly increasing/);
     await expect(adversarialTrain(model, train, { defense: 'at', epochs: 0 })).rejects.toThrow(/epochs = 0: must be an integer >= 1/);
-    await expect(adversarialTrain(model, train, { defense: 'at', epochs: 1, resume: true })).rejects.toThrow(/resume: needs checkpointDir/);
+    await expect(adversarialTrain(model, train, { defense: 'at', epochs: 1, resume: true })).rejects.toThrow(/resume: needs checkpoints \(or checkpointDir\)/);
     await expect(adversarialTrain(model, { x: train.x, y: Array(160).fill(12) }, { defense: 'at', epochs: 1 })).rejects.toThrow(/data\.y\[0\] = 12: labels must be integers in \[0, 9\]/);
     model.dispose();
   });

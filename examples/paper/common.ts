@@ -28,7 +28,7 @@ import {
   type CifarSplit,
   type Defense,
   type Pooling,
-} from '../../src/index.js';
+} from '../../src/index.node.js';
 
 /** `full`: the paper's settings (GPU); `cpu`: a reduced run for a 2-core machine; `smoke`: a few images, for tests. */
 export type Scale = 'full' | 'cpu' | 'smoke';

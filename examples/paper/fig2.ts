@@ -4,7 +4,7 @@
  * average pooling or (b) max pooling, for several feature-map sizes (src/analysis/disturbance.ts).
  * Proposition 1: the disturbance after average pooling falls as the map grows, after max pooling it rises.
  */
-import { disturbanceExperiment } from '../../src/index.js';
+import { disturbanceExperiment } from '../../src/index.node.js';
 import type { PaperExperiment } from './common.js';
 
 export const fig2: PaperExperiment = {

@@ -3,7 +3,7 @@
  * TRADES: (a) inputs upsampled by nearest or bilinear interpolation at several scales, (b) stride
  * configurations 2-2-2-2, 1-2-2-2, 1-1-2-2, 1-1-1-2.
  */
-import type { Defense } from '../../src/index.js';
+import type { Defense } from '../../src/index.node.js';
 import { describe, featureSide, type ModelConfig, type PaperExperiment } from './common.js';
 
 export const fig5: PaperExperiment = {

@@ -2,7 +2,7 @@
  * Fig. 6: the receptive field of ResNet18 layer by layer for several stride configurations, against the
  * image size 32 (src/analysis/receptive-field.ts). No training.
  */
-import { receptiveField } from '../../src/index.js';
+import { receptiveField } from '../../src/index.node.js';
 import type { PaperExperiment } from './common.js';
 
 export const fig6: PaperExperiment = {

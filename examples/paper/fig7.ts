@@ -4,7 +4,7 @@
  * reports as "Flops") and total memory (activations + weights, float32) (src/analysis/cost.ts). No
  * training; `full` and `cpu` use the paper's full widths.
  */
-import { modelCost } from '../../src/index.js';
+import { modelCost } from '../../src/index.node.js';
 import type { ModelConfig, PaperExperiment } from './common.js';
 
 export const fig7: PaperExperiment = {

@@ -5,7 +5,7 @@
  * checkpoint under PGD-10 validation of the same training run. The last column is AutoAttack
  * (standard version at the full scale; smaller budgets at the cpu and smoke scales, said in the notes).
  */
-import type { Defense } from '../../src/index.js';
+import type { Defense } from '../../src/index.node.js';
 import type { Accuracies, Experiment, PaperAttackName, PaperExperiment } from './common.js';
 
 const ROWS: Array<{ label: string; defense: Defense; best?: boolean }> = [

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+// The package's kernels (registered once per process): see src/backend/register.ts.
+import '../backend/register.js';
 
 /**
  * What attacks accept as a model: a `tf.LayersModel` (called in inference mode: batch-norm running

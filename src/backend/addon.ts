@@ -1,7 +1,8 @@
-import { nodeBuiltins, packageFile } from '../io/package-path.js';
+import { nodePlatformOrNull } from '../io/platform.js';
 
 /**
- * Loading of the optional native kernel pack (native/, built by node-gyp against oneDNN).
+ * The optional native kernel pack (native/, built by node-gyp against oneDNN): its interface, and the
+ * way to it, which only the Node build provides (`src/node/addon.ts`).
  */
 /** The functions the addon exports (see native/rmc_native.cc). */
 export interface NativeAddon {
@@ -37,33 +38,16 @@ export interface NativeAddon {
 /** The addon, or why it is not there. */
 export type AddonStatus = { addon: NativeAddon; path: string; heapReuse: boolean } | { addon: null; reason: string };
 
-const ADDON = 'native/build/Release/rmc_native.node';
-
-let status: AddonStatus | undefined;
-
 /**
- * Finds and loads the addon once; `RMC_NATIVE=0` in the environment disables it. Loading it also
- * makes glibc's malloc keep freed memory for reuse, unless `RMC_HEAP_REUSE=0`.
+ * The addon as the Node build loaded it (once per process; `RMC_NATIVE=0` disables it), or why there
+ * is none: not Node, or the browser build of the package.
  */
 export function loadAddon(): AddonStatus {
-  if (status) return status;
-  if (typeof process === 'undefined' || !process.versions?.node) {
-    return (status = { addon: null, reason: 'not running in Node.js' });
-  }
-  if (process.env['RMC_NATIVE'] === '0') return (status = { addon: null, reason: 'disabled by RMC_NATIVE=0' });
-  const node = nodeBuiltins();
-  if (!node) return (status = { addon: null, reason: 'needs Node.js >= 20.16 (process.getBuiltinModule)' });
-  const candidate = packageFile(ADDON);
-  if (candidate) {
-    try {
-      const { createRequire } = process.getBuiltinModule('node:module') as typeof import('node:module');
-      const addon = createRequire(import.meta.url)(candidate) as NativeAddon;
-      // Recycle freed tensor memory instead of paging it in afresh for every tensor (RMC_HEAP_REUSE=0 keeps malloc's defaults).
-      const heapReuse = process.env['RMC_HEAP_REUSE'] === '0' ? false : addon.keepFreedMemory();
-      return (status = { addon, path: candidate, heapReuse });
-    } catch (e) {
-      return (status = { addon: null, reason: `${candidate} failed to load: ${(e as Error).message}` });
-    }
-  }
-  return (status = { addon: null, reason: 'not built (needs libdnnl-dev; run npm run build:native)' });
+  const node = nodePlatformOrNull();
+  if (node) return node.loadAddon();
+  const inNode = typeof process !== 'undefined' && process.versions?.node != null;
+  return {
+    addon: null,
+    reason: inNode ? "the browser build of rmc-robust is loaded (no \"node\" export condition); import 'rmc-robust' in Node unbundled" : 'not running in Node.js',
+  };
 }

@@ -223,26 +223,29 @@ const RELU_GRAD_OP = 4;
 /** The addon whose threaded loop computes large Relu gradients (set by {@link reluGradient}), or null. */
 let reluGradAddon: NativeAddon | null = null;
 
-tf.registerKernel({
-  kernelName: RELU_GRAD_KERNEL,
-  backendName: 'cpu',
-  kernelFunc: ({ inputs, backend }) => {
-    const cpu = backend as CpuBackend;
-    const dy = floatValues(cpu, inputs['dy']!)!;
-    const x = floatValues(cpu, inputs['x']!)!;
-    const out = uninitializedFloat32(x.length, cpu);
-    if (reluGradAddon && out.length >= NATIVE_MIN_SIZE) {
-      reluGradAddon.binary(RELU_GRAD_OP, dy, x, out, out.length, out.length);
-    } else {
-      // As the stock mul(dy, step(x)): dy * 1, dy * 0 (a signed zero, or NaN for an infinite dy), NaN for NaN x.
-      for (let i = 0; i < out.length; i++) {
-        const v = x[i]!;
-        out[i] = dy[i]! * (v > 0 ? 1 : v !== v ? NaN : 0);
+/** Registers the cpu kernel {@link RELU_GRAD_KERNEL} (once per process: see src/backend/register.ts). */
+export function registerReluGradKernel(): void {
+  tf.registerKernel({
+    kernelName: RELU_GRAD_KERNEL,
+    backendName: 'cpu',
+    kernelFunc: ({ inputs, backend }) => {
+      const cpu = backend as CpuBackend;
+      const dy = floatValues(cpu, inputs['dy']!)!;
+      const x = floatValues(cpu, inputs['x']!)!;
+      const out = uninitializedFloat32(x.length, cpu);
+      if (reluGradAddon && out.length >= NATIVE_MIN_SIZE) {
+        reluGradAddon.binary(RELU_GRAD_OP, dy, x, out, out.length, out.length);
+      } else {
+        // As the stock mul(dy, step(x)): dy * 1, dy * 0 (a signed zero, or NaN for an infinite dy), NaN for NaN x.
+        for (let i = 0; i < out.length; i++) {
+          const v = x[i]!;
+          out[i] = dy[i]! * (v > 0 ? 1 : v !== v ? NaN : 0);
+        }
       }
-    }
-    return cpu.makeTensorInfo(inputs['x']!.shape, 'float32', out);
-  },
-});
+      return cpu.makeTensorInfo(inputs['x']!.shape, 'float32', out);
+    },
+  });
+}
 
 /**
  * The gradient of Relu computed by one cpu kernel instead of Step, Cast and Multiply (bit-identical),

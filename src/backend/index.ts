@@ -1,3 +1,3 @@
-export { backendInfo, enableFastKernels, disableFastKernels, type BackendInfo, type KernelSource } from './native.js';
+export { backendInfo, enableFastKernels, disableFastKernels, bufferPoolInfo, setBufferPoolCapacity, type BackendInfo, type KernelSource } from './native.js';
 export { registerWasmKernels } from './wasm-kernels.js';
-export { bufferPoolInfo, setBufferPoolCapacity, type BufferPoolInfo } from './alloc.js';
+export { type BufferPoolInfo } from './alloc.js';

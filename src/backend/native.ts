@@ -4,7 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { loadAddon } from './addon.js';
-import { bufferPoolInfo, type BufferPoolInfo } from './alloc.js';
+import { sharedPerProcess } from '../io/once.js';
+import { bufferPoolInfo as localBufferPoolInfo, setBufferPoolCapacity as localSetBufferPoolCapacity, type BufferPoolInfo } from './alloc.js';
 import { nativeConvKernels } from './conv-kernels.js';
 import { fastKernels, reluGradient } from './fast-kernels.js';
 import { SGD_STEP_KERNEL, sgdStepKernel } from './sgd-kernel.js';
@@ -24,6 +25,8 @@ const active = new Map<string, { kernelFunc: KernelFunc; source: KernelSource }>
 /** tfjs's own gradient of Relu, replaced by ours while the pack is enabled. */
 let stockReluGradient: tf.GradConfig | undefined;
 let ourReluGradient: tf.GradConfig | undefined;
+/** Whether the pack is enabled, and whether the native addon was part of it then. */
+let enabled: { withAddon: boolean } | null = null;
 
 /** What {@link backendInfo} reports. */
 export interface BackendInfo {
@@ -61,14 +64,8 @@ function install(name: string, kernelFunc: KernelFunc, source: KernelSource): vo
   active.set(name, { kernelFunc, source });
 }
 
-/**
- * Registers the kernel pack over tfjs-backend-cpu's kernels: the native oneDNN convolutions (Conv2D,
- * FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter) when the addon is built and not disabled by
- * `RMC_NATIVE=0`, and the fast JS kernels (Add, Sub, Multiply, RealDiv, Relu, Step; Sum and Mean
- * over consecutive axes; the gradient of Relu in one pass). The package calls it on import; call it again if `@tensorflow/tfjs-backend-cpu` was imported after
- * `rmc-robust` (its registration replaces ours). Returns the names of the kernels now replaced.
- */
-export function enableFastKernels(): string[] {
+/** {@link enableFastKernels} of this copy of the package. */
+function enableLocal(): string[] {
   const original = (name: string) => originals.get(name)?.kernelFunc;
   const status = loadAddon();
   if (status.addon) {
@@ -84,11 +81,12 @@ export function enableFastKernels(): string[] {
     ourReluGradient = reluGradient(current, status.addon);
     tf.registerGradient(ourReluGradient);
   }
+  enabled = { withAddon: status.addon !== null };
   return [...active.keys()];
 }
 
-/** Restores tfjs-backend-cpu's own kernels (for comparisons and benchmarks). */
-export function disableFastKernels(): void {
+/** {@link disableFastKernels} of this copy. */
+function disableLocal(): void {
   for (const [name, { kernelFunc }] of active) {
     if (tf.getKernel(name, BACKEND)?.kernelFunc === kernelFunc) {
       tf.unregisterKernel(name, BACKEND);
@@ -99,15 +97,11 @@ export function disableFastKernels(): void {
   active.clear();
   if (stockReluGradient && tf.getGradient('Relu') === ourReluGradient) tf.registerGradient(stockReluGradient);
   ourReluGradient = undefined;
+  enabled = null;
 }
 
-/**
- * Which backend runs and who computes each kernel of the pack: honest reporting for benchmarks and
- * logs.
- *
- * @example backendInfo() // { backend: 'cpu', native: { available: true, oneDNN: '2.6.3', ... }, kernels: { Conv2D: 'native', Add: 'fast-js', ... } }
- */
-export function backendInfo(): BackendInfo {
+/** {@link backendInfo} of this copy. */
+function backendInfoLocal(): BackendInfo {
   const status = loadAddon();
   const kernels = Object.fromEntries(
     [...NATIVE_KERNELS, ...FAST_KERNELS].map((name) => {
@@ -126,8 +120,71 @@ export function backendInfo(): BackendInfo {
     backend,
     native: status.addon ? { available: true, path: status.path, ...status.addon.info(), heapReuse: status.heapReuse } : { available: false, reason: status.reason },
     kernels,
-    bufferPool: bufferPoolInfo(),
+    bufferPool: localBufferPoolInfo(),
   };
 }
 
-enableFastKernels();
+/**
+ * The kernel pack of the first copy of the package loaded in this process. The ESM and the CommonJS
+ * build can both be loaded (a dependency may `require` what the application `import`s); tfjs has one
+ * kernel registry, so one copy owns the pack and every copy's functions below act on it.
+ */
+const pack = sharedPerProcess('kernel-pack', () => ({
+  enable: enableLocal,
+  disable: disableLocal,
+  info: backendInfoLocal,
+  enabled: () => enabled,
+  bufferPoolInfo: localBufferPoolInfo,
+  setBufferPoolCapacity: localSetBufferPoolCapacity,
+}));
+
+/**
+ * Registers the kernel pack over tfjs-backend-cpu's kernels: the native oneDNN convolutions (Conv2D,
+ * FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter) when the addon is built and not disabled by
+ * `RMC_NATIVE=0` (Node only), and the fast JS kernels (Add, Sub, Multiply, RealDiv, Relu, Step; Sum and
+ * Mean over consecutive axes; the gradient of Relu in one pass). The package calls it when its models,
+ * attacks or trainer are first imported; call it again if `@tensorflow/tfjs-backend-cpu` was imported
+ * after `rmc-robust` (its registration replaces ours). Returns the names of the kernels now replaced.
+ */
+export function enableFastKernels(): string[] {
+  return pack.enable();
+}
+
+/** Restores tfjs-backend-cpu's own kernels (for comparisons and benchmarks). */
+export function disableFastKernels(): void {
+  pack.disable();
+}
+
+/** Whether the pack is enabled (by any copy of the package in this process). @internal */
+export function fastKernelsEnabled(): boolean {
+  return pack.enabled() !== null;
+}
+
+/** Enables the pack again when it was enabled without the native addon and the addon can load now. @internal */
+export function upgradeToNativeKernels(): void {
+  const state = pack.enabled();
+  if (state && !state.withAddon) pack.enable();
+}
+
+/**
+ * Which backend runs and who computes each kernel of the pack: honest reporting for benchmarks and
+ * logs.
+ *
+ * @example backendInfo() // { backend: 'cpu', native: { available: true, oneDNN: '2.6.3', ... }, kernels: { Conv2D: 'native', Add: 'fast-js', ... } }
+ */
+export function backendInfo(): BackendInfo {
+  return pack.info();
+}
+
+/** The recycling of the kernels' output buffers on the cpu backend: sizes and counts (see src/backend/alloc.ts). */
+export function bufferPoolInfo(): BufferPoolInfo {
+  return pack.bufferPoolInfo();
+}
+
+/**
+ * Sets how many bytes of freed kernel output buffers the cpu backend keeps for reuse (0 turns recycling
+ * off and empties the pool; default 1 GiB or `RMC_BUFFER_POOL_MB`); returns the previous capacity.
+ */
+export function setBufferPoolCapacity(bytes: number): number {
+  return pack.setBufferPoolCapacity(bytes);
+}

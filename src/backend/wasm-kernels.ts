@@ -61,4 +61,3 @@ export function registerWasmKernels(): string[] {
   return ['Conv2DBackpropFilter'];
 }
 
-registerWasmKernels();

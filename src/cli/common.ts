@@ -1,4 +1,5 @@
 /** Shared pieces of the command line: run directories, logging, progress bars, data and models. */
+import '../node/register.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { imagesToTensor, loadCifar10, loadCifar100, type CifarSplit } from '../data/cifar.js';

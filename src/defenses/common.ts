@@ -1,5 +1,7 @@
 /** Shared pieces of the defense losses. */
 import * as tf from '@tensorflow/tfjs-core';
+// The package's kernels (registered once per process): see src/backend/register.ts.
+import '../backend/register.js';
 
 /** Checks a logits pair and labels; errors name the argument. */
 export function checkLogits(name: string, logits: tf.Tensor, labels: tf.Tensor, other?: tf.Tensor): void {

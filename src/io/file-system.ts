@@ -1,26 +1,16 @@
 /**
- * Saving and loading tfjs models to the local file system in Node, with any backend.
- *
- * `@tensorflow/tfjs-node` brings a `file://` handler, but it is an optional peer that cannot be
- * installed everywhere; with only tfjs-core and a JS/wasm backend `model.save('file://...')` would
- * have no handler. This module provides one in tfjs-node's on-disk format (`model.json` plus
- * `weights.bin`), so either can read what the other wrote, and registers it for `file://` URLs
- * whenever no other handler (tfjs-node's) answers for them.
+ * Saving and loading tfjs models to the local file system (Node). The implementation is in
+ * `src/node/file-system.ts`; these are the entry points the universal build exports.
  */
-import * as tf from '@tensorflow/tfjs-core';
-
-// Node built-ins are imported lazily, so bundling the library for a browser does not pull them in.
-const fs = () => import('node:fs/promises');
-const paths = () => import('node:path');
-
-const MODEL_JSON = 'model.json';
-const WEIGHTS_BIN = 'weights.bin';
-const FILE_SCHEME = 'file://';
+import type * as tf from '@tensorflow/tfjs-core';
+import { nodePlatform } from './platform.js';
 
 /**
  * An IOHandler that saves a model into `directory` (created if missing) as `model.json` and
- * `weights.bin`, and loads it back. Each file is written under a temporary name and renamed into place,
- * weights first, so a crash never leaves a half-written file; `model.json` is the commit point.
+ * `weights.bin`, tfjs-node's on-disk format, and loads it back, with any tfjs backend (Node only). Each
+ * file is written under a temporary name and renamed into place, weights first, so a crash never leaves
+ * a half-written file; `model.json` is the commit point. The Node build also routes `file://` URLs here
+ * whenever no other handler (tfjs-node's) answers for them.
  *
  * @example await model.save(fileSystem('./checkpoints/resnet18')); // same as 'file://./checkpoints/resnet18'
  * @example const model = await tfl.loadLayersModel(fileSystem('./checkpoints/resnet18/model.json'));
@@ -29,121 +19,10 @@ const FILE_SCHEME = 'file://';
  */
 export function fileSystem(path: string): tf.io.IOHandler {
   if (typeof path !== 'string' || path.length === 0) throw new TypeError('fileSystem: path must be a non-empty string');
-  return {
-    async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
-      if (artifacts.modelTopology instanceof ArrayBuffer) {
-        throw new TypeError('fileSystem: saving binary (GraphDef) topologies is not supported; save a LayersModel');
-      }
-      const { join, resolve } = await paths();
-      const dir = resolve(path);
-      await (await fs()).mkdir(dir, { recursive: true });
-      const weights = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
-      const modelJson: tf.io.ModelJSON = {
-        modelTopology: artifacts.modelTopology as object,
-        format: artifacts.format,
-        generatedBy: artifacts.generatedBy,
-        convertedBy: artifacts.convertedBy,
-        weightsManifest: [{ paths: [`./${WEIGHTS_BIN}`], weights: artifacts.weightSpecs ?? [] }],
-      };
-      if (artifacts.trainingConfig) modelJson.trainingConfig = artifacts.trainingConfig;
-      if (artifacts.signature) modelJson.signature = artifacts.signature;
-      if (artifacts.userDefinedMetadata) modelJson.userDefinedMetadata = artifacts.userDefinedMetadata;
-      if (artifacts.modelInitializer) modelJson.modelInitializer = artifacts.modelInitializer;
-      await writeAtomic(join(dir, WEIGHTS_BIN), new Uint8Array(weights));
-      const json = JSON.stringify(modelJson);
-      await writeAtomic(join(dir, MODEL_JSON), json);
-      return {
-        modelArtifactsInfo: {
-          dateSaved: new Date(),
-          modelTopologyType: 'JSON',
-          modelTopologyBytes: Buffer.byteLength(JSON.stringify(artifacts.modelTopology)),
-          weightSpecsBytes: Buffer.byteLength(JSON.stringify(artifacts.weightSpecs ?? [])),
-          weightDataBytes: weights.byteLength,
-        },
-      };
-    },
-
-    async load(): Promise<tf.io.ModelArtifacts> {
-      const { join, resolve } = await paths();
-      const { readFile } = await fs();
-      const file = resolve(path.endsWith('.json') ? path : join(path, MODEL_JSON));
-      let modelJson: tf.io.ModelJSON;
-      try {
-        modelJson = JSON.parse(await readFile(file, 'utf8')) as tf.io.ModelJSON;
-      } catch (e) {
-        throw new Error(`fileSystem: cannot read model from ${file}: ${(e as Error).message}`);
-      }
-      if (!modelJson || typeof modelJson !== 'object' || !modelJson.modelTopology) {
-        throw new Error(`fileSystem: ${file} is not a tfjs model.json (no modelTopology)`);
-      }
-      const base = resolve(file, '..');
-      return tf.io.getModelArtifactsForJSON(modelJson, async (manifest) => {
-        const specs: tf.io.WeightsManifestEntry[] = [];
-        const buffers: ArrayBuffer[] = [];
-        for (const group of manifest) {
-          specs.push(...group.weights);
-          for (const p of group.paths) {
-            const bytes = await readFile(join(base, p));
-            buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
-          }
-        }
-        const data = tf.io.CompositeArrayBuffer.join(buffers);
-        const expected = specs.reduce((sum, s) => sum + weightBytes(s), 0);
-        if (data.byteLength !== expected) {
-          throw new Error(`fileSystem: weights of ${file} hold ${data.byteLength} bytes, the manifest needs ${expected} (truncated or corrupt file)`);
-        }
-        return [specs, data];
-      });
-    },
-  };
+  return nodePlatform('fileSystem', "In a browser save to 'indexeddb://name' or 'downloads://name'").fileSystem(path);
 }
 
-/** Writes `data` to `file` through a temporary file in the same directory and a rename. */
+/** Writes `data` to `file` through a temporary file in the same directory and a rename (Node only). */
 export async function writeAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  const { rename, rm, writeFile } = await fs();
-  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, file);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-}
-
-function weightBytes(spec: tf.io.WeightsManifestEntry): number {
-  const size = spec.shape.reduce((a, b) => a * b, 1);
-  if (spec.quantization) {
-    const bytes = { uint8: 1, uint16: 2, float16: 2 }[spec.quantization.dtype];
-    return size * (bytes ?? 4);
-  }
-  if (spec.dtype === 'string') return NaN;
-  return size * (spec.dtype === 'bool' ? 1 : 4);
-}
-
-let asking = false;
-
-/**
- * The `file://` router: answers only when no other router (tfjs-node's) does, so importing both never
- * yields two handlers for one URL.
- */
-function fileRouter(kind: 'save' | 'load') {
-  return (url: string | string[]): tf.io.IOHandler => {
-    if (asking || typeof url !== 'string' || !url.startsWith(FILE_SCHEME)) return null as unknown as tf.io.IOHandler;
-    asking = true;
-    let others: tf.io.IOHandler[];
-    try {
-      others = kind === 'save' ? tf.io.getSaveHandlers(url) : tf.io.getLoadHandlers(url);
-    } finally {
-      asking = false;
-    }
-    if (others.length > 0) return null as unknown as tf.io.IOHandler;
-    return fileSystem(url.slice(FILE_SCHEME.length));
-  };
-}
-
-const isNode = typeof process !== 'undefined' && process.versions?.node != null;
-if (isNode) {
-  tf.io.registerSaveRouter(fileRouter('save'));
-  tf.io.registerLoadRouter(fileRouter('load'));
+  return nodePlatform('writeAtomic').writeAtomic(file, data);
 }

@@ -7,6 +7,8 @@ import { biasInitializer, weightInitializer, type BiasInit, type WeightInit } fr
 import { BatchNorm2d } from './layers/batch-norm.js';
 import { Conv2d } from './layers/conv2d.js';
 import { SeedStream } from './seed.js';
+// The package's kernels (registered once per process): see src/backend/register.ts.
+import '../backend/register.js';
 
 export type { BiasInit, WeightInit };
 

@@ -16,7 +16,7 @@ import { alpLoss } from '../defenses/alp.js';
 import { meanCrossEntropy } from '../defenses/common.js';
 import { martLoss } from '../defenses/mart.js';
 import { tradesLoss } from '../defenses/trades.js';
-import { loadCheckpoint, saveCheckpoint, type TrainingState } from './checkpoint.js';
+import { checkpointStore, type CheckpointStore, type TrainingState } from './checkpoint.js';
 import { presets, type Defense, type TrainingPreset } from './presets.js';
 import { piecewiseLr } from './schedule.js';
 import { TorchSGD } from './sgd.js';
@@ -53,9 +53,15 @@ export interface AdversarialTrainOptions extends Partial<Omit<TrainingPreset, 'd
   validation?: { x: tf.Tensor4D; y: LabelsLike; every?: number; eps?: number; steps?: number; stepSize?: number; batchSize?: number };
   /** At the end, load the best validated weights into the model (default true when validating). */
   restoreBest?: boolean;
-  /** Directory for checkpoints (written after every epoch, atomically). */
+  /**
+   * Where to checkpoint after every epoch (the last epoch, and the best validated one): a directory
+   * (Node), a tfjs URL such as `'indexeddb://my-run'` (browser), or a {@link CheckpointStore} (custom
+   * IO handlers: {@link ioCheckpoints}). See {@link checkpointStore}.
+   */
+  checkpoints?: string | CheckpointStore;
+  /** The same as `checkpoints` with a directory (the 0.1 name, kept). */
   checkpointDir?: string;
-  /** Continue from the checkpoint in `checkpointDir` if there is one (default false). */
+  /** Continue from the checkpoint in `checkpoints` if there is one (default false). */
   resume?: boolean;
   onBatchEnd?: (info: BatchInfo) => void;
   onEpochEnd?: (info: EpochInfo) => void | Promise<void>;
@@ -144,7 +150,9 @@ export async function adversarialTrain(model: tfl.LayersModel, data: TrainingDat
   const lrAt = piecewiseLr(cfg.lr);
   const seed = checkNumber(options.seed ?? 0, 'seed', { min: 0, integer: true });
   const augment = options.augment ?? true;
-  if (options.resume && !options.checkpointDir) throw new RangeError('resume: needs checkpointDir');
+  if (options.checkpoints !== undefined && options.checkpointDir !== undefined) throw new RangeError('checkpoints, checkpointDir: give one of them');
+  const store = options.checkpoints !== undefined ? checkpointStore(options.checkpoints) : options.checkpointDir !== undefined ? checkpointStore(options.checkpointDir) : null;
+  if (options.resume && !store) throw new RangeError('resume: needs checkpoints (or checkpointDir)');
   const numClasses = model.outputs[0]!.shape[1] as number;
   const source = batchSource(data, numClasses);
   const n = source.count;
@@ -160,15 +168,15 @@ export async function adversarialTrain(model: tfl.LayersModel, data: TrainingDat
   const history: EpochInfo[] = [];
 
   try {
-    if (options.resume && options.checkpointDir) {
+    if (options.resume && store) {
       // The best validated weights so far, to restore at the end even if no later epoch beats them.
-      if (await loadCheckpoint(options.checkpointDir, model, 'best.json')) {
+      if (await store.load('best', model)) {
         bestWeights = model.weights.map((w) => tf.keep(w.read().clone()));
       }
-      const loaded = await loadCheckpoint(options.checkpointDir, model);
+      const loaded = await store.load('latest', model);
       if (loaded) {
         if (loaded.state.defense !== cfg.defense) {
-          throw new RangeError(`resume: the checkpoint in ${options.checkpointDir} was trained with '${loaded.state.defense}', not '${cfg.defense}'`);
+          throw new RangeError(`resume: the checkpoint in ${store.location} was trained with '${loaded.state.defense}', not '${cfg.defense}'`);
         }
         if (loaded.state.seed !== seed) throw new RangeError(`resume: the checkpoint used seed ${loaded.state.seed}, this run ${seed}`);
         optimizer.setState(loaded.optimizer);
@@ -253,15 +261,10 @@ export async function adversarialTrain(model: tfl.LayersModel, data: TrainingDat
           info.best = true;
           tf.dispose(bestWeights ?? []);
           bestWeights = model.weights.map((w) => tf.keep(w.read().clone()));
-          if (options.checkpointDir) {
-            await saveCheckpoint(options.checkpointDir, 'best', model, optimizer.getState(), { epoch: epoch + 1, seed, best, defense: cfg.defense }, 'best.json');
-          }
+          if (store) await store.save('best', model, optimizer.getState(), { epoch: epoch + 1, seed, best, defense: cfg.defense });
         }
       }
-      if (options.checkpointDir) {
-        await saveCheckpoint(options.checkpointDir, `epoch-${epoch + 1}`, model, optimizer.getState(), { epoch: epoch + 1, seed, best, defense: cfg.defense });
-        await removeOlder(options.checkpointDir, `epoch-${epoch + 1}`);
-      }
+      if (store) await store.save('latest', model, optimizer.getState(), { epoch: epoch + 1, seed, best, defense: cfg.defense });
       history.push(info);
       await options.onEpochEnd?.(info);
     }
@@ -292,14 +295,6 @@ function validate(model: tfl.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, o: { e
     tf.dispose([xb, yb, adv]);
   }
   return { cleanAccuracy: clean / n, robustAccuracy: robust / n };
-}
-
-async function removeOlder(dir: string, keep: string): Promise<void> {
-  const { readdir, rm } = await import('node:fs/promises');
-  const { join } = await import('node:path');
-  for (const entry of await readdir(dir)) {
-    if (entry.startsWith('epoch-') && entry !== keep && !entry.includes('.tmp-')) await rm(join(dir, entry), { recursive: true, force: true });
-  }
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

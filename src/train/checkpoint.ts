@@ -1,15 +1,15 @@
 /**
- * Training checkpoints: a directory per checkpoint, written under a temporary name and renamed into
- * place, and a `latest.json` pointer replaced atomically last, so a crash never leaves a half-written
- * checkpoint behind the pointer.
+ * Training checkpoints behind one interface, {@link CheckpointStore}, with two kinds of store:
+ * - a directory (Node): a directory per checkpoint, written under a temporary name and renamed into
+ *   place, and a pointer file (`latest.json`, `best.json`) replaced atomically last;
+ * - any tfjs IO handler ({@link ioCheckpoints}): `indexeddb://`, `localstorage://`, `http://` or a
+ *   custom one, the whole checkpoint (weights, optimizer buffers, training state) in one model
+ *   artifact, so it is as atomic as the handler's own save (IndexedDB: one transaction).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { fileSystem, writeAtomic } from '../io/file-system.js';
+import { nodePlatform } from '../io/platform.js';
 import type { SgdState } from './sgd.js';
-
-const fs = () => import('node:fs/promises');
-const paths = () => import('node:path');
 
 /** What a checkpoint holds besides the weights. */
 export interface TrainingState {
@@ -23,70 +23,174 @@ export interface TrainingState {
   defense: string;
 }
 
-interface StateFile extends TrainingState {
-  optimizer: { steps: number; buffers: Array<{ shape: number[]; offset: number; length: number } | null> };
+/** A loaded checkpoint: the training state and the optimizer's momentum buffers (the weights are in the model). */
+export interface TrainingCheckpoint {
+  state: TrainingState;
+  optimizer: SgdState;
 }
 
-/** Writes weights, optimiser state and training state as `<dir>/<name>` and points `latest.json` at it. */
-export async function saveCheckpoint(dir: string, name: string, model: tfl.LayersModel, optimizer: SgdState, state: TrainingState, pointer = 'latest.json'): Promise<void> {
-  const { join } = await paths();
-  const { mkdir, rename, rm, writeFile } = await fs();
-  await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `${name}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  await model.save(fileSystem(tmp));
-  const buffers: StateFile['optimizer']['buffers'] = [];
-  const chunks: Float32Array[] = [];
-  let offset = 0;
-  for (const b of optimizer.buffers) {
-    if (!b) {
-      buffers.push(null);
-      continue;
-    }
-    buffers.push({ shape: b.shape, offset, length: b.data.length });
-    chunks.push(b.data);
-    offset += b.data.length;
-  }
-  const all = new Float32Array(offset);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.length;
-  }
-  await writeFile(join(tmp, 'optimizer.bin'), new Uint8Array(all.buffer));
-  const file: StateFile = { ...state, optimizer: { steps: optimizer.steps, buffers } };
-  await writeFile(join(tmp, 'state.json'), JSON.stringify(file, null, 1));
-  const final = join(dir, name);
-  await rm(final, { recursive: true, force: true });
-  await rename(tmp, final);
-  await writeAtomic(join(dir, pointer), JSON.stringify({ checkpoint: name, epoch: state.epoch }));
+/** The two checkpoints a training run keeps: the last completed epoch and the best validated one. */
+export type CheckpointSlot = 'latest' | 'best';
+
+/**
+ * Where {@link adversarialTrain} keeps its checkpoints. Make one with {@link checkpointStore} (a
+ * directory or a tfjs URL) or {@link ioCheckpoints} (custom IO handlers), or implement it.
+ */
+export interface CheckpointStore {
+  /** Where the checkpoints go, for messages (a directory or a URL). */
+  readonly location: string;
+  /** Saves the model's weights, the optimizer state and `state` as `slot`, replacing the previous one. */
+  save(slot: CheckpointSlot, model: tfl.LayersModel, optimizer: SgdState, state: TrainingState): Promise<void>;
+  /** Loads `slot` into `model` (its weights) and returns the rest, or null when there is no such checkpoint. */
+  load(slot: CheckpointSlot, model: tfl.LayersModel): Promise<TrainingCheckpoint | null>;
 }
 
-/** Reads the checkpoint `latest.json` points at, or null when there is none. */
-export async function loadCheckpoint(dir: string, model: tfl.LayersModel, pointer = 'latest.json'): Promise<{ state: TrainingState; optimizer: SgdState } | null> {
-  const { join } = await paths();
-  const { readFile } = await fs();
-  let target: { checkpoint: string };
-  try {
-    target = JSON.parse(await readFile(join(dir, pointer), 'utf8')) as { checkpoint: string };
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new Error(`checkpoint: cannot read ${join(dir, pointer)}: ${(e as Error).message}`);
+/**
+ * A {@link CheckpointStore} for `location`:
+ * - a tfjs URL (`indexeddb://run-1`, `localstorage://run-1`, `http(s)://...`): {@link ioCheckpoints}
+ *   with the slots at `<location>/latest` and `<location>/best`;
+ * - `file://<dir>` or a plain path (Node only): a directory of checkpoints (`epoch-<n>/`, `best/`,
+ *   `latest.json`, `best.json`), each written to a temporary name and renamed;
+ * - a store, returned as it is.
+ *
+ * @example adversarialTrain(model, data, { defense: 'trades', checkpoints: 'indexeddb://trades-run' }) // browser
+ * @example adversarialTrain(model, data, { defense: 'trades', checkpoints: './runs/trades' })           // Node
+ */
+export function checkpointStore(location: string | CheckpointStore): CheckpointStore {
+  if (typeof location === 'object' && location !== null && typeof location.save === 'function' && typeof location.load === 'function') return location;
+  if (typeof location !== 'string' || location === '') {
+    throw new TypeError('checkpoints: expected a directory, a tfjs URL (indexeddb://name, localstorage://name) or a CheckpointStore');
   }
-  const base = join(dir, target.checkpoint);
-  const file = JSON.parse(await readFile(join(base, 'state.json'), 'utf8')) as StateFile;
-  const loaded = await fileSystem(base).load!();
-  const weights = tf.io.decodeWeights(loaded.weightData!, loaded.weightSpecs!);
-  const byName = model.weights.map((w) => w.originalName);
-  const missing = byName.filter((n) => !(n in weights));
-  if (missing.length) throw new Error(`checkpoint ${base} does not fit the model: missing ${missing.slice(0, 5).join(', ')}`);
-  model.weights.forEach((w) => w.write(weights[w.originalName]!));
-  Object.values(weights).forEach((t) => t.dispose());
-  const bytes = await readFile(join(base, 'optimizer.bin'));
-  const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-  const optimizer: SgdState = {
-    steps: file.optimizer.steps,
-    buffers: file.optimizer.buffers.map((b) => (b ? { shape: b.shape, data: data.slice(b.offset, b.offset + b.length) } : null)),
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(location)?.[1]?.toLowerCase();
+  if (scheme === undefined || scheme === 'file') {
+    const dir = scheme === 'file' ? location.slice('file://'.length) : location;
+    return nodePlatform(`checkpoints '${location}'`, "In a browser use a tfjs URL such as 'indexeddb://my-run', or ioCheckpoints(handlers)").directoryCheckpoints(dir);
+  }
+  return ioCheckpoints(location);
+}
+
+/** Name prefix of the optimizer's buffers among a checkpoint artifact's weights. */
+const OPTIMIZER_PREFIX = 'rmc_optimizer/';
+/** Key of the training state in a checkpoint artifact's `userDefinedMetadata`. */
+const METADATA_KEY = 'rmcTraining';
+
+interface CheckpointMetadata {
+  format: 1;
+  state: TrainingState;
+  optimizer: { steps: number; buffers: Array<{ shape: number[] } | null> };
+}
+
+/**
+ * A {@link CheckpointStore} over tfjs IO handlers: each slot is one model artifact whose weights are
+ * the model's plus the optimizer's momentum buffers (named `rmc_optimizer/<i>`) and whose
+ * `userDefinedMetadata.rmcTraining` holds the training state.
+ *
+ * @param target A URL prefix (`indexeddb://run-1`; slots at `<prefix>/latest` and `<prefix>/best`,
+ *   through tfjs's registered routers), or a function giving the handler of a slot: for `'load'` it may
+ *   return null when the slot holds no checkpoint.
+ * @example ioCheckpoints('indexeddb://trades-run')
+ * @example ioCheckpoints((slot, mode) => mode === 'save' ? tf.io.withSaveHandler(upload(slot)) : myLoader(slot))
+ */
+export function ioCheckpoints(target: string | ((slot: CheckpointSlot, mode: 'save' | 'load') => tf.io.IOHandler | null)): CheckpointStore {
+  if (typeof target !== 'string' && typeof target !== 'function') throw new TypeError('ioCheckpoints: expected a URL prefix or a function (slot, mode) => IOHandler');
+  const url = (slot: CheckpointSlot) => `${(target as string).replace(/\/+$/, '')}/${slot}`;
+  const handler = (slot: CheckpointSlot, mode: 'save' | 'load'): tf.io.IOHandler | null => {
+    if (typeof target === 'function') return target(slot, mode);
+    const found = mode === 'save' ? tf.io.getSaveHandlers(url(slot)) : tf.io.getLoadHandlers(url(slot));
+    if (found.length === 0) throw new Error(`checkpoints: tfjs has no IO handler for ${url(slot)} here (indexeddb:// and localstorage:// exist in browsers)`);
+    return found[0]!;
   };
-  const { optimizer: _omit, ...state } = file;
-  return { state, optimizer };
+  const exists = async (slot: CheckpointSlot): Promise<boolean> => {
+    if (typeof target === 'function') return true;
+    const scheme = /^([a-z]+):\/\//i.exec(target)?.[1]?.toLowerCase();
+    if (scheme !== 'indexeddb' && scheme !== 'localstorage') return true;
+    return url(slot) in (await tf.io.listModels());
+  };
+  return {
+    location: typeof target === 'string' ? target : 'custom IO handlers',
+    async save(slot, model, optimizer, state) {
+      const out = handler(slot, 'save');
+      if (!out?.save) throw new Error(`checkpoints: the IO handler of slot '${slot}' cannot save`);
+      await model.save(tf.io.withSaveHandler(async (artifacts) => out.save!(withTraining(artifacts, optimizer, state))));
+    },
+    async load(slot, model) {
+      if (!(await exists(slot))) return null;
+      const input = handler(slot, 'load');
+      if (input === null) return null;
+      if (!input.load) throw new Error(`checkpoints: the IO handler of slot '${slot}' cannot load`);
+      const where = typeof target === 'string' ? url(slot) : `slot '${slot}'`;
+      return readTraining(await input.load(), model, where);
+    },
+  };
+}
+
+/** `artifacts` with the optimizer buffers appended to the weights and the state in the metadata. */
+function withTraining(artifacts: tf.io.ModelArtifacts, optimizer: SgdState, state: TrainingState): tf.io.ModelArtifacts {
+  const specs = [...(artifacts.weightSpecs ?? [])];
+  const parts: ArrayBuffer[] = artifacts.weightData === undefined ? [] : [tf.io.CompositeArrayBuffer.join(artifacts.weightData)];
+  const buffers: CheckpointMetadata['optimizer']['buffers'] = optimizer.buffers.map((b, i) => {
+    if (!b) return null;
+    specs.push({ name: `${OPTIMIZER_PREFIX}${i}`, shape: b.shape, dtype: 'float32' });
+    parts.push(b.data.slice().buffer as ArrayBuffer);
+    return { shape: b.shape };
+  });
+  const metadata: CheckpointMetadata = { format: 1, state, optimizer: { steps: optimizer.steps, buffers } };
+  return {
+    ...artifacts,
+    weightSpecs: specs,
+    weightData: tf.io.CompositeArrayBuffer.join(parts),
+    userDefinedMetadata: { ...(artifacts.userDefinedMetadata ?? {}), [METADATA_KEY]: metadata as unknown as object },
+  };
+}
+
+function readTraining(artifacts: tf.io.ModelArtifacts, model: tfl.LayersModel, where: string): TrainingCheckpoint {
+  const metadata = artifacts.userDefinedMetadata?.[METADATA_KEY] as CheckpointMetadata | undefined;
+  if (!metadata || metadata.format !== 1 || !artifacts.weightSpecs || artifacts.weightData === undefined) {
+    throw new Error(`checkpoint ${where} is not an rmc-robust training checkpoint (no ${METADATA_KEY} metadata or no weights)`);
+  }
+  const weights = tf.io.decodeWeights(artifacts.weightData, artifacts.weightSpecs);
+  try {
+    const buffers = metadata.optimizer.buffers.map((b, i) => {
+      if (!b) return null;
+      const t = weights[`${OPTIMIZER_PREFIX}${i}`];
+      if (!t) throw new Error(`checkpoint ${where}: optimizer buffer ${i} is missing`);
+      return { shape: b.shape, data: t.dataSync() as Float32Array };
+    });
+    applyWeights(model, weights, where);
+    return { state: metadata.state, optimizer: { steps: metadata.optimizer.steps, buffers } };
+  } finally {
+    tf.dispose(Object.values(weights));
+  }
+}
+
+/**
+ * Writes the decoded `weights` (by original name) into `model`'s weights, after checking that every
+ * one is there with its shape. Does not dispose `weights`. @internal
+ */
+export function applyWeights(model: tfl.LayersModel, weights: tf.NamedTensorMap, where: string): void {
+  const missing = model.weights.filter((w) => !(w.originalName in weights)).map((w) => w.originalName);
+  if (missing.length) throw new Error(`checkpoint ${where} does not fit the model: missing ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`);
+  for (const w of model.weights) {
+    const t = weights[w.originalName]!;
+    if (!tf.util.arraysEqual(t.shape, w.shape as number[])) {
+      throw new Error(`checkpoint ${where} does not fit the model: ${w.originalName} has shape [${t.shape}] in the checkpoint, [${w.shape}] in the model`);
+    }
+  }
+  model.weights.forEach((w) => w.write(weights[w.originalName]!));
+}
+
+/**
+ * Writes weights, optimizer state and training state as `<dir>/<name>` and points `<dir>/<pointer>` at
+ * it (Node only; {@link checkpointStore} is the general form).
+ */
+export async function saveCheckpoint(dir: string, name: string, model: tfl.LayersModel, optimizer: SgdState, state: TrainingState, pointer = 'latest.json'): Promise<void> {
+  return nodePlatform('saveCheckpoint(dir)', 'In a browser use ioCheckpoints').saveCheckpoint(dir, name, model, optimizer, state, pointer);
+}
+
+/**
+ * Reads the checkpoint `<dir>/<pointer>` points at into `model` and returns the rest, or null when there
+ * is none (Node only; {@link checkpointStore} is the general form).
+ */
+export async function loadCheckpoint(dir: string, model: tfl.LayersModel, pointer = 'latest.json'): Promise<TrainingCheckpoint | null> {
+  return nodePlatform('loadCheckpoint(dir)', 'In a browser use ioCheckpoints').loadCheckpoint(dir, model, pointer);
 }

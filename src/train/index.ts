@@ -2,4 +2,13 @@ export { TorchSGD, type SgdOptions, type SgdState, type Trainable, type WeightHa
 export { piecewiseLr, type PiecewiseSchedule } from './schedule.js';
 export { adversarialTrain, type AdversarialTrainOptions, type BatchInfo, type EpochInfo, type TrainResult, type TrainingData } from './adversarial-train.js';
 export { presets, type Defense, type TrainingPreset } from './presets.js';
-export { saveCheckpoint, loadCheckpoint, type TrainingState } from './checkpoint.js';
+export {
+  checkpointStore,
+  ioCheckpoints,
+  saveCheckpoint,
+  loadCheckpoint,
+  type CheckpointStore,
+  type CheckpointSlot,
+  type TrainingCheckpoint,
+  type TrainingState,
+} from './checkpoint.js';

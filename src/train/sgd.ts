@@ -4,6 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SGD_STEP_KERNEL, type SgdStepAttrs } from '../backend/sgd-kernel.js';
+// The package's kernels (registered once per process): see src/backend/register.ts.
+import '../backend/register.js';
 
 /** Options of {@link TorchSGD}. */
 export interface SgdOptions {

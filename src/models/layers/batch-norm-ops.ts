@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { activeCpuBackend, floatValues, peekFloat32, uninitializedFloat32, type CpuBackend } from '../../backend/alloc.js';
 import { loadAddon, type NativeAddon } from '../../backend/addon.js';
+import { oncePerProcess } from '../../io/once.js';
 
 /** The native addon's threaded loops when built (and not disabled), else null: JS loops. */
 function addon(): NativeAddon | null {
@@ -167,63 +168,66 @@ function inferenceAffine(read: (t: tf.TensorInfo) => Float64Array, inputs: Recor
   return { gamma, mean, invStd, scale, shift };
 }
 
-tf.registerKernel({
-  kernelName: INFERENCE_KERNEL,
-  backendName: 'cpu',
-  kernelFunc: ({ inputs, backend, attrs }) => {
-    const cpu = backend as CpuBackend;
-    const read = (t: tf.TensorInfo) => floatValues(cpu, t)!;
-    const { epsilon, relu } = attrs as unknown as InferenceAttrs;
-    const x = inputs['x']!;
-    const channels = x.shape[x.shape.length - 1]!;
-    const { scale, shift } = inferenceAffine((t) => Float64Array.from(read(t)), inputs as Record<'gamma' | 'beta' | 'mean' | 'variance', tf.TensorInfo>, epsilon);
-    return cpu.makeTensorInfo(x.shape, 'float32', (relu ? channelAffineRelu : channelAffine)(read(x), scale, shift, channels));
-  },
-});
+// Registered once per process, however many copies of the package load (ESM and CommonJS builds).
+oncePerProcess('batch-norm-kernel', () => {
+  tf.registerKernel({
+    kernelName: INFERENCE_KERNEL,
+    backendName: 'cpu',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const cpu = backend as CpuBackend;
+      const read = (t: tf.TensorInfo) => floatValues(cpu, t)!;
+      const { epsilon, relu } = attrs as unknown as InferenceAttrs;
+      const x = inputs['x']!;
+      const channels = x.shape[x.shape.length - 1]!;
+      const { scale, shift } = inferenceAffine((t) => Float64Array.from(read(t)), inputs as Record<'gamma' | 'beta' | 'mean' | 'variance', tf.TensorInfo>, epsilon);
+      return cpu.makeTensorInfo(x.shape, 'float32', (relu ? channelAffineRelu : channelAffine)(read(x), scale, shift, channels));
+    },
+  });
 
-// The gradient of each input is computed only when the tape asks for it: an attack differentiates with
-// respect to the image alone and then needs one pass (dx = ReLU-masked dy * scale), not the per-channel
-// sums that the parameters' gradients take.
-tf.registerGradient({
-  kernelName: INFERENCE_KERNEL,
-  inputsToSave: ['x', 'gamma', 'beta', 'mean', 'variance'],
-  gradFunc: (dyIn, saved, attrs) => {
-    const dy = dyIn as tf.Tensor;
-    const [x, gamma, beta, mean, variance] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
-    const { epsilon, relu } = attrs as unknown as InferenceAttrs;
-    const channels = x.shape[x.rank - 1]!;
-    const affine = () => inferenceAffine((t) => f64(t as tf.Tensor), { gamma, beta, mean, variance }, epsilon);
-    let sums: { sumDy: Float64Array; sumDyXc: Float64Array; affine: ReturnType<typeof affine> } | undefined;
-    const channelSums = () => {
-      if (!sums) {
-        const a = affine();
-        const zeros = new Float64Array(channels);
-        sums = { ...backwardPass(f32(dy), f32(x), a.scale, a.shift, a.mean, relu, channels, () => ({ xCoef: zeros, offset: zeros }), false), affine: a };
-      }
-      return sums;
-    };
-    return {
-      x: () => {
-        const a = affine();
-        const zeros = new Float64Array(channels);
-        const pass = backwardPass(f32(dy), f32(x), a.scale, a.shift, a.mean, relu, channels, () => ({ xCoef: zeros, offset: zeros }), true, false);
-        return tf.tensor(pass.dx!, dy.shape, 'float32');
-      },
-      gamma: () => {
-        const { sumDyXc, affine: a } = channelSums();
-        return vector(sumDyXc.map((s, c) => s * a.invStd[c]!));
-      },
-      beta: () => vector(channelSums().sumDy),
-      mean: () => {
-        const { sumDy, affine: a } = channelSums();
-        return vector(sumDy.map((s, c) => -s * a.scale[c]!));
-      },
-      variance: () => {
-        const { sumDyXc, affine: a } = channelSums();
-        return vector(sumDyXc.map((s, c) => -0.5 * a.gamma[c]! * s * a.invStd[c]! ** 3));
-      },
-    };
-  },
+  // The gradient of each input is computed only when the tape asks for it: an attack differentiates with
+  // respect to the image alone and then needs one pass (dx = ReLU-masked dy * scale), not the per-channel
+  // sums that the parameters' gradients take.
+  tf.registerGradient({
+    kernelName: INFERENCE_KERNEL,
+    inputsToSave: ['x', 'gamma', 'beta', 'mean', 'variance'],
+    gradFunc: (dyIn, saved, attrs) => {
+      const dy = dyIn as tf.Tensor;
+      const [x, gamma, beta, mean, variance] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+      const { epsilon, relu } = attrs as unknown as InferenceAttrs;
+      const channels = x.shape[x.rank - 1]!;
+      const affine = () => inferenceAffine((t) => f64(t as tf.Tensor), { gamma, beta, mean, variance }, epsilon);
+      let sums: { sumDy: Float64Array; sumDyXc: Float64Array; affine: ReturnType<typeof affine> } | undefined;
+      const channelSums = () => {
+        if (!sums) {
+          const a = affine();
+          const zeros = new Float64Array(channels);
+          sums = { ...backwardPass(f32(dy), f32(x), a.scale, a.shift, a.mean, relu, channels, () => ({ xCoef: zeros, offset: zeros }), false), affine: a };
+        }
+        return sums;
+      };
+      return {
+        x: () => {
+          const a = affine();
+          const zeros = new Float64Array(channels);
+          const pass = backwardPass(f32(dy), f32(x), a.scale, a.shift, a.mean, relu, channels, () => ({ xCoef: zeros, offset: zeros }), true, false);
+          return tf.tensor(pass.dx!, dy.shape, 'float32');
+        },
+        gamma: () => {
+          const { sumDyXc, affine: a } = channelSums();
+          return vector(sumDyXc.map((s, c) => s * a.invStd[c]!));
+        },
+        beta: () => vector(channelSums().sumDy),
+        mean: () => {
+          const { sumDy, affine: a } = channelSums();
+          return vector(sumDy.map((s, c) => -s * a.scale[c]!));
+        },
+        variance: () => {
+          const { sumDyXc, affine: a } = channelSums();
+          return vector(sumDyXc.map((s, c) => -0.5 * a.gamma[c]! * s * a.invStd[c]! ** 3));
+        },
+      };
+    },
+  });
 });
 
 /**

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
+import type { LayerArgs } from './layer-args.js';
 import { batchNormInference, batchNormTraining } from './batch-norm-ops.js';
 
 /** Constructor arguments of {@link BatchNorm2d}. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
+import type { LayerArgs } from './layer-args.js';
 import { biasInitializer, weightInitializer, type BiasInit, type WeightInit } from '../init.js';
 
 /** Constructor arguments of {@link Conv2d}. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
+import type { LayerArgs } from './layer-args.js';
 
 /** Per-channel statistics for {@link Normalize}: `(x - mean) / std`, one entry per input channel. */
 export interface NormalizeStats {
