@@ -10,6 +10,15 @@ const x = tf.randomUniform([6, 4, 4, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
 const y = tf.tensor1d([0, 1, 2, 3, 4, 5], 'int32');
 
 describe('tradesAdversary', () => {
+  it('seed 0 is a seed like any other (tfjs-core draws normal noise unseeded for seed 0)', () => {
+    const a = tradesAdversary(lin.model, x, { eps: 0.03, steps: 1, stepSize: 1e-6, seed: 0 });
+    const b = tradesAdversary(lin.model, x, { eps: 0.03, steps: 1, stepSize: 1e-6, seed: 0 });
+    const c = tradesAdversary(lin.model, x, { eps: 0.03, steps: 1, stepSize: 1e-6, seed: 1 });
+    expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
+    expect(Array.from(a.dataSync())).not.toEqual(Array.from(c.dataSync()));
+    tf.dispose([a, b, c]);
+  });
+
   it('stays in the eps-ball and [0, 1], raises the KL to the clean prediction, is seeded and leak-free', () => {
     const before = tf.memory().numTensors;
     const a = tradesAdversary(lin.model, x, { eps: 0.03, steps: 5, stepSize: 0.007, seed: 1 });

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkNumber, checkSeed } from '../attacks/validate.js';
-import { deriveSeed } from '../data/random.js';
+import { deriveSeed, seededRandomNormal } from '../data/random.js';
 
 /** Weight initialisers of the disturbance network (paper Fig. 8). */
 export type DisturbanceInit = 'default' | 'normal' | 'uniform' | 'xavierNormal' | 'xavierUniform';
@@ -85,9 +85,9 @@ export function disturbanceExperiment(options: DisturbanceOptions = {}): Disturb
       const bound = 1 / Math.sqrt(fanIn);
       w = tf.randomUniform(shape, -bound, bound, 'float32', s);
       b = tf.randomUniform([outC], -bound, bound, 'float32', s + 1);
-    } else if (init === 'normal') w = tf.randomNormal(shape, 0, 1, 'float32', s);
+    } else if (init === 'normal') w = seededRandomNormal(shape, 0, 1, s);
     else if (init === 'uniform') w = tf.randomUniform(shape, 0, 1, 'float32', s);
-    else if (init === 'xavierNormal') w = tf.randomNormal(shape, 0, Math.sqrt(2 / (fanIn + fanOut)), 'float32', s);
+    else if (init === 'xavierNormal') w = seededRandomNormal(shape, 0, Math.sqrt(2 / (fanIn + fanOut)), s);
     else {
       const bound = Math.sqrt(6 / (fanIn + fanOut));
       w = tf.randomUniform(shape, -bound, bound, 'float32', s);

@@ -4,7 +4,7 @@
  * Linf and L2, with the settings of the reference implementation (github fra31/auto-attack).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { deriveSeed } from '../data/random.js';
+import { deriveSeed, seededRandomNormal } from '../data/random.js';
 import { prepare, untargetedAttack, type Attack, type Prepared } from './attack.js';
 import { crossEntropy, dlrLoss, dlrTargetedLoss, type LossFn } from './losses.js';
 import { logitsOf, type ModelLike } from './model.js';
@@ -205,7 +205,7 @@ function apgdRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, loss: L
     if (init) {
       x = project(init) as tf.Tensor4D;
     } else {
-      const t = norm === 'linf' ? tf.randomUniform(x0.shape, -1, 1, 'float32', seed) : tf.randomNormal(x0.shape, 0, 1, 'float32', seed);
+      const t = norm === 'linf' ? tf.randomUniform(x0.shape, -1, 1, 'float32', seed) : seededRandomNormal(x0.shape, 0, 1, seed);
       const scale = norm === 'linf' ? tf.max(tf.abs(t), [1, 2, 3], true) : l2Norms(t);
       x = tf.clipByValue(tf.add(x0, tf.mul(tf.div(t, tf.add(scale, 1e-12)), eps)), lo, hi) as tf.Tensor4D;
     }

@@ -1,5 +1,6 @@
 /** The threat models: Linf and L2 balls around the clean images. */
 import * as tf from '@tensorflow/tfjs-core';
+import { seededRandomNormal } from '../data/random.js';
 
 /** The perturbation norm of an attack. */
 export type Norm = 'linf' | 'l2';
@@ -44,7 +45,7 @@ export function randomInBall(x0: tf.Tensor4D, eps: number, norm: Norm, seed?: nu
     if (norm === 'linf') return tf.add(x0, tf.randomUniform(x0.shape, -eps, eps, 'float32', seed));
     const [n] = x0.shape;
     const d = x0.size / n;
-    const gauss = tf.randomNormal([n, d + 2], 0, 1, 'float32', seed);
+    const gauss = seededRandomNormal([n, d + 2], 0, 1, seed);
     const onSphere = tf.div(gauss, tf.norm(gauss, 'euclidean', 1, true));
     return tf.add(x0, tf.mul(tf.reshape(tf.slice(onSphere, [0, 0], [n, d]), x0.shape), eps));
   }) as tf.Tensor4D;

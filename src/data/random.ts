@@ -2,6 +2,7 @@
  * A small seeded pseudo-random generator (mulberry32) and seed derivation, so shuffling, augmentation
  * and attack starts are functions of (seed, epoch, batch): a resumed run repeats them exactly.
  */
+import * as tf from '@tensorflow/tfjs-core';
 
 /** A generator of uniform numbers in [0, 1) from a 32-bit seed. */
 export function mulberry32(seed: number): () => number {
@@ -39,4 +40,14 @@ export function permutation(n: number, seed: number): Int32Array {
     order[j] = t;
   }
   return order;
+}
+
+/**
+ * `tf.randomNormal(shape, mean, std, 'float32', seed)` with a seed that always takes effect: tfjs-core
+ * 4.x's normal generator treats seed 0 as "no seed" (`seed ? seed : Math.random()`), so seed 0 is
+ * passed as the string '0', which seeds the same generator (alea, keyed by `String(seed)`) the way every
+ * other integer seed does. Results for seeds other than 0 are unchanged.
+ */
+export function seededRandomNormal(shape: number[], mean: number, std: number, seed: number): tf.Tensor {
+  return tf.randomNormal(shape, mean, std, 'float32', (seed === 0 ? '0' : seed) as number);
 }

@@ -8,6 +8,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { logitsOf, type ModelLike } from '../attacks/model.js';
 import { checkNumber, checkSeed } from '../attacks/validate.js';
 import { klFromLogits } from './common.js';
+import { seededRandomNormal } from '../data/random.js';
 
 /** Options of {@link tradesAdversary}. */
 export interface TradesAdversaryOptions {
@@ -33,7 +34,7 @@ export function tradesAdversary(model: ModelLike, x: tf.Tensor4D, options: Trade
   const seed = checkSeed(options.seed);
   const natural = tf.tidy(() => logitsOf(model, x));
   const gradient = tf.grad((xa: tf.Tensor) => tf.sum(klFromLogits(natural, logitsOf(model, xa as tf.Tensor4D))));
-  let xa: tf.Tensor4D = tf.tidy(() => tf.add(x, tf.mul(tf.randomNormal(x.shape, 0, 1, 'float32', seed), 0.001)) as tf.Tensor4D);
+  let xa: tf.Tensor4D = tf.tidy(() => tf.add(x, tf.mul(seededRandomNormal(x.shape, 0, 1, seed), 0.001)) as tf.Tensor4D);
   for (let i = 0; i < steps; i++) {
     const next = tf.tidy(() => {
       const moved = tf.add(xa, tf.mul(tf.sign(gradient(xa)), stepSize));
@@ -79,7 +80,7 @@ export function friendlyAdversary(model: ModelLike, x: tf.Tensor4D, y: tf.Tensor
   const natural = lossKind === 'kl' ? tf.tidy(() => logitsOf(model, x)) : null;
   let xa: tf.Tensor4D = tf.tidy(() => {
     const start = (options.start ?? (lossKind === 'kl' ? 'normal' : 'uniform')) === 'normal'
-      ? tf.mul(tf.randomNormal(x.shape, 0, 1, 'float32', seed), 0.001)
+      ? tf.mul(seededRandomNormal(x.shape, 0, 1, seed), 0.001)
       : tf.randomUniform(x.shape, -eps, eps, 'float32', seed);
     return tf.clipByValue(tf.add(x, start), 0, 1) as tf.Tensor4D;
   });
