@@ -18,6 +18,7 @@ export interface AntiPerturbationOptions {
 
 /** One budget's anti-perturbation ratio. */
 export interface AntiPerturbationResult {
+  /** The Linf budget, in pixel units of [0, 1] images (e.g. `8 / 255`). */
   eps: number;
   /** Share of examples whose prediction a PGD perturbation of this budget did not change, in [0, 1]. */
   ratio: number;

@@ -5,10 +5,15 @@ import { avgPoolingBound, maxPoolingBound, type BoundResult } from './propositio
 
 /** One stride configuration in {@link compareStrides}. */
 export interface StrideComparison {
+  /** The configuration as a string, e.g. `'1-1-2-2'`. */
   strides: string;
+  /** Height of the feature map reaching global pooling, in feature-map pixels. */
   height: number;
+  /** Width of the feature map reaching global pooling, in feature-map pixels. */
   width: number;
+  /** Proposition 1's average-pooling bound for this map ({@link avgPoolingBound}). */
   avgPooling: BoundResult;
+  /** Proposition 1's max-pooling bound for this map ({@link maxPoolingBound}). */
   maxPooling: BoundResult;
 }
 

@@ -2,7 +2,9 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 
 /** Cost of one layer in {@link modelCost}. */
 export interface LayerCost {
+  /** The layer's name. */
   name: string;
+  /** The layer's tfjs class name; only `Conv2d`, `Conv2D` and `Dense` layers have MACs counted. */
   className: string;
   /** Multiply-accumulates of the layer for one image. */
   macs: number;
@@ -23,6 +25,7 @@ export interface ModelCost {
   activationBytes: number;
   /** Weights in bytes (float32). */
   parameterBytes: number;
+  /** One entry per layer of the model (input layer included), in the model's layer order. */
   layers: LayerCost[];
 }
 

@@ -22,6 +22,7 @@ export interface DisturbanceOptions {
   init?: DisturbanceInit;
   /** ReLU after each convolution (default true) or a linear network. */
   relu?: boolean;
+  /** Seed of the weights, the random images and the perturbations (a non-negative integer, default 0). */
   seed?: number;
   /** Perturbations per batch (default 100). */
   batchSize?: number;
@@ -37,17 +38,28 @@ export interface DisturbanceStat {
 
 /** One feature size's result. */
 export interface DisturbanceRow {
+  /** Side of the square input image, in pixels; with stride-1 'same' convolutions also the feature map's side. */
   size: number;
   /** After each convolution (and activation). */
   layers: DisturbanceStat[];
-  /** After global average and global max pooling of the last feature map. */
+  /** After global average pooling of the last feature map. */
   avgPool: DisturbanceStat;
+  /** After global max pooling of the last feature map. */
   maxPool: DisturbanceStat;
   /**
    * Proposition 1's quantities measured on the last feature map: the range [a, b] of the disturbances
    * d_ij, the mean of d_ij (the proposition assumes 0), and HW / (b - a)^2 of Remark 3.
    */
-  assumptions: { a: number; b: number; mean: number; hwOverRangeSquared: number };
+  assumptions: {
+    /** Smallest disturbance `d_ij` seen on the last feature map (Proposition 1's `a`). */
+    a: number;
+    /** Largest disturbance `d_ij` seen on the last feature map (Proposition 1's `b`). */
+    b: number;
+    /** Mean of the disturbances `d_ij` over all positions, channels and samples (assumed 0 by the proposition). */
+    mean: number;
+    /** `H * W / (b - a)^2` with `H = W = size`: Remark 3's quantity, which should grow with the map. */
+    hwOverRangeSquared: number;
+  };
 }
 
 /**

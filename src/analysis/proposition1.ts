@@ -13,11 +13,13 @@
 
 /** The inputs of a bound. */
 export interface BoundInput {
-  /** Feature map height and width (positive integers). */
+  /** Feature map height `H`, in feature-map pixels (a positive integer). */
   height: number;
+  /** Feature map width `W`, in feature-map pixels (a positive integer). */
   width: number;
-  /** Lower and upper ends of the feature disturbances (b > a). */
+  /** Lower end of the feature disturbances `d_ij` (finite, < b; in the units of the features). */
   a: number;
+  /** Upper end of the feature disturbances `d_ij` (finite, > a). */
   b: number;
   /** The disturbance level (> 0). */
   gamma: number;
@@ -75,9 +77,13 @@ export function maxPoolingBound(input: BoundInput): BoundResult {
 
 /** Inputs of the inverse forms for a given probability `p`. */
 export interface GammaInput {
+  /** Feature map height `H`, as in {@link BoundInput.height}. */
   height: number;
+  /** Feature map width `W`, as in {@link BoundInput.width}. */
   width: number;
+  /** Lower end of the disturbances, as in {@link BoundInput.a}. */
   a: number;
+  /** Upper end of the disturbances, as in {@link BoundInput.b}. */
   b: number;
   /** The probability to guarantee (0 < p <= 1). */
   p: number;
@@ -101,9 +107,13 @@ export function maxPoolingGamma(input: GammaInput): number {
 
 /** Inputs of the feature-size forms. */
 export interface SizeInput {
+  /** Lower end of the disturbances, as in {@link BoundInput.a}. */
   a: number;
+  /** Upper end of the disturbances, as in {@link BoundInput.b}. */
   b: number;
+  /** The disturbance level of the pooled output to stay below (> 0, in the units of the features). */
   gamma: number;
+  /** The probability to guarantee (0 < p <= 1). */
   p: number;
 }
 

@@ -4,9 +4,13 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 export interface FieldEntry {
   /** 1-based position among the main-path entries (convolutions and poolings, in execution order); 0 off the main path. */
   index: number;
+  /** The layer's name (PyTorch module path in this library's models, e.g. `layer2.0.conv1`). */
   name: string;
+  /** The layer's tfjs class name, e.g. `'Conv2d'`, `'Conv2D'`, `'MaxPooling2D'`. */
   className: string;
+  /** Effective kernel side in pixels of the layer's input (dilation included; the pool size for pooling). */
   kernel: number;
+  /** Stride of the layer (the pool size for pooling layers without an explicit stride). */
   stride: number;
   /** Side of the square of input pixels that can influence one output value. */
   field: number;
@@ -20,6 +24,7 @@ export interface FieldEntry {
 export interface ReceptiveField {
   /** Input side (the smaller of height and width). */
   inputSize: number;
+  /** Every convolution and pooling layer, in execution order, main path and shortcuts. */
   layers: FieldEntry[];
   /** The first main-path entry whose field covers the whole input, or null. */
   coversInputAt: FieldEntry | null;

@@ -412,7 +412,10 @@ export function apgdTargeted(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, op
 }
 
 /** Options of {@link apgdAttack}: those of {@link apgd} without the budget, plus a display name. */
-export type ApgdAttackOptions = Omit<ApgdOptions, 'eps'> & { name?: string };
+export type ApgdAttackOptions = Omit<ApgdOptions, 'eps'> & {
+  /** Display name of the attack in tables and sweeps (default `'APGD-CE'`, or `'APGD-DLR'` with the DLR loss). */
+  name?: string;
+};
 
 /** APGD-CE / APGD-DLR as an {@link Attack} value (fixed-epsilon, untargeted), e.g. for {@link robustAccuracy}. */
 export function apgdAttack(options: ApgdAttackOptions = {}): Attack {
@@ -423,7 +426,10 @@ export function apgdAttack(options: ApgdAttackOptions = {}): Attack {
 }
 
 /** Options of {@link apgdTargetedAttack}. */
-export type ApgdTargetedAttackOptions = Omit<ApgdTargetedOptions, 'eps'> & { name?: string };
+export type ApgdTargetedAttackOptions = Omit<ApgdTargetedOptions, 'eps'> & {
+  /** Display name of the attack in tables and sweeps (default `'APGD-T'`). */
+  name?: string;
+};
 
 /** APGD-T as an {@link Attack} value (fixed-epsilon; success = misclassification, so `targeted: false`). */
 export function apgdTargetedAttack(options: ApgdTargetedAttackOptions = {}): Attack {

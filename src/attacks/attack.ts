@@ -14,7 +14,9 @@ import { checkBounds, checkImages, toLabels, type Bounds, type LabelsLike } from
 export interface Attack {
   /** Short name, e.g. `'PGD-20'`. */
   readonly name: string;
+  /** The norm `eps` is measured in: `'linf'` (max absolute pixel change) or `'l2'` (Euclidean, per image). */
   readonly norm: Norm;
+  /** `'fixed-epsilon'` (run once per budget) or `'minimization'` (run once, clipped to each budget); see above. */
   readonly kind: 'fixed-epsilon' | 'minimization';
   /** True when `labels` are the targets to reach rather than the true classes to leave. */
   readonly targeted: boolean;

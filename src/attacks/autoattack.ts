@@ -74,11 +74,13 @@ export interface AutoAttackOptions {
 export interface AutoAttackProgress {
   /** Display name of the attack running, e.g. `'APGD-T'`. */
   attack: string;
-  /** Its position (0-based) and the number of attacks. */
+  /** Its position in the cascade, 0-based. */
   attackIndex: number;
+  /** Number of attacks in the cascade (4 for the standard version: APGD-CE, APGD-T, FAB-T, Square). */
   attackCount: number;
-  /** Points this attack has finished and the points it runs on (those robust when it started). */
+  /** Points this attack has finished. */
   done: number;
+  /** Points this attack runs on: those still robust when it started. */
   total: number;
   /** Fraction of the current batch's iterations done, in [0, 1]. */
   batchFraction: number;
@@ -288,7 +290,10 @@ export function autoAttack(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, opti
 }
 
 /** Options of {@link autoAttackAttack}: those of {@link autoAttack} without the budget, plus a display name. */
-export type AutoAttackAttackOptions = Omit<AutoAttackOptions, 'eps' | 'batchSize'> & { name?: string };
+export type AutoAttackAttackOptions = Omit<AutoAttackOptions, 'eps' | 'batchSize'> & {
+  /** Display name of the attack in tables and sweeps (default `'AutoAttack'`). */
+  name?: string;
+};
 
 /**
  * AutoAttack as an {@link Attack} value (fixed-epsilon, untargeted), for {@link robustAccuracy} and the

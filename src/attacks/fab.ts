@@ -273,7 +273,10 @@ export function fabTargeted(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, opt
 }
 
 /** Options of {@link fabAttack}: those of {@link fab} without the budget, plus a display name. */
-export type FabAttackOptions = Omit<FabOptions, 'eps'> & { name?: string };
+export type FabAttackOptions = Omit<FabOptions, 'eps'> & {
+  /** Display name of the attack in tables and sweeps (default `'FAB'`). */
+  name?: string;
+};
 
 /** FAB as an {@link Attack} value (fixed-epsilon: success within eps, untargeted, Linf). */
 export function fabAttack(options: FabAttackOptions = {}): Attack {
@@ -282,7 +285,10 @@ export function fabAttack(options: FabAttackOptions = {}): Attack {
 }
 
 /** Options of {@link fabTargetedAttack}. */
-export type FabTargetedAttackOptions = Omit<FabTargetedOptions, 'eps'> & { name?: string };
+export type FabTargetedAttackOptions = Omit<FabTargetedOptions, 'eps'> & {
+  /** Display name of the attack in tables and sweeps (default `'FAB-T'`). */
+  name?: string;
+};
 
 /** FAB-T as an {@link Attack} value (fixed-epsilon; success = misclassification within eps, so `targeted: false`). */
 export function fabTargetedAttack(options: FabTargetedAttackOptions = {}): Attack {

@@ -155,7 +155,10 @@ export function pgd(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, options: Pg
 }
 
 /** Options of {@link pgdAttack}: those of {@link pgd} without the budget, plus a display name. */
-export type PgdAttackOptions = Omit<PgdOptions, 'eps'> & { name?: string };
+export type PgdAttackOptions = Omit<PgdOptions, 'eps'> & {
+  /** Display name of the attack in tables and sweeps (default `'PGD-<steps>'`, `'PGD-<steps>-L2'` for L2). */
+  name?: string;
+};
 
 /** PGD as an {@link Attack} value (fixed-epsilon), for sweeps and suites. */
 export function pgdAttack(options: PgdAttackOptions = {}): Attack {

@@ -11,13 +11,23 @@ import { checkNumber, toLabels, type LabelsLike } from './validate.js';
  * in [0, 1] (`byte / 255`, as `imagesToTensor`) only when it is evaluated.
  */
 export interface Uint8ImageSource {
+  /** NHWC pixels, 0..255, 3,072 bytes per image; at least `count * 3072` bytes (only the first `count` images are read). */
   images: Uint8Array;
+  /** Class index of each of the `count` images (integers in `[0, numClasses)`). */
   labels: LabelsLike;
+  /** Number of images to evaluate (an integer >= 1). */
   count: number;
 }
 
 /** What {@link robustAccuracy} evaluates on: a float tensor with labels, or a uint8 source. */
-export type EvaluationData = { x: tf.Tensor4D; y: LabelsLike } | Uint8ImageSource;
+export type EvaluationData =
+  | {
+      /** Images, NHWC float32 within the attacks' bounds (`[0, 1]` by default); not disposed. */
+      x: tf.Tensor4D;
+      /** True class of each image of `x`. */
+      y: LabelsLike;
+    }
+  | Uint8ImageSource;
 
 const IMAGE_BYTES = 32 * 32 * 3;
 

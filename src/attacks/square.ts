@@ -186,7 +186,10 @@ export function square(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, options:
 }
 
 /** Options of {@link squareAttack}: those of {@link square} without the budget, plus a display name. */
-export type SquareAttackOptions = Omit<SquareOptions, 'eps'> & { name?: string };
+export type SquareAttackOptions = Omit<SquareOptions, 'eps'> & {
+  /** Display name of the attack in tables and sweeps (default `'Square'`). */
+  name?: string;
+};
 
 /** Square as an {@link Attack} value (fixed-epsilon, untargeted, Linf), e.g. for {@link robustAccuracy}. */
 export function squareAttack(options: SquareAttackOptions = {}): Attack {

@@ -6,6 +6,7 @@ import { checkNumber, type LabelsLike } from './validate.js';
 
 /** One budget's outcome in {@link attackSweep}, as foolbox returns it. */
 export interface SweepResult {
+  /** The budget of this result, in the attack's norm and in pixel units (e.g. `8 / 255` for Linf on [0, 1] images). */
   eps: number;
   /** The attack's output; for minimization attacks (DeepFool) it may lie outside the eps-ball. */
   raw: tf.Tensor4D;

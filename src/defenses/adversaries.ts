@@ -61,6 +61,7 @@ export interface FriendlyAdversaryOptions {
   loss?: 'ce' | 'kl';
   /** Start: `'uniform'` in the eps-ball (FAT-AT) or `'normal'`, `x + 0.001 N(0, 1)` (FAT-TRADES). */
   start?: 'uniform' | 'normal';
+  /** Seed of the random start (a non-negative integer); undefined for a random one. */
   seed?: number;
 }
 

@@ -92,12 +92,15 @@ export interface StageOptions {
   block: 'basic' | 'preact' | BlockFn;
   /** Number of blocks in the stage (2 in every ResNet18 stage). */
   blocks: number;
+  /** Output channels of every block of the stage (64, 128, 256, 512 in ResNet18 at width 1). */
   filters: number;
   /** Stride of the stage's first block: the paper's `s_i` (default 1). */
   stride?: number;
   /** Stage name, e.g. `layer3`; blocks are named `<name>.0`, `<name>.1`, ... */
   name: string;
+  /** Seed (or a shared stream) of the blocks' initialisers, drawn in block order; undefined for random weights. */
   seed?: SeedLike;
+  /** Convolution initialiser passed to every block (default: the block's own, see {@link BlockOptions.init}). */
   init?: WeightInit;
 }
 

@@ -16,15 +16,21 @@ export type { BiasInit, WeightInit };
 export interface Conv2dOptions {
   /** Layer name; PyTorch's module path (e.g. `layer1.0.conv1`) keeps weights interchangeable. */
   name: string;
+  /** Output channels. */
   filters: number;
+  /** Side of the square kernel, in pixels (3 for 3x3). */
   kernelSize: number;
+  /** Stride in both directions (default 1). */
   stride?: number;
   /** Symmetric zero padding on every side, as PyTorch's `padding=` (default 0). */
   padding?: number;
   /** Default false: the residual networks' convolutions have no bias. */
   useBias?: boolean;
+  /** Kernel initialiser (default `'he-fan-out'`). */
   init?: WeightInit;
+  /** Bias initialiser when `useBias` is set (default `'zeros'`). */
   biasInit?: BiasInit;
+  /** Stream the kernel's seed (and a `'torch-default'` bias's seed) is drawn from. */
   seeds: SeedStream;
 }
 
@@ -50,10 +56,15 @@ export function conv2d(x: tfl.SymbolicTensor, options: Conv2dOptions): tfl.Symbo
 
 /** Options of {@link dense}. */
 export interface DenseOptions {
+  /** Layer name; PyTorch's module path (e.g. `linear`, `classifier.6`) keeps weights interchangeable. */
   name: string;
+  /** Output features (the number of classes for a classifier head). */
   units: number;
+  /** Weight initialiser (default `'torch-default'`, PyTorch's `nn.Linear`). */
   init?: WeightInit;
+  /** Bias initialiser (default `'torch-default'`); `'zeros'` draws no seed. */
   biasInit?: BiasInit;
+  /** Stream the weight's and the bias's seeds are drawn from. */
   seeds: SeedStream;
 }
 

@@ -9,7 +9,13 @@ import * as tfl from '@tensorflow/tfjs-layers';
  *   for the weight and the bias (PreActResNet18, AlexNet, and the classifier of ResNet18/WideResNet);
  * - `{ normal: std }`: N(0, std) (VGG16's linear layers use 0.01).
  */
-export type WeightInit = 'he-fan-out' | 'torch-default' | { normal: number };
+export type WeightInit =
+  | 'he-fan-out'
+  | 'torch-default'
+  | {
+      /** Standard deviation of the zero-mean normal distribution (VGG16's linear layers: 0.01). */
+      normal: number;
+    };
 
 /** Bias initialisers: `'zeros'` or `'torch-default'` (U(-1/sqrt(fan_in), 1/sqrt(fan_in))). */
 export type BiasInit = 'zeros' | 'torch-default';

@@ -2,8 +2,11 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 /** Spatial size and channels of the feature map that reaches a model's global pooling. */
 export interface FeatureMapShape {
+  /** Rows of the feature map, in feature-map pixels (4 for ResNet18 1-2-2-2 on 32x32 inputs). */
   height: number;
+  /** Columns of the feature map, in feature-map pixels. */
   width: number;
+  /** Channels of the feature map (512 for ResNet18 at width 1). */
   channels: number;
   /** The pooling applied to it. */
   pooling: 'avg' | 'max';

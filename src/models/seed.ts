@@ -8,7 +8,13 @@
 export class SeedStream {
   private counter = 0;
 
-  /** @param seed The start of the stream; `undefined` makes every {@link next} return `undefined`. */
+  /**
+   * A stream of initialiser seeds starting at `seed`.
+   *
+   * @param seed The start of the stream, a non-negative integer; `undefined` makes every {@link next}
+   *   return `undefined` (random weights).
+   * @throws RangeError when `seed` is not a non-negative integer.
+   */
   constructor(readonly seed?: number) {
     if (seed !== undefined && (!Number.isInteger(seed) || seed < 0)) {
       throw new RangeError(`seed: expected a non-negative integer, got ${String(seed)}`);

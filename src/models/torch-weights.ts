@@ -12,7 +12,9 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 /** One tensor of a PyTorch state dict: its PyTorch shape and its values in row-major order. */
 export interface TorchTensor {
+  /** PyTorch's shape, e.g. `[out, in, kh, kw]` for a convolution weight, `[out, in]` for a linear one. */
   shape: number[];
+  /** The values in PyTorch's row-major (C-contiguous) order; length is the product of `shape`. */
   data: Float32Array | number[];
 }
 
