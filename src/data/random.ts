@@ -46,8 +46,9 @@ export function permutation(n: number, seed: number): Int32Array {
  * `tf.randomNormal(shape, mean, std, 'float32', seed)` with a seed that always takes effect: tfjs-core
  * 4.x's normal generator treats seed 0 as "no seed" (`seed ? seed : Math.random()`), so seed 0 is
  * passed as the string '0', which seeds the same generator (alea, keyed by `String(seed)`) the way every
- * other integer seed does. Results for seeds other than 0 are unchanged.
+ * other integer seed does. Results for seeds other than 0 are unchanged; `undefined` draws unseeded.
+ * @internal
  */
-export function seededRandomNormal(shape: number[], mean: number, std: number, seed: number): tf.Tensor {
-  return tf.randomNormal(shape, mean, std, 'float32', (seed === 0 ? '0' : seed) as number);
+export function seededRandomNormal(shape: number[], mean: number, std: number, seed: number | undefined): tf.Tensor {
+  return tf.randomNormal(shape, mean, std, 'float32', (seed === 0 ? '0' : seed) as number | undefined);
 }
