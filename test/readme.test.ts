@@ -56,7 +56,7 @@ const fileOf = (i: number) => join(dir, `block-${i + 1}.mts`);
 
 describe('README.md code blocks', () => {
   beforeAll(() => {
-    if (!existsSync(join(root, 'dist/index.js'))) throw new Error('dist/index.js is missing: run npm run build (npm test does)');
+    if (!existsSync(join(root, 'dist/esm/index.node.js'))) throw new Error('dist/esm/index.node.js is missing: run npm run build (npm test does)');
     // Inside the repository, so 'rmc-robust' is the package itself (self-reference); the blocks' files
     // (model.save('file://./...')) land in this directory too, which is removed afterwards.
     dir = mkdtempSync(join(root, '.readme-test-'));
