@@ -6,21 +6,34 @@ import { writeAtomic } from '../io/file-system.js';
 
 /** One series: a name and its points. */
 export interface Series {
+  /** Legend label (also the polyline's `data-series` attribute). */
   name: string;
+  /** `[x, y]` pairs in data units, joined by a line in the given order; y > 0 with `logY`. */
   points: ReadonlyArray<readonly [number, number]>;
 }
 
 /** What {@link lineChartSvg} draws. */
 export interface ChartSpec {
+  /** Title drawn centred above the plot. */
   title: string;
+  /** Label of the x axis. */
   xLabel: string;
+  /** Label of the y axis (` (log)` is appended with `logY`). */
   yLabel: string;
+  /** The lines to draw, coloured in order from a fixed 8-colour palette; the axes span all their points. */
   series: Series[];
   /** Logarithmic y axis (all y > 0). */
   logY?: boolean;
   /** A horizontal reference line, e.g. the image size or p = 1. */
-  referenceY?: { value: number; label: string };
+  referenceY?: {
+    /** Height of the line in y data units (> 0 with `logY`); the y axis is widened to include it. */
+    value: number;
+    /** Text written in grey just above the line, at its left end. */
+    label: string;
+  };
+  /** SVG width in pixels, legend column included (default 720). */
   width?: number;
+  /** SVG height in pixels (default 400). */
   height?: number;
 }
 
@@ -89,8 +102,17 @@ export function lineChartSvg(spec: ChartSpec): string {
   return parts.join('\n');
 }
 
-/** Writes `<path>.svg` and `<path>.json` (the spec with its data), each atomically. */
-export async function saveChart(path: string, spec: ChartSpec): Promise<{ svg: string; json: string }> {
+/**
+ * Writes `<path>.svg` and `<path>.json` (the spec with its data), each atomically.
+ *
+ * @returns The paths of the two files written.
+ */
+export async function saveChart(path: string, spec: ChartSpec): Promise<{
+  /** Path of the SVG file, `<path>.svg`. */
+  svg: string;
+  /** Path of the JSON file holding the spec, `<path>.json`. */
+  json: string;
+}> {
   const svg = `${path}.svg`;
   const json = `${path}.json`;
   await writeAtomic(svg, lineChartSvg(spec));

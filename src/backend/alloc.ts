@@ -202,8 +202,9 @@ export interface BufferPoolInfo {
   capacityBytes: number;
   /** Bytes of free buffers waiting for reuse. */
   pooledBytes: number;
-  /** Allocations served from the pool / freshly, since the process started. */
+  /** Pooled allocations (Node, recycling on, 4096 elements or more) served from the pool since the process started. */
   reused: number;
+  /** Pooled allocations that found no free buffer of their size and took fresh memory, since the process started. */
   allocated: number;
 }
 

@@ -35,9 +35,13 @@ export interface BackendInfo {
   /** Whether the native addon is loaded, and if not why. */
   native:
     | {
+        /** The addon is loaded: the pack's convolutions run in oneDNN (see `kernels`). */
         available: true;
+        /** File the addon was loaded from (`native/build/Release/rmc_native.node` in the package). */
         path: string;
+        /** oneDNN version the addon runs, `major.minor.patch` (e.g. `'2.6.3'`). */
         oneDNN: string;
+        /** The instruction set oneDNN dispatches to on this CPU, e.g. `'avx2'`, `'avx512_core'`, or `'other'`. */
         isa: string;
         /**
          * Whether glibc's malloc keeps freed memory for reuse (set when the addon loads; off with
@@ -46,7 +50,12 @@ export interface BackendInfo {
          */
         heapReuse: boolean;
       }
-    | { available: false; reason: string };
+    | {
+        /** No addon loaded: the convolutions stay tfjs's and the other kernels of the pack run in JS. */
+        available: false;
+        /** Why, e.g. `'disabled by RMC_NATIVE=0'`, not built, failed to load, or not running in Node. */
+        reason: string;
+      };
   /**
    * For each kernel the pack provides, who computes it on the cpu backend now; `ReluGrad` is the
    * gradient of Relu, one kernel instead of tfjs's Step, Cast and Multiply.

@@ -31,10 +31,13 @@ const IMAGE_BYTES = 3 * PIXELS;
 
 /** A loaded split: images as uint8 NHWC (`count x 32 x 32 x 3`) and int32 labels. */
 export interface CifarSplit {
+  /** `count * 32 * 32 * 3` bytes, image-major NHWC, RGB, pixel values 0-255 (divide by 255 for [0, 1]). */
   images: Uint8Array;
+  /** One class index per image: 0-9 for CIFAR-10 (see {@link CIFAR10_CLASSES}), the 100 fine labels 0-99 for CIFAR-100. */
   labels: Int32Array;
   /** CIFAR-100 only: the 20 coarse labels. */
   coarseLabels?: Int32Array;
+  /** Number of images (50000 in a full train split, 10000 in a test split). */
   count: number;
 }
 

@@ -37,7 +37,12 @@ export interface PrepareCifar100Options {
    * The md5s to check (default the official ones: {@link CIFAR100_MD5} and the tarball's
    * 03b5dce01913d631647c71ecec9e9cb8). Only for test fixtures; real data must keep the defaults.
    */
-  expectedMd5?: { tarball: string; files: Readonly<Record<'train.bin' | 'test.bin', string>> };
+  expectedMd5?: {
+    /** md5 (hex) of the downloaded `.tar.gz`, checked before extracting. */
+    tarball: string;
+    /** md5 (hex) of each uncompressed binary file. */
+    files: Readonly<Record<'train.bin' | 'test.bin', string>>;
+  };
 }
 
 /** Where {@link prepareCifar100}'s files came from. */

@@ -23,34 +23,62 @@ import { TorchSGD } from './sgd.js';
 
 /** Progress after each batch. */
 export interface BatchInfo {
+  /** 0-based epoch. */
   epoch: number;
+  /** 0-based index of the batch within the epoch. */
   batch: number;
+  /** Batches per epoch, `ceil(images / batchSize)`. */
   batches: number;
+  /** The defense's training loss on this batch (for AWP, at the perturbed weights), before the step. */
   loss: number;
+  /** Learning rate of the step just taken (the epoch's rate from the schedule). */
   lr: number;
 }
 
 /** Summary after each epoch. */
 export interface EpochInfo {
+  /** 0-based epoch. */
   epoch: number;
   /** Mean training loss over the epoch's batches. */
   loss: number;
+  /** The learning rate used throughout the epoch. */
   lr: number;
   /** Validation accuracies (clean and PGD-10), when validation ran this epoch. */
-  validation?: { cleanAccuracy: number; robustAccuracy: number };
+  validation?: {
+    /** Fraction in [0, 1] of the validation images classified correctly. */
+    cleanAccuracy: number;
+    /** Fraction in [0, 1] of the validation images still classified correctly under the validation PGD. */
+    robustAccuracy: number;
+  };
   /** Whether these weights are the best so far (highest validation robust accuracy). */
   best?: boolean;
 }
 
 /** Options of {@link adversarialTrain}; unspecified settings come from `presets[defense]`. */
 export interface AdversarialTrainOptions extends Partial<Omit<TrainingPreset, 'defense'>> {
+  /** The defense to train (required); its {@link presets} entry fills the settings not given. */
   defense: Defense;
   /** Apply reflect-pad-4 random crops and horizontal flips to training batches (default true). */
   augment?: boolean;
   /** Seed of shuffling, augmentation and attack starts (default 0). */
   seed?: number;
   /** Validation set for the per-epoch PGD-10 evaluation that keeps the best weights. */
-  validation?: { x: tf.Tensor4D; y: LabelsLike; every?: number; eps?: number; steps?: number; stepSize?: number; batchSize?: number };
+  validation?: {
+    /** Validation images, NHWC float32 pixels in [0, 1] (e.g. a CIFAR-10 test subset). */
+    x: tf.Tensor4D;
+    /** Their class indices, one per image. */
+    y: LabelsLike;
+    /** Validate every `every` epochs (default 1); the last epoch is always validated. */
+    every?: number;
+    /** Linf radius of the validation PGD in pixel units (default 8/255). */
+    eps?: number;
+    /** PGD iterations (default 10, the reference's PGD-10). */
+    steps?: number;
+    /** PGD step in pixel units (default 2/255). */
+    stepSize?: number;
+    /** Images per validation batch (default 256); each batch's random start has its own seed. */
+    batchSize?: number;
+  };
   /** At the end, load the best validated weights into the model (default true when validating). */
   restoreBest?: boolean;
   /**
@@ -63,13 +91,17 @@ export interface AdversarialTrainOptions extends Partial<Omit<TrainingPreset, 'd
   checkpointDir?: string;
   /** Continue from the checkpoint in `checkpoints` if there is one (default false). */
   resume?: boolean;
+  /** Called after each SGD step with the batch's progress. */
   onBatchEnd?: (info: BatchInfo) => void;
+  /** Called after each epoch, once validated and checkpointed, with its summary; a returned promise is awaited. */
   onEpochEnd?: (info: EpochInfo) => void | Promise<void>;
 }
 
 /** What {@link adversarialTrain} returns. */
 export interface TrainResult {
+  /** Summary of each epoch this call ran, in order (from `startEpoch` when resumed). */
   epochs: EpochInfo[];
+  /** The best validated epoch and its accuracies (also from before a resume), or null without validation. */
   best: TrainingState['best'];
   /** Epoch the run started from (0, or the resumed checkpoint's). */
   startEpoch: number;
@@ -79,7 +111,14 @@ export interface TrainResult {
  * Training data: NHWC float images in [0, 1] with labels, or a CIFAR split as loaded (uint8 images),
  * from which each batch is converted on the fly so the data set is never held twice.
  */
-export type TrainingData = { x: tf.Tensor4D; y: LabelsLike } | CifarSplit;
+export type TrainingData =
+  | {
+      /** Training images, NHWC float32 pixels in [0, 1]. */
+      x: tf.Tensor4D;
+      /** Their class indices, one per image. */
+      y: LabelsLike;
+    }
+  | CifarSplit;
 
 interface BatchSource {
   count: number;

@@ -18,14 +18,23 @@ export interface TrainingState {
   /** The run's seed: shuffling, augmentation and attack starts derive from it and the epoch/batch. */
   seed: number;
   /** Best validation robust accuracy so far and its epoch, or null. */
-  best: { epoch: number; robustAccuracy: number; cleanAccuracy: number } | null;
+  best: {
+    /** 0-based epoch after which the best weights were validated. */
+    epoch: number;
+    /** Fraction in [0, 1] of validation images classified correctly under the validation PGD. */
+    robustAccuracy: number;
+    /** Fraction in [0, 1] of validation images classified correctly without attack. */
+    cleanAccuracy: number;
+  } | null;
   /** The defense, to refuse resuming a different run. */
   defense: string;
 }
 
 /** A loaded checkpoint: the training state and the optimizer's momentum buffers (the weights are in the model). */
 export interface TrainingCheckpoint {
+  /** The epoch counter, seed, best validation and defense saved with the checkpoint. */
   state: TrainingState;
+  /** The optimizer's step count and momentum buffers, for {@link TorchSGD.setState}. */
   optimizer: SgdState;
 }
 

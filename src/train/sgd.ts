@@ -21,8 +21,11 @@ export interface SgdOptions {
 
 /** A tfjs-layers `LayerVariable` or anything with the same `read`/`write`/`shape`. */
 export interface WeightHandle {
+  /** The weight's current value (not disposed by the optimizer). */
   read(): tf.Tensor;
+  /** Replaces the weight's value with `value`; the optimizer disposes `value` afterwards. */
   write(value: tf.Tensor): unknown;
+  /** The weight's shape; a restored momentum buffer must have the same. */
   readonly shape: ReadonlyArray<number | null>;
 }
 
@@ -36,8 +39,15 @@ function handle(v: Trainable): WeightHandle {
 
 /** Saved optimiser state: the step count and one momentum buffer per variable, in order. */
 export interface SgdState {
+  /** Steps taken ({@link TorchSGD.stepCount}). */
   steps: number;
-  buffers: Array<{ shape: number[]; data: Float32Array } | null>;
+  /** Momentum buffer of each variable, in the constructor's order; null where none exists yet (or momentum 0). */
+  buffers: Array<{
+    /** The buffer's shape, that of its variable. */
+    shape: number[];
+    /** The buffer's values, row-major. */
+    data: Float32Array;
+  } | null>;
 }
 
 /**
@@ -47,14 +57,27 @@ export interface SgdState {
  * (tfjs's `MomentumOptimizer` has no weight decay and tfjs-layers regularisers scale differently.)
  */
 export class TorchSGD {
+  /** Learning rate of the next step (PyTorch's `lr`); set it between steps to follow a schedule. */
   lr: number;
+  /** Momentum factor, dampening 0 (PyTorch's `momentum`; default here 0.9, PyTorch's is 0). */
   readonly momentum: number;
+  /** L2 weight decay added to the gradient, `g + weightDecay * w` (PyTorch's `weight_decay`, default 0). */
   readonly weightDecay: number;
+  /** Nesterov momentum (PyTorch's `nesterov`, default false). */
   readonly nesterov: boolean;
   private readonly variables: WeightHandle[];
   private buffers: Array<tf.Tensor | null>;
   private steps = 0;
 
+  /**
+   * Creates the optimizer (PyTorch: `torch.optim.SGD(params, lr, momentum, weight_decay=weightDecay,
+   * nesterov=nesterov)`), with no momentum buffers yet.
+   *
+   * @param variables The weights to update, in the order `step` takes their gradients (e.g.
+   *   `model.trainableWeights`).
+   * @param options `lr` (> 0), `momentum` and `weightDecay` (finite, >= 0), `nesterov` (needs momentum >
+   *   0); a RangeError names the first invalid one.
+   */
   constructor(variables: readonly Trainable[], options: SgdOptions) {
     const check = (v: unknown, name: string, min: number, exclusive = false) => {
       if (typeof v !== 'number' || !Number.isFinite(v) || (exclusive ? v <= min : v < min)) {

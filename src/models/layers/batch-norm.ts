@@ -36,16 +36,31 @@ export interface BatchNorm2dArgs extends LayerArgs {
  * Registered for serialization as `BatchNorm2d`.
  */
 export class BatchNorm2d extends tfl.layers.Layer {
-  /** @nocollapse */
+  /**
+   * Name under which the class is registered for tfjs serialization (`'BatchNorm2d'`, the `class_name`
+   * in a saved model's topology).
+   * @nocollapse
+   */
   static className = 'BatchNorm2d';
+  /** Weight of the current batch in the running statistics, PyTorch's convention (default 0.1). */
   readonly momentum: number;
+  /** Added to the variance before the square root (default 1e-5). */
   readonly epsilon: number;
+  /** `'relu'`: a ReLU is applied to the output in the same pass; `'linear'` (default): none. */
   readonly activation: 'linear' | 'relu';
   private gamma?: tfl.LayerVariable;
   private beta?: tfl.LayerVariable;
   private movingMean?: tfl.LayerVariable;
   private movingVariance?: tfl.LayerVariable;
 
+  /**
+   * Creates the layer; its weights are made when it is first built, sized by the input's channels
+   * (PyTorch: `nn.BatchNorm2d(channels, eps=epsilon, momentum=momentum)`).
+   *
+   * @param args `momentum` (in [0, 1], default 0.1), `epsilon` (> 0, default 1e-5), `activation`
+   *   (default `'linear'`) and the usual tfjs layer options (`name`, `trainable`, ...). Throws a
+   *   RangeError on values out of range.
+   */
   constructor(args: BatchNorm2dArgs = {}) {
     const { momentum: _momentum, epsilon: _epsilon, activation: _activation, ...base } = args;
     super(base);

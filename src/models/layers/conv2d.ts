@@ -19,8 +19,9 @@ export interface Conv2dArgs extends LayerArgs {
   kernelInit?: WeightInit;
   /** Bias initialiser (default `'zeros'`). */
   biasInit?: BiasInit;
-  /** Seeds of the kernel and bias initialisers. */
+  /** Seed of the kernel initialiser (default: unseeded, different weights on each run). */
   kernelSeed?: number;
+  /** Seed of the bias initialiser, used by `'torch-default'` (default: unseeded). */
   biasSeed?: number;
 }
 
@@ -32,20 +33,41 @@ export interface Conv2dArgs extends LayerArgs {
  * in Keras. Registered for serialization as `Conv2d`.
  */
 export class Conv2d extends tfl.layers.Layer {
-  /** @nocollapse */
+  /**
+   * Name under which the class is registered for tfjs serialization (`'Conv2d'`, the `class_name` in a
+   * saved model's topology).
+   * @nocollapse
+   */
   static className = 'Conv2d';
+  /** Output channels (PyTorch's `out_channels`). */
   readonly filters: number;
+  /** Side of the square kernel in pixels (PyTorch's `kernel_size`). */
   readonly kernelSize: number;
+  /** Stride along both spatial axes (default 1). */
   readonly strides: number;
+  /** Zero padding in pixels on each of the four sides, PyTorch's `padding=` (default 0). */
   readonly padding: number;
+  /** Whether the layer adds a per-channel bias (default false, unlike PyTorch's `bias=True`). */
   readonly useBias: boolean;
+  /** Kernel initialiser (default `'he-fan-out'`, Kaiming normal with `mode='fan_out'`). */
   readonly kernelInit: WeightInit;
+  /** Bias initialiser (default `'zeros'`); only used when `useBias` is true. */
   readonly biasInit: BiasInit;
+  /** Seed of the kernel initialiser, or undefined (unseeded). */
   readonly kernelSeed?: number;
+  /** Seed of the bias initialiser, or undefined (unseeded). */
   readonly biasSeed?: number;
   private kernel?: tfl.LayerVariable;
   private bias?: tfl.LayerVariable;
 
+  /**
+   * Creates the layer; its weights are made when it is first built, sized by the input's channels
+   * (PyTorch: `nn.Conv2d(in, filters, kernelSize, strides, padding, bias=useBias)`).
+   *
+   * @param args `filters` and `kernelSize` (integers >= 1), optional `strides` (>= 1, default 1),
+   *   `padding` (>= 0, default 0), `useBias`, `kernelInit`, `biasInit`, seeds, and the usual tfjs layer
+   *   options (`name`, `inputShape`, ...). Throws a RangeError on a size that is not such an integer.
+   */
   constructor(args: Conv2dArgs) {
     const { filters, kernelSize, strides, padding, useBias, kernelInit, biasInit, kernelSeed, biasSeed, ...base } = args;
     super(base);

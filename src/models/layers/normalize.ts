@@ -4,7 +4,9 @@ import type { LayerArgs } from './layer-args.js';
 
 /** Per-channel statistics for {@link Normalize}: `(x - mean) / std`, one entry per input channel. */
 export interface NormalizeStats {
+  /** Per-channel mean in input units (pixels in [0, 1]), finite; as many entries as `std`. */
   mean: readonly number[];
+  /** Per-channel standard deviation in input units, each finite and > 0. */
   std: readonly number[];
 }
 
@@ -29,11 +31,24 @@ export interface NormalizeArgs extends NormalizeStats, LayerArgs {}
  * Registered for serialization as `Normalize`.
  */
 export class Normalize extends tfl.layers.Layer {
-  /** @nocollapse */
+  /**
+   * Name under which the class is registered for tfjs serialization (`'Normalize'`, the `class_name` in
+   * a saved model's topology).
+   * @nocollapse
+   */
   static className = 'Normalize';
+  /** Per-channel mean subtracted from the input (a copy of the constructor's). */
   readonly mean: number[];
+  /** Per-channel standard deviation the centred input is divided by (a copy of the constructor's). */
   readonly std: number[];
 
+  /**
+   * Creates the layer; it holds the statistics as constants, so `(x - mean) / std` is part of the model.
+   *
+   * @param args `mean` and `std` (e.g. {@link CIFAR10_STATS}, one entry per input channel) and the usual
+   *   tfjs layer options; the layer is never trainable. Throws on empty, mismatched or non-finite
+   *   statistics or on a std <= 0.
+   */
   constructor(args: NormalizeArgs) {
     const { mean: _mean, std: _std, ...base } = args;
     super({ ...base, trainable: false });

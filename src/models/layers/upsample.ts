@@ -29,11 +29,23 @@ export interface UpsampleArgs extends UpsampleOptions, LayerArgs {}
  * `Upsample`.
  */
 export class Upsample extends tfl.layers.Layer {
-  /** @nocollapse */
+  /**
+   * Name under which the class is registered for tfjs serialization (`'Upsample'`, the `class_name` in
+   * a saved model's topology).
+   * @nocollapse
+   */
   static className = 'Upsample';
+  /** Scale factor of both spatial axes (> 0; PyTorch's `scale_factor`). */
   readonly scale: number;
+  /** Interpolation, `'nearest'` (default) or `'bilinear'`. */
   readonly mode: UpsampleMode;
 
+  /**
+   * Creates the layer (PyTorch: `nn.Upsample(scale_factor=scale, mode=mode)`).
+   *
+   * @param args `scale` (finite, > 0), optional `mode` (default `'nearest'`) and the usual tfjs layer
+   *   options; the layer has no weights. Throws on an invalid scale or mode.
+   */
   constructor(args: UpsampleArgs) {
     const { scale: _scale, mode: _mode, ...base } = args;
     super({ ...base, trainable: false });
