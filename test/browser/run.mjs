@@ -3,10 +3,11 @@
 // project, bundles test/browser/page.ts there with esbuild (browser platform, everything bundled),
 // serves it on 127.0.0.1 and runs it in Debian's chromium on the cpu, wasm and webgl backends.
 //
-//   node test/browser/run.mjs [--repo DIR] [--external-node-builtins] [--strict-tree-shaking]
+//   node test/browser/run.mjs [--repo DIR] [--build] [--external-node-builtins] [--strict-tree-shaking]
 //                             [--backends cpu,wasm,webgl] [--timeout SECONDS] [--keep]
 //
 // --repo DIR                 the repo to pack (default: this repo); `npm run build` first if dist/ is missing
+// --build                    `npm run build` in the repo first even when dist/ exists (it packs whatever dist/ holds)
 // --external-node-builtins   TEMPORARY: leave Node built-ins and pngjs out of the bundle (until the
 //                            package's main entry is browser-safe)
 // --strict-tree-shaking      fail when a bundle importing only avgPoolingBound still holds
@@ -29,6 +30,7 @@ const ownRoot = resolve(here, '..', '..');
 const { values: opts } = parseArgs({
   options: {
     repo: { type: 'string', default: ownRoot },
+    build: { type: 'boolean', default: false },
     'external-node-builtins': { type: 'boolean', default: false },
     'strict-tree-shaking': { type: 'boolean', default: false },
     backends: { type: 'string', default: 'cpu,wasm,webgl' },
@@ -54,8 +56,15 @@ const record = (name, ok, detail) => {
   results.push({ name, ok });
   console.log(`${ok ? 'PASS' : 'FAIL'} ${name}${detail ? `  ${detail}` : ''}`);
 };
-const npm = (args, cwd, env = {}) =>
-  execFileSync('npm', args, { cwd, encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+const npm = (args, cwd, env = {}) => {
+  try {
+    return execFileSync('npm', args, { cwd, encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    const output = `${e.stdout ?? ''}${e.stderr ?? ''}`.trim().split('\n').slice(-30).join('\n  ');
+    record(`npm ${args.join(' ')} (in ${cwd})`, false, `exit ${e.status}\n  ${output}`);
+    throw Object.assign(new Error(`npm ${args[0]} failed`), { reported: true });
+  }
+};
 
 const tmp = mkdtempSync(join(tmpdir(), 'rmc-browser-'));
 let browser;
@@ -63,9 +72,11 @@ let server;
 try {
   // (a) pack
   let t = performance.now();
-  if (!existsSync(join(repo, 'dist'))) {
-    console.log(`dist/ missing in ${repo}: npm run build`);
+  if (opts.build || !existsSync(join(repo, 'dist'))) {
+    console.log(`${opts.build ? '--build' : `dist/ missing in ${repo}`}: npm run build`);
     npm(['run', 'build'], repo);
+    console.log(`built in ${seconds(t)} s`);
+    t = performance.now();
   }
   const packDir = join(tmp, 'pack');
   mkdirSync(packDir);
