@@ -1,0 +1,150 @@
+// The browser test page (issue #14): bundled by test/browser/run.mjs from a temporary project where the
+// packed package is installed, so 'rmc-robust' below is the published package, not src/. It imports
+// only the package and tfjs, runs on the backend named in the URL (?backend=cpu|wasm|webgl) and reports
+// to the harness through `window.__result`. No DOM types: the repo's tsconfig has no "dom" lib.
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-webgl';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { avgPoolingBound, fgsm, maxPoolingBound, pgd, resnet18, tradesAdversary, tradesLoss, TorchSGD } from 'rmc-robust';
+
+interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+interface PageResult {
+  ok: boolean;
+  backend: string;
+  checks: Check[];
+  error?: string;
+  ms: number;
+}
+
+const page = globalThis as unknown as { location: { search: string }; __result?: PageResult };
+const checks: Check[] = [];
+const check = (name: string, ok: boolean, detail: string) => {
+  checks.push({ name, ok, detail });
+};
+
+/** mulberry32: a tiny seeded generator for the test images (deterministic on every backend). */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Largest |a - b| over two equally long arrays, in float64. */
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+/** The eps-ball and [0, 1] checks of one attack's output. */
+function checkAdversarial(name: string, adv: tf.Tensor4D, x: Float32Array, eps: number): number {
+  const a = adv.dataSync();
+  let outside = 0;
+  let outOfRange = 0;
+  let moved = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - x[i]!);
+    if (!(d <= eps + 1e-6)) outside++;
+    if (!(a[i]! >= 0 && a[i]! <= 1)) outOfRange++;
+    moved = Math.max(moved, d);
+  }
+  check(`${name}: every pixel within the eps ball`, outside === 0, `${outside} of ${a.length} pixels with |adv - x| > eps + 1e-6 (max |adv - x| = ${moved}, eps = ${eps})`);
+  check(`${name}: every pixel within [0, 1]`, outOfRange === 0, `${outOfRange} of ${a.length} pixels outside [0, 1]`);
+  return moved;
+}
+
+async function run(backend: string): Promise<void> {
+  if (backend === 'wasm') setWasmPaths('/wasm/');
+  if (!(await tf.setBackend(backend))) throw new Error(`tf.setBackend('${backend}') returned false`);
+  await tf.ready();
+  check('backend', tf.getBackend() === backend, `active backend ${tf.getBackend()}`);
+
+  const model = resnet18({ width: 0.125, seed: 0 });
+  const n = 2;
+  const rand = random(0);
+  const pixels = Float32Array.from({ length: n * 32 * 32 * 3 }, rand);
+  const x = tf.tensor4d(pixels, [n, 32, 32, 3]);
+  const y = tf.tensor1d([3, 7], 'int32');
+  const eps = 8 / 255;
+
+  const clean = model.predict(x) as tf.Tensor2D;
+  const cleanLogits = clean.dataSync();
+  check('resnet18 logits', tf.util.arraysEqual(clean.shape, [n, 10]) && cleanLogits.every(Number.isFinite), `shape [${clean.shape}], all finite: ${cleanLogits.every(Number.isFinite)}`);
+  clean.dispose();
+
+  // Attacks; the tensor count must come back to where it was after each call.
+  const before = tf.memory().numTensors;
+  const advPgd = pgd(model, x, y, { eps, steps: 3, seed: 0 });
+  const movedPgd = checkAdversarial('pgd', advPgd, pixels, eps);
+  advPgd.dispose();
+  const afterPgd = tf.memory().numTensors;
+  const advFgsm = fgsm(model, x, y, { eps });
+  const movedFgsm = checkAdversarial('fgsm', advFgsm, pixels, eps);
+  advFgsm.dispose();
+  const afterFgsm = tf.memory().numTensors;
+  check('attacks moved the images', movedPgd > 0 && Math.abs(movedFgsm - eps) <= 1e-6, `max |adv - x|: pgd ${movedPgd}, fgsm ${movedFgsm} (should be eps = ${eps})`);
+  check('no tensor leak across pgd and fgsm', afterPgd === before && afterFgsm === before, `numTensors ${before} -> ${afterPgd} after pgd -> ${afterFgsm} after fgsm`);
+
+  // Proposition 1, by hand: average pooling 2 exp(-2 HW gamma^2 / (b - a)^2) with HW = 16, b - a = 2,
+  // gamma = 1/2 is 2 exp(-2); max pooling (b - a) sqrt(log sqrt(2 HW)) / gamma with HW = 8, b - a = 1,
+  // gamma = 2 is sqrt(log 4) / 2.
+  const avg = avgPoolingBound({ height: 4, width: 4, a: -1, b: 1, gamma: 0.5 });
+  const max = maxPoolingBound({ height: 2, width: 4, a: -0.5, b: 0.5, gamma: 2 });
+  check('avgPoolingBound = 2 exp(-2)', Math.abs(avg.value - 2 * Math.exp(-2)) < 1e-12 && !avg.vacuous, `got ${avg.value}, expected ${2 * Math.exp(-2)}`);
+  check('maxPoolingBound = sqrt(log 4) / 2', Math.abs(max.value - Math.sqrt(Math.log(4)) / 2) < 1e-12, `got ${max.value}, expected ${Math.sqrt(Math.log(4)) / 2}`);
+
+  // Two TRADES steps with PyTorch's SGD, as adversarialTrain does them.
+  const trainable = model.trainableWeights;
+  const start = trainable.map((w) => w.read().dataSync().slice());
+  const optimizer = new TorchSGD(trainable, { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 });
+  const losses: number[] = [];
+  for (let step = 0; step < 2; step++) {
+    const xAdv = tradesAdversary(model, x, { eps, steps: 2, stepSize: 2 / 255, seed: step });
+    const lossFn = (): tf.Scalar =>
+      tradesLoss(model.apply(x, { training: true }) as tf.Tensor2D, model.apply(xAdv, { training: true }) as tf.Tensor2D, y, { beta: 6 });
+    const { value, grads } = tf.variableGrads(lossFn, trainable.map((w) => w.read() as tf.Variable));
+    optimizer.step(trainable.map((w) => grads[(w.read() as tf.Variable).name] ?? null));
+    losses.push(value.dataSync()[0]!);
+    tf.dispose([xAdv, value, ...Object.values(grads)]);
+  }
+  const unchanged = trainable.filter((w, i) => maxAbsDiff(w.read().dataSync(), start[i]!) === 0).map((w) => w.name);
+  check('TRADES loss finite', losses.every(Number.isFinite), `losses ${losses.join(', ')}`);
+  check('TRADES steps changed every trainable weight', unchanged.length === 0, `${trainable.length - unchanged.length} of ${trainable.length} changed${unchanged.length ? `; unchanged: ${unchanged.join(', ')}` : ''}`);
+
+  // IndexedDB round trip: the reloaded model gives the very same logits.
+  await model.save('indexeddb://rmc-test');
+  const loaded = await tfl.loadLayersModel('indexeddb://rmc-test');
+  const a = model.predict(x) as tf.Tensor;
+  const b = loaded.predict(x) as tf.Tensor;
+  const diff = maxAbsDiff(a.dataSync(), b.dataSync());
+  check('indexeddb save/load: identical logits', diff === 0 && a.dataSync().every(Number.isFinite), `max |logits - reloaded| = ${diff}`);
+  tf.dispose([a, b, x, y]);
+  loaded.dispose();
+  model.dispose();
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const backend = new URLSearchParams(page.location.search).get('backend') ?? 'cpu';
+  try {
+    await run(backend);
+    page.__result = { ok: checks.length > 0 && checks.every((c) => c.ok), backend, checks, ms: performance.now() - t0 };
+  } catch (e) {
+    const error = e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : String(e);
+    page.__result = { ok: false, backend, checks, error, ms: performance.now() - t0 };
+  }
+}
+
+void main();
