@@ -1,7 +1,7 @@
 // Shared by scripts/check-consumer.mjs and scripts/check-oldest-node.mjs: command running, the
 // pass/fail tally, packing the repo and installing the tarball into a fresh consumer project.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -105,13 +105,37 @@ export class Checks {
   }
 }
 
-/** Builds dist/ if it is missing, then `npm pack`s `repo` into `dest`: the tarball's path and file list. */
-export async function packRepo(repo, dest) {
-  let built = false;
-  if (!existsSync(join(repo, 'dist'))) {
-    await mustRun('npm', ['run', 'build'], { cwd: repo });
-    built = true;
+/** The files package.json points at (main, module, types, bin, every exports target without a '*'). */
+export function entryFiles(repo) {
+  const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8'));
+  const found = new Set();
+  const walk = (v) => {
+    if (typeof v === 'string') {
+      if (!v.includes('*')) found.add(v.replace(/^\.\//, ''));
+    } else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  walk([pkg.main, pkg.module, pkg.types, pkg.typings, pkg.bin, pkg.exports]);
+  return [...found];
+}
+
+/** The newest modification time (ms) of the files under `dir`, 0 if none. */
+function newest(dir) {
+  if (!existsSync(dir)) return 0;
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) t = Math.max(t, statSync(join(e.parentPath ?? e.path, e.name)).mtimeMs);
   }
+  return t;
+}
+
+/**
+ * `npm pack`s `repo` into `dest`, after `npm run build` if a file package.json points at is missing
+ * from the repo or src/ is newer than dist/. The tarball's path, its file list and why it built.
+ */
+export async function packRepo(repo, dest) {
+  const missing = entryFiles(repo).filter((f) => !existsSync(join(repo, f)));
+  const built = missing.length ? `built dist/ first (${missing[0]} was missing)` : newest(join(repo, 'src')) > newest(join(repo, 'dist')) ? 'built dist/ first (src/ was newer)' : '';
+  if (built) await mustRun('npm', ['run', 'build'], { cwd: repo, timeout: 300_000 });
   mkdirSync(dest, { recursive: true });
   await mustRun('npm', ['pack', '--pack-destination', dest], { cwd: repo });
   const tgz = readdirSync(dest).find((f) => f.endsWith('.tgz'));
@@ -144,17 +168,18 @@ export function peerDeclaration(dir, peer) {
 
 /**
  * The run-time smoke test as an ES module or a CommonJS script: a tiny ResNet18, 2-step PGD on two
- * images, the TRADES loss; prints one JSON line that {@link checkSmoke} asserts on.
+ * images, the TRADES loss, and which kernels ran (backendInfo: native, fast-js or tfjs's own js);
+ * prints one JSON line that {@link checkSmoke} asserts on.
  */
 export function smokeScript(format) {
   const header =
     format === 'esm'
       ? `import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import { resnet18, pgd, tradesLoss, countTrainableParams } from 'rmc-robust';`
+import { resnet18, pgd, tradesLoss, countTrainableParams, backendInfo } from 'rmc-robust';`
       : `require('@tensorflow/tfjs-backend-cpu');
 const tf = require('@tensorflow/tfjs-core');
-const { resnet18, pgd, tradesLoss, countTrainableParams } = require('rmc-robust');`;
+const { resnet18, pgd, tradesLoss, countTrainableParams, backendInfo } = require('rmc-robust');`;
   return `${header}
 
 const model = resnet18({ width: 0.125, seed: 0 });
@@ -167,6 +192,7 @@ const loss = tradesLoss(model.predict(x), model.predict(adv), y).dataSync()[0];
 console.log(JSON.stringify({
   backend: tf.getBackend(), params: countTrainableParams(model), shape: adv.shape, eps, linf,
   min: tf.min(adv).dataSync()[0], max: tf.max(adv).dataSync()[0], loss,
+  native: backendInfo().native.available, kernels: backendInfo().kernels,
 }));
 `;
 }
@@ -188,7 +214,10 @@ export function checkSmoke(stdout) {
   if (!(r.min >= 0 && r.max <= 1)) problems.push(`pixels outside [0, 1]: ${r.min}..${r.max}`);
   if (!(Number.isFinite(r.loss) && r.loss >= 0)) problems.push(`TRADES loss ${r.loss}`);
   if (problems.length) throw new Error(problems.join('; '));
-  return { ...r, note: `${r.params} params, Linf ${r.linf.toFixed(5)}, TRADES loss ${r.loss.toFixed(4)}` };
+  const sources = {};
+  for (const k of Object.values(r.kernels ?? {})) sources[k] = (sources[k] ?? 0) + 1;
+  const kernels = Object.entries(sources).map(([k, n]) => `${n} ${k}`).join(', ');
+  return { ...r, kernelSummary: kernels, note: `${r.params} params, Linf ${r.linf.toFixed(5)}, TRADES loss ${r.loss.toFixed(4)}; kernels: ${kernels}` };
 }
 
 /** loadCifar10Sample('test') as an ES module or a CommonJS script; prints one JSON line. */
