@@ -149,7 +149,9 @@ async function tsc(setup, i) {
   const unexplained = () => errors.filter((l) => !upstream.has(l));
   if (unexplained().some((l) => l.startsWith('node_modules/@tensorflow/'))) await baseline(setup, i);
   const ours = unexplained();
-  if (ours.length) throw new Error(`${ours.length} error(s): ${ours.map((l) => l.replace(/^node_modules\//, '')).join(' | ').slice(0, 500)}`);
+  if (ours.length) {
+    throw Object.assign(new Error(`${ours.length} error(s): ${ours.map((l) => l.replace(/^node_modules\//, '')).join(' | ').slice(0, 500)}`), { ms });
+  }
   const ignored = errors.length ? `; ${errors.length} upstream errors in tfjs .d.ts (also without rmc-robust) ignored` : '';
   return { ms, note: `consumer file with ${style === 'require' ? 'import = require()' : 'import'}${ignored}` };
 }

@@ -73,7 +73,8 @@ export class Checks {
 
   /**
    * Runs `fn`; a thrown error fails the check. Returns fn's value, or undefined on failure. A value's
-   * `note` is printed, its `ms` (work done earlier, in parallel) replaces the measured time.
+   * `note` is printed, its `ms` (or a thrown error's: work done earlier, in parallel) replaces the
+   * measured time.
    */
   async check(name, fn) {
     const t0 = performance.now();
@@ -87,6 +88,7 @@ export class Checks {
       console.log(`PASS ${name} (${secs()})${note ? ` - ${note}` : ''}`);
       return value ?? true;
     } catch (e) {
+      ms = e?.ms;
       this.failed++;
       console.log(`FAIL ${name} (${secs()}) - ${String(e?.message ?? e).replace(/\s*\n\s*/g, ' | ')}`);
       return undefined;
