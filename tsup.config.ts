@@ -14,4 +14,9 @@ export default defineConfig({
   splitting: false,
   // tfjs stays a peer: never bundled, so the user's backend registry is the one we use.
   external: [/^@tensorflow\//],
+  // package.json's sideEffects names the ESM build's files; esbuild would apply it to src/ as well and
+  // drop the side-effect imports (src/node/register.ts, src/backend/register.ts) from the bundles.
+  esbuildOptions(options) {
+    options.ignoreAnnotations = true;
+  },
 });

@@ -1,7 +1,7 @@
 // The built package (dist/, made by `npm test`'s pretest build) loads through its exports map from
 // both module systems, and file:// saving works from the bundle.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,15 +53,32 @@ describe('the built package', () => {
     expect(out[3]).toMatch(/the browser build of rmc-robust is loaded/);
   });
 
-  it('loads with require() (CJS) and builds ResNet18 with its 11,173,962 parameters', () => {
+  it('loads with require() (CJS), builds ResNet18 with its 11,173,962 parameters, has its kernel pack and the embedded sample', () => {
     const out = run([
       '-e',
       `require('@tensorflow/tfjs-backend-cpu');
        const r = require('rmc-robust');
        const m = r.resnet18({ strides: '1-1-2-2' });
-       console.log(r.countTrainableParams(m), JSON.stringify(r.featureMapShape(m)));`,
-    ]);
-    expect(out.split('\n').pop()).toBe('11173962 {"height":8,"width":8,"channels":512,"pooling":"avg"}');
+       console.log(r.countTrainableParams(m), JSON.stringify(r.featureMapShape(m)));
+       console.log(r.backendInfo().kernels.Add);
+       r.loadCifar10Sample('test').then((s) => console.log(s.count));`,
+    ]).split('\n');
+    expect(out.slice(-3)).toEqual(['11173962 {"height":8,"width":8,"channels":512,"pooling":"avg"}', expect.stringMatching(/^(native|fast-js)$/), '1000']);
+  });
+
+  it('its declarations import no deep path of a dependency (those do not resolve under nodenext)', () => {
+    const deep: string[] = [];
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) walk(path);
+        else if (/\.d\.c?ts$/.test(entry.name)) {
+          for (const match of readFileSync(path, 'utf8').matchAll(/(?:from |import\()["'](@tensorflow\/[^/"']+\/[^"']+)["']/g)) deep.push(`${path}: ${match[1]}`);
+        }
+      }
+    };
+    walk(join(root, 'dist'));
+    expect(deep).toEqual([]);
   });
 
   it('loads with import (ESM), saves to file:// and loads back', () => {

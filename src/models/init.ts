@@ -20,8 +20,14 @@ export type WeightInit =
 /** Bias initialisers: `'zeros'` or `'torch-default'` (U(-1/sqrt(fan_in), 1/sqrt(fan_in))). */
 export type BiasInit = 'zeros' | 'torch-default';
 
+/**
+ * A tfjs-layers initialiser, as its public `tf.initializers` functions return it (the class itself is
+ * only exported from a deep path, which does not resolve under `moduleResolution: nodenext`).
+ */
+export type Initializer = ReturnType<typeof tfl.initializers.zeros>;
+
 /** The tfjs initialiser for a weight with the given fans. */
-export function weightInitializer(init: WeightInit, fanIn: number, fanOut: number, seed?: number) {
+export function weightInitializer(init: WeightInit, fanIn: number, fanOut: number, seed?: number): Initializer {
   if (init === 'he-fan-out') return tfl.initializers.randomNormal({ mean: 0, stddev: Math.sqrt(2 / fanOut), seed });
   if (init === 'torch-default') {
     const bound = 1 / Math.sqrt(fanIn);
@@ -34,7 +40,7 @@ export function weightInitializer(init: WeightInit, fanIn: number, fanOut: numbe
 }
 
 /** The tfjs initialiser for a bias of a layer with `fanIn` inputs. */
-export function biasInitializer(init: BiasInit, fanIn: number, seed?: number) {
+export function biasInitializer(init: BiasInit, fanIn: number, seed?: number): Initializer {
   if (init === 'zeros') return tfl.initializers.zeros();
   if (init === 'torch-default') {
     const bound = 1 / Math.sqrt(fanIn);
