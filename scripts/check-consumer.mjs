@@ -100,6 +100,9 @@ const TS_SETUPS = [
   ['tsc (d) module esnext + moduleResolution bundler', esm, { module: 'esnext', moduleResolution: 'bundler' }, 'import'],
   ['tsc (e) module preserve (bundler) + import = require', cjs, { module: 'preserve', moduleResolution: 'bundler' }, 'require'],
   ['tsc (f) module commonjs + moduleResolution node10', cjs, { module: 'commonjs', moduleResolution: 'node10' }, 'import'],
+  // A browser project: DOM lib, no @types/node (`types: []` stops the automatic @types inclusion), so
+  // the package's declarations must not lean on Node's types.
+  ['tsc (g) browser: bundler + lib dom, no @types/node', esm, { module: 'esnext', moduleResolution: 'bundler', lib: ['es2022', 'dom'], types: [] }, 'import'],
 ];
 
 /** At most two compiles at a time (2 cores), first come first served. */

