@@ -15,7 +15,7 @@
 // format of a file from the nearest package.json and find packages in the parent node_modules, so
 // this is what two separate projects would see, for one install (the package's install script
 // compiles the optional native addon, ~25 s).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -256,6 +256,25 @@ try {
       return { ms: r.ms, note: 'no problems found' };
     });
   } else checks.skip('attw', 'pack');
+
+  // Last (it hides a package the checks above use): the CLI where tfjs-backend-cpu is missing, as with
+  // a package manager that does not install peers. --help must work; a command must say what to install.
+  if (installed) {
+    await checks.check('CLI without @tensorflow/tfjs-backend-cpu', async () => {
+      const backend = join(cjs, 'node_modules', '@tensorflow', 'tfjs-backend-cpu');
+      renameSync(backend, `${backend}.hidden`);
+      try {
+        await mustRun('npx', ['--no', '--', 'rmc-robust', '--help'], { cwd: esm });
+        const r = await run('npx', ['--no', '--', 'rmc-robust', 'info'], { cwd: esm });
+        const wanted = 'npm install @tensorflow/tfjs-backend-cpu@^4.22';
+        if (r.code !== 2 || !r.stderr.includes(wanted)) throw new Error(`info: exit ${r.code}, expected 2 and '${wanted}': ${gist(r.stdout + r.stderr)}`);
+        if (/\n\s+at /.test(r.stderr)) throw new Error(`info printed a stack trace: ${gist(r.stderr)}`);
+        return `--help works; info exits 2 with "${r.stderr.trim()}"`;
+      } finally {
+        renameSync(`${backend}.hidden`, backend);
+      }
+    });
+  } else checks.skip('CLI without @tensorflow/tfjs-backend-cpu', 'install');
 } finally {
   if (opts.keep) console.log(`kept ${tmp}`);
   else rmSync(tmp, { recursive: true, force: true });

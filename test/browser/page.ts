@@ -7,7 +7,9 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { avgPoolingBound, fgsm, maxPoolingBound, mulberry32, pgd, resnet18, tradesAdversary, tradesLoss, TorchSGD } from 'rmc-robust';
+import {
+  adversarialTrain, avgPoolingBound, fgsm, ioCheckpoints, loadCifar10Sample, maxPoolingBound, mulberry32, pgd, resnet18, tradesAdversary, tradesLoss, TorchSGD,
+} from 'rmc-robust';
 
 interface Check {
   name: string;
@@ -121,6 +123,28 @@ async function run(backend: string): Promise<void> {
   tf.dispose([a, b, x, y]);
   loaded.dispose();
   model.dispose();
+
+  // Data by URL: the package's embedded sample, fetched and md5-checked (JS md5) in the page.
+  const sample = await loadCifar10Sample('test', { url: '/data/test.bin' });
+  const perClass = Array.from({ length: 10 }, (_, c) => sample.labels.filter((l) => l === c).length);
+  check('loadCifar10Sample by URL', sample.count === 1000 && perClass.every((k) => k === 100), `${sample.count} images, per class ${perClass.join(' ')}`);
+
+  // The trainer with IndexedDB checkpoints: one TRADES epoch, then a resumed run continues after it.
+  const run = `indexeddb://rmc-run-${backend}`;
+  const data = { x: tf.tensor4d(pixels, [n, 32, 32, 3]), y: tf.tensor1d([3, 7], 'int32') };
+  const settings = { defense: 'trades' as const, batchSize: n, attackSteps: 1, augment: false, seed: 0, checkpoints: run };
+  const first = resnet18({ width: 0.125, seed: 0 });
+  await adversarialTrain(first, data, { ...settings, epochs: 1 });
+  const probe = resnet18({ width: 0.125, seed: 5 });
+  const saved = await ioCheckpoints(run).load('latest', probe);
+  probe.dispose();
+  const resumed = resnet18({ width: 0.125, seed: 5 });
+  const result = await adversarialTrain(resumed, data, { ...settings, epochs: 2, resume: true });
+  check('adversarialTrain checkpoints to indexeddb:// and resumes', saved?.state.epoch === 1 && result.startEpoch === 1 && result.epochs.length === 1 && Number.isFinite(result.epochs[0]!.loss),
+    `checkpoint epoch ${saved?.state.epoch}, resumed at ${result.startEpoch}, epochs run ${result.epochs.length}, loss ${result.epochs[0]?.loss}`);
+  tf.dispose([data.x, data.y]);
+  first.dispose();
+  resumed.dispose();
 }
 
 async function main(): Promise<void> {

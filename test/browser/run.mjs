@@ -130,6 +130,20 @@ try {
   }
   console.log(`bundle page.js: ${page.raw} bytes, ${page.gzip} gzip (${seconds(t)} s)${external.length ? '  [--external-node-builtins]' : ''}`);
 
+  // The page type-checks against the installed package's declarations, as a browser project's code
+  // would (DOM lib, no @types/node; the libraries' own .d.ts are the consumer check's business).
+  t = performance.now();
+  writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: { strict: true, noEmit: true, target: 'es2022', module: 'esnext', moduleResolution: 'bundler', lib: ['es2022', 'dom'], types: [], skipLibCheck: true },
+    files: ['page.ts'],
+  }));
+  try {
+    execFileSync(process.execPath, [ownRequire.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: project, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    record('page.ts type-checks against the package', true, `${seconds(t)} s`);
+  } catch (e) {
+    record('page.ts type-checks against the package', false, `${e.stdout ?? ''}${e.stderr ?? e.message}`.trim());
+  }
+
   // The tree-shaking probe: importing avgPoolingBound alone should bring neither tfjs-layers nor
   // any kernel registration. Judged from esbuild's metafile (bytes each input contributes) and from
   // strings that only the registering code holds.
@@ -163,6 +177,8 @@ try {
     if (path === '/page.js') return send('text/javascript; charset=utf-8', page.code);
     const wasm = path.startsWith('/wasm/') ? path.slice('/wasm/'.length) : null;
     if (wasm && wasmFiles.has(wasm)) return send('application/wasm', readFileSync(join(wasmDir, wasm)));
+    // The embedded CIFAR-10 sample, as the installed package ships it (the page fetches it by URL).
+    if (path === '/data/test.bin') return send('application/octet-stream', readFileSync(join(project, 'node_modules', 'rmc-robust', 'data', 'cifar10-sample', 'test.bin')));
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('not found');
   });
