@@ -4,6 +4,8 @@
  * receptive field per layer (Fig. 6) and the cost of one inference (Fig. 7). Writes SVG plots with
  * their data as JSON into `outDir`.
  */
+// The Node services (files, the native kernels) before anything else.
+import '../node/register.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareStrides } from '../analysis/compare-strides.js';

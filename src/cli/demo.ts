@@ -6,6 +6,8 @@
  * clean, FGSM and PGD-20 accuracy (eps 8/255) and the anti-perturbation ratio on embedded test images,
  * prints the side-by-side table and writes it with training curves into `out`.
  */
+// The Node services (files, the embedded sample, the native kernels) before anything else.
+import '../node/register.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
