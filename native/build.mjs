@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// Builds the optional native kernel pack (oneDNN convolutions for tfjs-backend-cpu) with node-gyp.
+// The native kernel pack (oneDNN convolutions for tfjs-backend-cpu) at install time.
 //
-//   node native/build.mjs             build; fail loudly if it cannot be built
-//   node native/build.mjs --optional  build if oneDNN is installed, otherwise explain and exit 0
+//   node native/build.mjs             build from source with node-gyp; fail loudly if it cannot be built
+//   node native/build.mjs --optional  (npm install) use the prebuilt binary shipped for this platform
+//                                     when it loads here; else build from source if oneDNN's headers
+//                                     are installed; else explain and exit 0 (the JS kernels run)
 //
-// Needs a C++17 compiler and oneDNN's headers and library (Debian/Ubuntu: apt-get install libdnnl-dev).
-// Without it the library runs on the JS kernels; backendInfo() tells which are in use.
+// Building from source needs a C++17 compiler and oneDNN's headers and library (Debian/Ubuntu:
+// apt-get install libdnnl-dev). backendInfo() and `rmc-robust info` tell which route is in use.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -21,6 +23,17 @@ function done(message, code) {
 }
 
 if (process.env.RMC_NATIVE === '0') done('skipped (RMC_NATIVE=0)', 0);
+
+// The prebuilt binary (prebuilds/<platform>-<arch>/, with the oneDNN runtime beside it): loaded in a
+// child process, so a binary that cannot load here (another libc, an older glibc) fails there alone.
+if (optional && process.env.RMC_NATIVE !== 'source') {
+  const prebuilt = join(here, '..', 'prebuilds', `${process.platform}-${process.arch}`, 'rmc_native.node');
+  if (existsSync(prebuilt)) {
+    const probe = spawnSync(process.execPath, ['-e', `console.log(require(${JSON.stringify(prebuilt)}).info().oneDNN)`], { encoding: 'utf8' });
+    if (probe.status === 0) done(`using the prebuilt kernels (oneDNN ${probe.stdout.trim()}, ${prebuilt})`, 0);
+    console.log(`rmc-robust native kernels: the prebuilt binary does not load here (${(probe.stderr || '').trim().split('\n')[0]}); trying a build from source`);
+  }
+}
 const headers = ['/usr/include/oneapi/dnnl/dnnl.hpp', '/usr/local/include/oneapi/dnnl/dnnl.hpp'];
 if (!headers.some((h) => existsSync(h)) && !process.env.DNNL_ROOT) {
   done('not built: oneDNN headers not found (apt-get install libdnnl-dev); using the JS kernels', 1);

@@ -15,7 +15,7 @@
 // format of a file from the nearest package.json and find packages in the parent node_modules, so
 // this is what two separate projects would see, for one install (the package's install script
 // compiles the optional native addon, ~25 s).
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -228,7 +228,10 @@ try {
         throw new Error(`not JSON: ${gist(out)}`);
       }
       if (info.backend !== 'cpu') throw new Error(`backend ${info.backend}, expected cpu`);
-      return `backend cpu, native kernels ${info.native?.available ? 'built' : `off (${info.native?.reason})`}`;
+      // linux-x64 glibc: the install loads the prebuilt kernels shipped in the package, compiling nothing.
+      if (info.native?.route !== 'prebuilt') throw new Error(`native kernels: ${JSON.stringify(info.native)}; expected the prebuilt route`);
+      if (existsSync(join(cjs, 'node_modules', 'rmc-robust', 'native', 'build'))) throw new Error('the install compiled the addon although the prebuilt one loads');
+      return `backend cpu, native kernels by the prebuilt route (oneDNN ${info.native.oneDNN}, ${info.native.isa}); nothing compiled at install`;
     });
     await checks.check("loadCifar10Sample('test') (ESM)", async () => checkSample(await node(esm, 'sample.mjs')));
     await checks.check("loadCifar10Sample('test') (CJS)", async () => checkSample(await node(cjs, 'sample.cjs')));

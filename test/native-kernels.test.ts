@@ -2,6 +2,8 @@
 // 'same'/'valid'/explicit padding, odd sizes, batch 1, forward and both gradients.
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backendInfo, disableFastKernels, enableFastKernels, TorchSGD } from '../src/index.js';
 
@@ -30,9 +32,28 @@ describe('kernel pack', () => {
     expect(info.kernels['ReluGrad']).toBe(native ? 'native' : 'fast-js');
     expect(info.kernels['RmcSgdStep']).toBe(native ? 'native' : 'fast-js');
     // On glibc (CI's Debian) loading the addon also turns on malloc's reuse of freed memory.
-    if (process.env['RMC_EXPECT_NATIVE'] === '1') expect(info.native).toMatchObject({ available: true, heapReuse: true });
-    if (process.env['RMC_NATIVE'] === '0') expect(info.native).toEqual({ available: false, reason: 'disabled by RMC_NATIVE=0' });
+    const expectNative = process.env['RMC_EXPECT_NATIVE'];
+    if (expectNative) expect(info.native).toMatchObject({ available: true, heapReuse: true });
+    if (process.env['RMC_NATIVE'] === '0') expect(info.native).toEqual({ available: false, reason: 'disabled by RMC_NATIVE=0', others: [] });
   });
+
+  it.runIf(process.env['RMC_EXPECT_NATIVE'] === 'prebuilt' || process.env['RMC_EXPECT_NATIVE'] === 'source')(
+    `the kernels came by the expected route (${process.env['RMC_EXPECT_NATIVE']}), oneDNN from where that route puts it`,
+    () => {
+      const route = process.env['RMC_EXPECT_NATIVE'];
+      expect(info.native).toMatchObject({ available: true, route });
+      const path = (info.native as { path: string }).path;
+      // The oneDNN library the process mapped: the prebuilt's own copy beside it, or the system's.
+      const dnnl = readFileSync('/proc/self/maps', 'utf8').split('\n').map((l) => l.split(/\s+/).pop() ?? '').find((f) => /\/libdnnl\.so/.test(f));
+      if (route === 'prebuilt') {
+        expect(path).toMatch(/\/prebuilds\/linux-x64\/rmc_native\.node$/);
+        expect(dnnl).toBe(join(dirname(path), 'libdnnl.so.2'));
+      } else {
+        expect(path).toMatch(/\/native\/build\/Release\/rmc_native\.node$/);
+        expect(dnnl).toMatch(/^\/(usr\/)?lib/);
+      }
+    },
+  );
 
   it('disable/enable switch between the stock and the pack\'s kernels', () => {
     disableFastKernels();

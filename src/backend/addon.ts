@@ -35,8 +35,25 @@ export interface NativeAddon {
   keepFreedMemory(): boolean;
 }
 
-/** The addon, or why it is not there. */
-export type AddonStatus = { addon: NativeAddon; path: string; heapReuse: boolean } | { addon: null; reason: string };
+/**
+ * Where the native kernels come from: `'prebuilt'`, the binary shipped in the package
+ * (`prebuilds/<platform>-<arch>/`, with the oneDNN runtime beside it), or `'source'`, the addon built
+ * at install time from the system's oneDNN headers (`native/build/Release/`).
+ */
+export type AddonRoute = 'prebuilt' | 'source';
+
+/** A route that was not taken, and why. */
+export interface AddonAttempt {
+  /** The route. */
+  route: AddonRoute;
+  /** Why it was not used: not built, not for this system, failed to load (the loader's message), or another route won. */
+  reason: string;
+}
+
+/** The addon and the route it came by, or why there is none; each other route with why it was not used. */
+export type AddonStatus =
+  | { addon: NativeAddon; path: string; route: AddonRoute; heapReuse: boolean; others: AddonAttempt[] }
+  | { addon: null; reason: string; others: AddonAttempt[] };
 
 /**
  * The addon as the Node build loaded it (once per process; `RMC_NATIVE=0` disables it), or why there
@@ -49,5 +66,6 @@ export function loadAddon(): AddonStatus {
   return {
     addon: null,
     reason: inNode ? "the browser build of rmc-robust is loaded (no \"node\" export condition); import 'rmc-robust' in Node unbundled" : 'not running in Node.js',
+    others: [],
   };
 }

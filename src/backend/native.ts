@@ -3,7 +3,7 @@
  * optional native addon, and faster JS element-wise kernels (always).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { loadAddon } from './addon.js';
+import { loadAddon, type AddonAttempt, type AddonRoute } from './addon.js';
 import { sharedPerProcess } from '../io/once.js';
 import { bufferPoolInfo as localBufferPoolInfo, setBufferPoolCapacity as localSetBufferPoolCapacity, type BufferPoolInfo } from './alloc.js';
 import { nativeConvKernels } from './conv-kernels.js';
@@ -37,8 +37,12 @@ export interface BackendInfo {
     | {
         /** The addon is loaded: the pack's convolutions run in oneDNN (see `kernels`). */
         available: true;
-        /** File the addon was loaded from (`native/build/Release/rmc_native.node` in the package). */
+        /** File the addon was loaded from (in the package: `prebuilds/linux-x64/` or `native/build/Release/`). */
         path: string;
+        /** The route it came by: `'prebuilt'` (shipped in the package) or `'source'` (built at install time). */
+        route: AddonRoute;
+        /** The other route, and why it was not used. */
+        others: AddonAttempt[];
         /** oneDNN version the addon runs, `major.minor.patch` (e.g. `'2.6.3'`). */
         oneDNN: string;
         /** The instruction set oneDNN dispatches to on this CPU, e.g. `'avx2'`, `'avx512_core'`, or `'other'`. */
@@ -55,6 +59,8 @@ export interface BackendInfo {
         available: false;
         /** Why, e.g. `'disabled by RMC_NATIVE=0'`, not built, failed to load, or not running in Node. */
         reason: string;
+        /** Each route tried, and why it did not load. */
+        others: AddonAttempt[];
       };
   /**
    * For each kernel the pack provides, who computes it on the cpu backend now; `ReluGrad` is the
@@ -127,7 +133,9 @@ function backendInfoLocal(): BackendInfo {
   }
   return {
     backend,
-    native: status.addon ? { available: true, path: status.path, ...status.addon.info(), heapReuse: status.heapReuse } : { available: false, reason: status.reason },
+    native: status.addon
+      ? { available: true, path: status.path, route: status.route, others: status.others, ...status.addon.info(), heapReuse: status.heapReuse }
+      : { available: false, reason: status.reason, others: status.others },
     kernels,
     bufferPool: localBufferPoolInfo(),
   };
