@@ -5,11 +5,17 @@
  * cell runs in a fresh process. Also the library's own overhead: pgd() with 20 steps against 20 bare
  * gradient steps.
  *
+ * Then the PGD step of 1-2-2-2 on each way the kernels can run: the prebuilt and the source-built native
+ * kernels, the JS kernels (RMC_NATIVE=0: macOS, Windows, the browser's cpu backend), and the native
+ * kernels with a second CPU-bound process beside them (a shared machine), with libgomp's default wait
+ * policy and with the package's, each as a ratio to the quiet native run.
+ *
  * Options: --repeats N (default 5), --warmup N (untimed steps first, default 3), --batch N (default 32),
- * --quick (forward and PGD of 1-2-2-2 only). Each column runs ours and then PyTorch's cell, so a change
- * in the machine's load during the run touches both sides of a ratio alike.
+ * --quick (forward and PGD of 1-2-2-2 only), --no-routes (skip the second table). Each column runs ours
+ * and then PyTorch's cell, so a change in the machine's load during the run touches both sides of a
+ * ratio alike.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 
 const args = process.argv.slice(2);
@@ -21,6 +27,7 @@ const repeats = option('--repeats', 5);
 const batch = option('--batch', 32);
 const warmup = option('--warmup', 3);
 const quick = args.includes('--quick');
+const routes = !args.includes('--no-routes');
 
 interface Cell {
   imagesPerSecond?: number;
@@ -33,12 +40,23 @@ interface Cell {
   overhead?: number;
 }
 
-function ours(what: string, strides: string, repeatsHere = repeats): Cell {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/measure.ts', what, strides, String(batch), String(repeatsHere), String(warmup)], {
+function ours(what: string, strides: string, repeatsHere = repeats, env: Record<string, string> = {}, warmupHere = warmup): Cell {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/measure.ts', what, strides, String(batch), String(repeatsHere), String(warmupHere)], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'ignore'],
+    env: { ...process.env, ...env },
   });
   return JSON.parse(out.trim().split('\n').pop()!) as Cell;
+}
+
+/** `cell()` with a second CPU-bound process running beside it the whole time (a shared machine). */
+function besideBusyProcess<T>(cell: () => T): T {
+  const busy = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+  try {
+    return cell();
+  } finally {
+    busy.kill('SIGKILL');
+  }
 }
 
 function findTorchPython(): string | null {
@@ -90,3 +108,31 @@ const overhead = ours('pgd20-overhead', '1-2-2-2', Math.max(3, Math.min(repeats,
 console.log(
   `\npgd() with 20 steps vs 20 bare gradient steps (ResNet18 width 1/4, batch ${batch}): ${overhead.libraryMs!.toFixed(0)} ms vs ${overhead.bareMs!.toFixed(0)} ms, overhead ${(overhead.overhead! * 100).toFixed(1)}% (peak RSS ${overhead.maxRssMiB.toFixed(0)} MiB)`,
 );
+
+if (routes) {
+  // The PGD step on every way the kernels can run, against the quiet native run (the package's defaults).
+  const cells: Array<[string, () => Cell]> = [
+    ['native, default route, quiet', () => ours('pgd', '1-2-2-2')],
+    ['prebuilt (x86-64-v2 addon, shipped oneDNN)', () => ours('pgd', '1-2-2-2', repeats, { RMC_NATIVE: 'prebuilt' })],
+    ['source build (-march=native, system oneDNN)', () => ours('pgd', '1-2-2-2', repeats, { RMC_NATIVE: 'source' })],
+    ['JS kernels (RMC_NATIVE=0)', () => ours('pgd', '1-2-2-2', Math.min(repeats, 2), { RMC_NATIVE: '0' }, 1)],
+    ['native, a busy process beside it', () => besideBusyProcess(() => ours('pgd', '1-2-2-2'))],
+    ['native, busy process, OMP_WAIT_POLICY=active', () => besideBusyProcess(() => ours('pgd', '1-2-2-2', repeats, { OMP_WAIT_POLICY: 'active' }))],
+    ['native, busy process, RMC_THREADS=1', () => besideBusyProcess(() => ours('pgd', '1-2-2-2', repeats, { RMC_THREADS: '1' }))],
+  ];
+  console.log(`\nPGD step 1-2-2-2, batch ${batch}, images/s by kernel route and neighbour:\n`);
+  console.log('| kernels | images/s | ratio to the quiet native run | peak RSS, MiB |');
+  console.log('|---|---|---|---|');
+  let quiet = 0;
+  for (const [name, cell] of cells) {
+    let result: Cell;
+    try {
+      result = cell();
+    } catch (e) {
+      console.log(`| ${name} | failed: ${(e as Error).message.split('\n')[0]} | | |`);
+      continue;
+    }
+    if (!quiet) quiet = result.imagesPerSecond!;
+    console.log(`| ${name} | ${fmt(result.imagesPerSecond)} | ${(result.imagesPerSecond! / quiet).toFixed(2)} | ${result.maxRssMiB.toFixed(0)} |`);
+  }
+}

@@ -36,6 +36,21 @@ describe('the built package', () => {
     expect(result.stderr).not.toMatch(/already registered/);
   });
 
+  it('RMC_THREADS sets the native kernels\' OpenMP thread count before the addon loads; a bad value is reported and ignored', () => {
+    const script = `import '@tensorflow/tfjs-backend-cpu';
+       import { backendInfo } from 'rmc-robust';
+       backendInfo();
+       console.log(process.env.OMP_NUM_THREADS ?? 'unset');`;
+    const withThreads = (value: string) => spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: root, encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '', RMC_THREADS: value },
+    });
+    const one = withThreads('1');
+    expect(one.stdout.trim().split('\n').pop()).toBe('1');
+    const bad = withThreads('two');
+    expect(bad.stdout.trim().split('\n').pop()).toBe('');
+    expect(bad.stderr).toMatch(/RMC_THREADS = 'two' is not an integer >= 1; using OpenMP's default thread count/);
+  });
+
   it('its universal build, loaded in Node without the node condition, says what is missing instead of failing obscurely', () => {
     const out = run([
       '--input-type=module',

@@ -3,7 +3,9 @@
  * optional native addon, and faster JS element-wise kernels (always).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { nodePlatformOrNull } from '../io/platform.js';
 import { loadAddon, type AddonAttempt, type AddonRoute } from './addon.js';
+import { warnOnceConv2D } from './missing-native.js';
 import { sharedPerProcess } from '../io/once.js';
 import { bufferPoolInfo as localBufferPoolInfo, setBufferPoolCapacity as localSetBufferPoolCapacity, type BufferPoolInfo } from './alloc.js';
 import { nativeConvKernels } from './conv-kernels.js';
@@ -85,6 +87,9 @@ function enableLocal(): string[] {
   const status = loadAddon();
   if (status.addon) {
     for (const [name, kernelFunc] of Object.entries(nativeConvKernels(status.addon, original))) install(name, kernelFunc, 'native');
+  } else if (nodePlatformOrNull() && !status.reason.startsWith('disabled by RMC_NATIVE=0')) {
+    // In Node without the native kernels: the stock convolution, with one loud message at the first heavy call.
+    install('Conv2D', warnOnceConv2D(() => original('Conv2D'), status.reason), 'js');
   }
   for (const [name, kernelFunc] of Object.entries(fastKernels(original, status.addon))) {
     install(name, kernelFunc, status.addon && THREADED_KERNELS.includes(name) ? 'native' : 'fast-js');

@@ -5,7 +5,8 @@
  * 2. `prebuilt`: the binary shipped in the package for this platform
  *    (`prebuilds/linux-x64/rmc_native.node`, glibc), with the oneDNN runtime and the libraries it needs
  *    beside it, found through the addon's DT_RPATH `$ORIGIN` (see scripts/build-prebuilds.mjs).
- * `RMC_NATIVE=0` turns the pack off; `RMC_NATIVE=prebuilt` or `RMC_NATIVE=source` allows one route only.
+ * `RMC_NATIVE=0` turns the pack off; `RMC_NATIVE=prebuilt` or `RMC_NATIVE=source` allows one route only;
+ * `RMC_THREADS=n` sets the number of threads the native kernels use.
  * The routes not taken are reported with the reason, for `backendInfo()` and `rmc-robust info`.
  */
 import { readFileSync } from 'node:fs';
@@ -20,6 +21,20 @@ const FILES: Record<AddonRoute, string> = {
 };
 
 let status: AddonStatus | undefined;
+
+/**
+ * `RMC_THREADS=n` sets the native kernels' thread count (OpenMP's `OMP_NUM_THREADS`, read once when
+ * the addon loads; default: one per core). A value that is not an integer >= 1 is reported and ignored.
+ */
+function applyThreadSettings(): void {
+  const threads = process.env['RMC_THREADS'];
+  if (threads === undefined || threads.trim() === '') return;
+  if (!/^\d+$/.test(threads.trim()) || Number(threads) < 1) {
+    console.warn(`rmc-robust: RMC_THREADS = '${threads}' is not an integer >= 1; using OpenMP's default thread count`);
+    return;
+  }
+  process.env['OMP_NUM_THREADS'] = String(Number(threads));
+}
 
 /** Compares dotted versions numerically: negative when `a` is older than `b`. */
 function compareVersions(a: string, b: string): number {
@@ -58,6 +73,7 @@ function tryLoad(route: AddonRoute): { addon: NativeAddon; path: string } | { re
  */
 export function loadAddon(): AddonStatus {
   if (status) return status;
+  applyThreadSettings();
   const setting = process.env['RMC_NATIVE'];
   if (setting === '0') return (status = { addon: null, reason: 'disabled by RMC_NATIVE=0', others: [] });
   const routes: AddonRoute[] = setting === 'prebuilt' ? ['prebuilt'] : setting === 'source' ? ['source'] : ['source', 'prebuilt'];
