@@ -37,7 +37,7 @@ try {
   const nodeGyp = process.env.npm_config_node_gyp ?? (existsSync(npmNodeGyp) ? npmNodeGyp : require.resolve('node-gyp/bin/node-gyp.js'));
   const args = [nodeGyp, 'rebuild', '--directory', work];
   if (existsSync('/usr/include/node/node_api.h')) args.push('--nodedir=/usr');
-  args.push('--', '-Dportable=1');
+  args.push('--', '-Dportable=1', '-Dmarch=x86-64-v2');
   const build = spawnSync(process.execPath, args, { stdio: 'inherit' });
   if (build.status !== 0) throw new Error(`node-gyp failed (exit ${build.status})`);
   const addon = join(work, 'build', 'Release', 'rmc_native.node');
@@ -82,7 +82,7 @@ try {
     files[name] = {
       sha256: createHash('sha256').update(data).digest('hex'),
       bytes: statSync(path).size,
-      from: PACKAGES[name] ? `Debian ${PACKAGES[name]} ${debianVersion(PACKAGES[name])} (${basename(realpathSync(resolved[name]))})` : 'native/rmc_native.cc, binding.gyp portable=1',
+      from: PACKAGES[name] ? `Debian ${PACKAGES[name]} ${debianVersion(PACKAGES[name])} (${basename(realpathSync(resolved[name]))})` : 'native/rmc_native.cc, binding.gyp portable=1 march=x86-64-v2',
       needs: { GLIBC: newest(path, 'GLIBC'), GLIBCXX: newest(path, 'GLIBCXX') },
     };
   }

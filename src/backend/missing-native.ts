@@ -13,9 +13,9 @@ const HEAVY_MACS = 1e7;
 
 /**
  * The slowdown the message quotes: ResNet18 (1-2-2-2, CIFAR 32x32) PGD step at batch 32 on 2 cores,
- * the stock JS kernels against the native ones (docs/performance.md, "The JS kernels").
+ * the stock JS kernels against the native ones (docs/performance.md, "Kernel routes, the JS kernels and a shared machine").
  */
-export const JS_SLOWDOWN = 'about 25 times slower (ResNet18 PGD step, batch 32: 3.5 against 88 images/s on 2 cores)';
+export const JS_SLOWDOWN = 'about 250-300 times slower (ResNet18 PGD step, batch 32, 2 cores: 0.39-0.44 against 110-114 images/s)';
 
 /** The message, for `reason` (why the native kernels did not load). */
 export function missingNativeMessage(reason: string): string {

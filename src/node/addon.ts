@@ -6,7 +6,9 @@
  *    (`prebuilds/linux-x64/rmc_native.node`, glibc), with the oneDNN runtime and the libraries it needs
  *    beside it, found through the addon's DT_RPATH `$ORIGIN` (see scripts/build-prebuilds.mjs).
  * `RMC_NATIVE=0` turns the pack off; `RMC_NATIVE=prebuilt` or `RMC_NATIVE=source` allows one route only;
- * `RMC_THREADS=n` sets the number of threads the native kernels use.
+ * `RMC_THREADS=n` sets the number of threads the native kernels use; their idle threads spin briefly
+ * (`GOMP_SPINCOUNT=3000` unless `GOMP_SPINCOUNT` or `OMP_WAIT_POLICY` is set), so a shared machine
+ * slows them down gracefully.
  * The routes not taken are reported with the reason, for `backendInfo()` and `rmc-robust info`.
  */
 import { readFileSync } from 'node:fs';
@@ -22,11 +24,19 @@ const FILES: Record<AddonRoute, string> = {
 
 let status: AddonStatus | undefined;
 
+/** How often an idle OpenMP thread of the native kernels checks for work before it sleeps (libgomp's default: 300,000). */
+const SPIN_COUNT = 3000;
+
 /**
  * `RMC_THREADS=n` sets the native kernels' thread count (OpenMP's `OMP_NUM_THREADS`, read once when
  * the addon loads; default: one per core). A value that is not an integer >= 1 is reported and ignored.
  */
 function applyThreadSettings(): void {
+  // libgomp's threads spin 300,000 times at every barrier before they sleep. On a shared machine (a
+  // second busy process) a spinning thread takes the core its descheduled sibling needs, and a ResNet18
+  // PGD step fell to 0.35 of its quiet throughput; spinning 3,000 times keeps the quiet speed (within
+  // the noise) and 0.55 under load (docs/performance.md). The user's own settings win.
+  if (process.env['GOMP_SPINCOUNT'] === undefined && process.env['OMP_WAIT_POLICY'] === undefined) process.env['GOMP_SPINCOUNT'] = String(SPIN_COUNT);
   const threads = process.env['RMC_THREADS'];
   if (threads === undefined || threads.trim() === '') return;
   if (!/^\d+$/.test(threads.trim()) || Number(threads) < 1) {
