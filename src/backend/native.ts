@@ -177,11 +177,6 @@ export function disableFastKernels(): void {
   pack.disable();
 }
 
-/** Whether the pack is enabled (by any copy of the package in this process). @internal */
-export function fastKernelsEnabled(): boolean {
-  return pack.enabled() !== null;
-}
-
 /** Enables the pack again when it was enabled without the native addon and the addon can load now. @internal */
 export function upgradeToNativeKernels(): void {
   const state = pack.enabled();

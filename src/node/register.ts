@@ -16,9 +16,9 @@ import { packageFile } from './package-path.js';
 import { prepareCifar10, prepareCifar100 } from './prepare.js';
 
 setNodePlatform({
-  readFile: async (path) => readFile(path),
-  exists: (path) => existsSync(path),
-  join: (...parts) => join(...parts),
+  readFile,
+  exists: existsSync,
+  join,
   packageFile: (relative) => packageFile(relative),
   fileSystem,
   writeAtomic,

@@ -190,7 +190,8 @@ export async function adversarialTrain(model: tfl.LayersModel, data: TrainingDat
   const seed = checkNumber(options.seed ?? 0, 'seed', { min: 0, integer: true });
   const augment = options.augment ?? true;
   if (options.checkpoints !== undefined && options.checkpointDir !== undefined) throw new RangeError('checkpoints, checkpointDir: give one of them');
-  const store = options.checkpoints !== undefined ? checkpointStore(options.checkpoints) : options.checkpointDir !== undefined ? checkpointStore(options.checkpointDir) : null;
+  const location = options.checkpoints ?? options.checkpointDir;
+  const store = location === undefined ? null : checkpointStore(location);
   if (options.resume && !store) throw new RangeError('resume: needs checkpoints (or checkpointDir)');
   const numClasses = model.outputs[0]!.shape[1] as number;
   const source = batchSource(data, numClasses);
