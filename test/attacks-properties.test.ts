@@ -28,7 +28,9 @@ type Options = typeof options extends fc.Arbitrary<infer T> ? T : never;
 function run(o: Options, x: tf.Tensor4D, y: number[]) {
   if (o.attack === 'fgsm') return fgsm(tenClass.model, x, y, { eps: o.eps, loss: o.loss, targeted: o.targeted });
   if (o.attack === 'deepfool') return deepfool(tenClass.model, x, y, { eps: o.eps, norm: o.norm, steps: o.steps + 2 });
-  return pgd(tenClass.model, x, y, o);
+  // Only pgd's own options: unknown keys (here n and attack) are rejected.
+  const { n: _n, attack: _attack, ...pgdOptions } = o;
+  return pgd(tenClass.model, x, y, pgdOptions);
 }
 
 describe('attack properties (random inputs and options)', () => {

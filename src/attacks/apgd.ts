@@ -9,8 +9,10 @@ import { prepare, untargetedAttack, type Attack, type Prepared } from './attack.
 import { crossEntropy, dlrLoss, dlrTargetedLoss, type LossFn } from './losses.js';
 import { logitsOf, type ModelLike } from './model.js';
 import { checkNorm, l2Norms, type Norm } from './norms.js';
-import { attackRows, classesAtRank, correctRows, indicesWhere, targetClassCount, takeRows } from './rows.js';
-import { checkImages, checkNumber, checkSeed, type Bounds, type LabelsLike } from './validate.js';
+import { nonFiniteCodes, throwIfNonFinite } from './finite.js';
+import { gradientWithValues, type GradientWithValues } from './gradient.js';
+import { attackRows, classesAtRank, indicesWhere, runCascade, targetClassCount, takeRows } from './rows.js';
+import { checkImages, checkNumber, checkOptionKeys, checkSeed, factoryOptions, optionKeys, type Bounds, type LabelsLike } from './validate.js';
 
 /** Options of {@link apgd}. */
 export interface ApgdOptions {
@@ -68,7 +70,29 @@ export interface ApgdTargetedOptions extends Omit<ApgdOptions, 'loss'> {
   targetClasses?: number;
 }
 
+/** The option names {@link apgd} accepts. */
+export const APGD_OPTION_KEYS = optionKeys<ApgdOptions>({
+  eps: true,
+  norm: true,
+  loss: true,
+  steps: true,
+  restarts: true,
+  rho: true,
+  eotIter: true,
+  bounds: true,
+  seed: true,
+  init: true,
+  onStep: true,
+  onWarning: true,
+  onIteration: true,
+});
+
+/** The option names {@link apgdTargeted} accepts. */
+export const APGD_TARGETED_OPTION_KEYS: readonly string[] = [...APGD_OPTION_KEYS.filter((k) => k !== 'loss'), 'targetClasses'];
+
 interface ApgdConfig {
+  /** The function reporting errors, e.g. `'apgd'`. */
+  where: string;
   eps: number;
   norm: Norm;
   steps: number;
@@ -82,9 +106,11 @@ interface ApgdConfig {
   onIteration?: (event: ApgdIteration) => void;
 }
 
-function resolve(options: Omit<ApgdOptions, 'loss'>, name: string): ApgdConfig {
+function resolve(options: Omit<ApgdOptions, 'loss'>, name: string, keys: readonly string[]): ApgdConfig {
   if (!options || typeof options !== 'object') throw new TypeError(`${name}: options with at least { eps } are required`);
+  checkOptionKeys(options, keys, name);
   return {
+    where: name,
     eps: checkNumber(options.eps, 'eps', { min: 0 }),
     norm: checkNorm(options.norm),
     steps: checkNumber(options.steps ?? 100, 'steps', { min: 1, integer: true }),
@@ -151,7 +177,8 @@ interface RunResult {
   xAdv: tf.Tensor4D;
 }
 
-type State = Record<'x' | 'xPrev' | 'grad' | 'xBest' | 'gradBest' | 'lossBest' | 'xBestAdv' | 'fooled' | 'step' | 'increases' | 'prevLoss' | 'bestAtCheck' | 'halvedLast', tf.Tensor>;
+/** The iteration's tensors; `codes` keeps per row the largest non-finite code of the logits so far. */
+type State = Record<'x' | 'xPrev' | 'grad' | 'xBest' | 'gradBest' | 'lossBest' | 'xBestAdv' | 'fooled' | 'step' | 'increases' | 'prevLoss' | 'bestAtCheck' | 'halvedLast' | 'codes', tf.Tensor>;
 
 /** Replaces `state` by `next`, disposing the tensors `next` no longer holds. */
 function advance(state: State, next: State): State {
@@ -180,119 +207,124 @@ function apgdRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, loss: L
     return tf.clipByValue(tf.add(x0, tf.mul(tf.div(delta, tf.add(length, 1e-12)), tf.minimum(length, eps))), lo, hi);
   };
   const direction = (g: tf.Tensor): tf.Tensor => (norm === 'linf' ? tf.sign(g) : tf.div(g, tf.add(l2Norms(g), 1e-12)));
-  /** Gradient of the summed loss (averaged over eotIter calls), with the last call's logits and losses. */
+  /**
+   * Gradient of the summed loss (averaged over eotIter calls), with the last call's misclassified rows
+   * and losses and the largest non-finite code of every call's logits; called inside a tidy.
+   */
   const evaluate = (x: tf.Tensor4D) => {
-    let logits: tf.Tensor | undefined;
-    let perExample: tf.Tensor | undefined;
-    const gradient = tf.grad((xi: tf.Tensor) => {
-      tf.dispose([logits!, perExample!].filter(Boolean));
-      const z = logitsOf(model, xi as tf.Tensor4D);
-      const l = loss(z, labels);
-      logits = tf.keep(z);
-      perExample = tf.keep(l);
-      return tf.sum(l) as tf.Scalar;
-    });
-    let grad = gradient(x);
-    for (let e = 1; e < cfg.eotIter; e++) grad = tf.add(grad, gradient(x));
-    if (cfg.eotIter > 1) grad = tf.div(grad, cfg.eotIter);
-    const out = { grad, wrong: tf.notEqual(tf.argMax(logits!, 1), labels), loss: tf.clone(perExample!) };
-    tf.dispose([logits!, perExample!]);
-    return out;
+    let grad: tf.Tensor | undefined;
+    let codes: tf.Tensor | undefined;
+    let last: GradientWithValues | undefined;
+    for (let e = 0; e < cfg.eotIter; e++) {
+      last = gradientWithValues(model, x, (z) => loss(z, labels));
+      grad = grad ? tf.add(grad, last.grad) : last.grad;
+      codes = codes ? tf.maximum(codes, nonFiniteCodes(last.logits)) : nonFiniteCodes(last.logits);
+    }
+    if (cfg.eotIter > 1) grad = tf.div(grad!, cfg.eotIter);
+    return { grad: grad!, codes: codes!, wrong: tf.notEqual(tf.argMax(last!.logits, 1), labels), loss: last!.value };
   };
 
-  let state = tf.tidy(() => {
-    let x: tf.Tensor4D;
-    if (init) {
-      x = project(init) as tf.Tensor4D;
-    } else {
-      const t = norm === 'linf' ? tf.randomUniform(x0.shape, -1, 1, 'float32', seed) : seededRandomNormal(x0.shape, 0, 1, seed);
-      const scale = norm === 'linf' ? tf.max(tf.abs(t), [1, 2, 3], true) : l2Norms(t);
-      x = tf.clipByValue(tf.add(x0, tf.mul(tf.div(t, tf.add(scale, 1e-12)), eps)), lo, hi) as tf.Tensor4D;
-    }
-    const { grad, wrong, loss: l } = evaluate(x);
-    const zeroGradients = tf.sum(tf.cast(tf.equal(tf.sum(tf.abs(grad), [1, 2, 3]), 0), 'int32')).dataSync()[0]!;
-    if (zeroGradients > 0) {
-      cfg.onWarning(`${zeroGradients} of ${n} points have an all-zero gradient at the start; gradient-based attacks are unreliable on them (masked gradients?)`);
-    }
-    const s: State = {
-      x,
-      xPrev: x,
-      grad,
-      xBest: x,
-      gradBest: grad,
-      lossBest: l,
-      xBestAdv: x,
-      fooled: wrong,
-      step: tf.fill([n, 1, 1, 1], 2 * eps),
-      increases: tf.zeros([n]),
-      prevLoss: l,
-      bestAtCheck: l,
-      halvedLast: tf.zeros([n], 'bool'),
-    };
-    return s;
-  });
-  const trace = (iteration: number, halved?: tf.Tensor) =>
-    cfg.onIteration?.({
-      run: runIndex,
-      iteration,
-      loss: Float32Array.from(state.prevLoss.dataSync()),
-      bestLoss: Float32Array.from(state.lossBest.dataSync()),
-      stepSize: Float32Array.from(state.step.dataSync()),
-      halved: halved && Uint8Array.from(halved.dataSync()),
-    });
-  trace(0);
-  let lastCheckpoint = 0;
-  for (let i = 0; i < cfg.steps; i++) {
-    const momentum = i > 0 ? 0.75 : 1;
-    const next = tf.tidy((): State => {
-      const s = state;
-      const x1 = project(tf.add(s.x, tf.mul(s.step, direction(s.grad))));
-      const x = project(tf.add(s.x, tf.add(tf.mul(tf.sub(x1, s.x), momentum), tf.mul(tf.sub(s.x, s.xPrev), 1 - momentum)))) as tf.Tensor4D;
-      const { grad, wrong, loss: l } = evaluate(x);
-      const rows4 = (mask: tf.Tensor) => tf.broadcastTo(tf.reshape(mask, [n, 1, 1, 1]), x.shape);
-      const improved = tf.greater(l, s.lossBest);
-      const out: State = {
-        x,
-        xPrev: s.x,
-        grad,
-        xBest: tf.where(rows4(improved), x, s.xBest),
-        gradBest: tf.where(rows4(improved), grad, s.gradBest),
-        lossBest: tf.where(improved, l, s.lossBest),
-        xBestAdv: tf.where(rows4(wrong), x, s.xBestAdv),
-        fooled: tf.logicalOr(s.fooled, wrong),
-        step: s.step,
-        increases: tf.add(s.increases, tf.cast(tf.greater(l, s.prevLoss), 'float32')),
-        prevLoss: l,
-        bestAtCheck: s.bestAtCheck,
-        halvedLast: s.halvedLast,
-      };
-      if (checkpoints.includes(i + 1)) {
-        const window = i + 1 - lastCheckpoint;
-        const halve = tf.logicalOr(
-          tf.less(out.increases, cfg.rho * window),
-          tf.logicalAnd(tf.logicalNot(s.halvedLast), tf.lessEqual(out.lossBest, s.bestAtCheck)),
-        );
-        out.step = tf.where(tf.reshape(halve, [n, 1, 1, 1]), tf.div(s.step, 2), s.step);
-        out.x = tf.where(rows4(halve), out.xBest, x);
-        out.grad = tf.where(rows4(halve), out.gradBest, grad);
-        out.increases = tf.zerosLike(out.increases);
-        out.bestAtCheck = out.lossBest;
-        out.halvedLast = halve;
+  // Every tensor of the state is disposed at the end, and when the model or the loss throws.
+  let state!: State;
+  try {
+    state = tf.tidy(() => {
+      let x: tf.Tensor4D;
+      if (init) {
+        x = project(init) as tf.Tensor4D;
+      } else {
+        const t = norm === 'linf' ? tf.randomUniform(x0.shape, -1, 1, 'float32', seed) : seededRandomNormal(x0.shape, 0, 1, seed);
+        const scale = norm === 'linf' ? tf.max(tf.abs(t), [1, 2, 3], true) : l2Norms(t);
+        x = tf.clipByValue(tf.add(x0, tf.mul(tf.div(t, tf.add(scale, 1e-12)), eps)), lo, hi) as tf.Tensor4D;
       }
-      return out;
+      const { grad, wrong, loss: l, codes } = evaluate(x);
+      const zeroGradients = tf.sum(tf.cast(tf.equal(tf.sum(tf.abs(grad), [1, 2, 3]), 0), 'int32')).dataSync()[0]!;
+      if (zeroGradients > 0) {
+        cfg.onWarning(`${zeroGradients} of ${n} points have an all-zero gradient at the start; gradient-based attacks are unreliable on them (masked gradients?)`);
+      }
+      const s: State = {
+        x,
+        xPrev: x,
+        grad,
+        xBest: x,
+        gradBest: grad,
+        lossBest: l,
+        xBestAdv: x,
+        fooled: wrong,
+        step: tf.fill([n, 1, 1, 1], 2 * eps),
+        increases: tf.zeros([n]),
+        prevLoss: l,
+        bestAtCheck: l,
+        halvedLast: tf.zeros([n], 'bool'),
+        codes,
+      };
+      return s;
     });
-    state = advance(state, next);
-    const atCheckpoint = checkpoints.includes(i + 1);
-    if (atCheckpoint) lastCheckpoint = i + 1;
-    trace(i + 1, atCheckpoint ? state.halvedLast : undefined);
-    progress();
-    if (tf.tidy(() => tf.all(state.fooled).dataSync()[0])) break;
+    const trace = (iteration: number, halved?: tf.Tensor) =>
+      cfg.onIteration?.({
+        run: runIndex,
+        iteration,
+        loss: Float32Array.from(state.prevLoss.dataSync()),
+        bestLoss: Float32Array.from(state.lossBest.dataSync()),
+        stepSize: Float32Array.from(state.step.dataSync()),
+        halved: halved && Uint8Array.from(halved.dataSync()),
+      });
+    trace(0);
+    let lastCheckpoint = 0;
+    for (let i = 0; i < cfg.steps; i++) {
+      const momentum = i > 0 ? 0.75 : 1;
+      const next = tf.tidy((): State => {
+        const s = state;
+        const x1 = project(tf.add(s.x, tf.mul(s.step, direction(s.grad))));
+        const x = project(tf.add(s.x, tf.add(tf.mul(tf.sub(x1, s.x), momentum), tf.mul(tf.sub(s.x, s.xPrev), 1 - momentum)))) as tf.Tensor4D;
+        const { grad, wrong, loss: l, codes } = evaluate(x);
+        const rows4 = (mask: tf.Tensor) => tf.broadcastTo(tf.reshape(mask, [n, 1, 1, 1]), x.shape);
+        const improved = tf.greater(l, s.lossBest);
+        const out: State = {
+          x,
+          xPrev: s.x,
+          grad,
+          xBest: tf.where(rows4(improved), x, s.xBest),
+          gradBest: tf.where(rows4(improved), grad, s.gradBest),
+          lossBest: tf.where(improved, l, s.lossBest),
+          xBestAdv: tf.where(rows4(wrong), x, s.xBestAdv),
+          fooled: tf.logicalOr(s.fooled, wrong),
+          step: s.step,
+          increases: tf.add(s.increases, tf.cast(tf.greater(l, s.prevLoss), 'float32')),
+          prevLoss: l,
+          bestAtCheck: s.bestAtCheck,
+          halvedLast: s.halvedLast,
+          codes: tf.maximum(s.codes, codes),
+        };
+        if (checkpoints.includes(i + 1)) {
+          const window = i + 1 - lastCheckpoint;
+          const halve = tf.logicalOr(
+            tf.less(out.increases, cfg.rho * window),
+            tf.logicalAnd(tf.logicalNot(s.halvedLast), tf.lessEqual(out.lossBest, s.bestAtCheck)),
+          );
+          out.step = tf.where(tf.reshape(halve, [n, 1, 1, 1]), tf.div(s.step, 2), s.step);
+          out.x = tf.where(rows4(halve), out.xBest, x);
+          out.grad = tf.where(rows4(halve), out.gradBest, grad);
+          out.increases = tf.zerosLike(out.increases);
+          out.bestAtCheck = out.lossBest;
+          out.halvedLast = halve;
+        }
+        return out;
+      });
+      state = advance(state, next);
+      const atCheckpoint = checkpoints.includes(i + 1);
+      if (atCheckpoint) lastCheckpoint = i + 1;
+      trace(i + 1, atCheckpoint ? state.halvedLast : undefined);
+      progress();
+      // The read-back of the early stop also says whether some logits were not finite.
+      const [allFooled, nonFinite] = tf.tidy(() => tf.stack([tf.cast(tf.all(state.fooled), 'int32'), tf.max(state.codes)]).dataSync());
+      if (nonFinite) throwIfNonFinite(state.codes.dataSync(), cfg.where);
+      if (allFooled) break;
+    }
+    return { fooled: tf.clone(state.fooled) as tf.Tensor1D, xAdv: tf.clone(state.xBestAdv) as tf.Tensor4D };
+  } finally {
+    if (state !== undefined) tf.dispose([...new Set(Object.values(state))]);
+    tf.dispose([lower!, upper!]);
   }
-  const result = { fooled: state.fooled as tf.Tensor1D, xAdv: state.xBestAdv as tf.Tensor4D };
-  const kept = new Set<tf.Tensor>([result.fooled, result.xAdv]);
-  for (const t of new Set(Object.values(state))) if (!kept.has(t)) t.dispose();
-  tf.dispose([lower!, upper!]);
-  return result;
 }
 
 /** One run to make: which loss, on which rows (given the rows still robust), with which seed. */
@@ -309,29 +341,30 @@ interface PlannedRun {
  * images elsewhere.
  */
 function cascade(model: ModelLike, p: Prepared, cfg: ApgdConfig, runs: PlannedRun[]): tf.Tensor4D {
-  const state = { adv: tf.clone(p.x), robust: correctRows((t) => logitsOf(model, t), p.x, p.labels) };
   const total = runs.length * cfg.steps;
   let done = 0;
-  runs.forEach((run, runIndex) => {
-    const rows = indicesWhere(state.robust);
-    attackRows(state, p.x, p.labels, rows, (xs, ys) => {
-      const loss = run.loss(rows);
-      const init = run.fromInit && cfg.init ? takeRows(cfg.init, rows) : undefined;
-      try {
-        const result = apgdRun(model, xs, ys, loss.fn, p.bounds, cfg, run.seed, init, runIndex, () => cfg.onStep?.(++done, total));
-        const fooled = Uint8Array.from(result.fooled.dataSync());
-        result.fooled.dispose();
-        return { examples: result.xAdv, fooled };
-      } finally {
-        loss.dispose();
-        init?.dispose();
-      }
+  const judge = { predict: (t: tf.Tensor4D) => logitsOf(model, t), where: cfg.where };
+  return runCascade(judge.predict, p.x, p.labels, cfg.where, (state) => {
+    runs.forEach((run, runIndex) => {
+      const rows = indicesWhere(state.robust);
+      attackRows(state, p.x, p.labels, rows, (xs, ys) => {
+        const loss = run.loss(rows);
+        const init = run.fromInit && cfg.init ? takeRows(cfg.init, rows) : undefined;
+        try {
+          const result = apgdRun(model, xs, ys, loss.fn, p.bounds, cfg, run.seed, init, runIndex, () => cfg.onStep?.(++done, total));
+          const fooled = Uint8Array.from(result.fooled.dataSync());
+          result.fooled.dispose();
+          return { examples: result.xAdv, fooled };
+        } finally {
+          loss.dispose();
+          init?.dispose();
+        }
+      }, judge);
+      // A run stopped early (everything fooled) or skipped still counts its full share of the progress.
+      done = (runIndex + 1) * cfg.steps;
+      cfg.onStep?.(done, total);
     });
-    // A run stopped early (everything fooled) or skipped still counts its full share of the progress.
-    done = (runIndex + 1) * cfg.steps;
-    cfg.onStep?.(done, total);
   });
-  return state.adv;
 }
 
 /**
@@ -355,7 +388,7 @@ function cascade(model: ModelLike, p: Prepared, cfg: ApgdConfig, runs: PlannedRu
  * @see Croce & Hein, ICML 2020, Algorithm 1; github.com/fra31/auto-attack (`APGDAttack`)
  */
 export function apgd(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, options: ApgdOptions): tf.Tensor4D {
-  const cfg = resolve(options, 'apgd');
+  const cfg = resolve(options, 'apgd', APGD_OPTION_KEYS);
   const lossName = resolveLossName(options.loss);
   const p = prepare(model, x, y, options.bounds);
   try {
@@ -380,7 +413,7 @@ export function apgd(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, options: A
  * @see github.com/fra31/auto-attack (`APGDAttack_targeted`)
  */
 export function apgdTargeted(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, options: ApgdTargetedOptions): tf.Tensor4D {
-  const cfg = resolve(options, 'apgdTargeted');
+  const cfg = resolve(options, 'apgdTargeted', APGD_TARGETED_OPTION_KEYS);
   const p = prepare(model, x, y, options.bounds);
   try {
     checkInit(cfg.init, p);
@@ -419,10 +452,11 @@ export type ApgdAttackOptions = Omit<ApgdOptions, 'eps'> & {
 
 /** APGD-CE / APGD-DLR as an {@link Attack} value (fixed-epsilon, untargeted), e.g. for {@link robustAccuracy}. */
 export function apgdAttack(options: ApgdAttackOptions = {}): Attack {
-  resolve({ ...options, eps: 0 }, 'apgdAttack');
+  const { name, rest } = factoryOptions(options, APGD_OPTION_KEYS, 'apgdAttack');
+  resolve({ ...rest, eps: 0 }, 'apgdAttack', APGD_OPTION_KEYS);
   const loss = resolveLossName(options.loss);
   const norm = checkNorm(options.norm);
-  return untargetedAttack(options.name ?? (loss === 'ce' ? 'APGD-CE' : 'APGD-DLR'), norm, options.bounds, (model, x, labels, eps) => apgd(model, x, labels, { ...options, eps }));
+  return untargetedAttack(name ?? (loss === 'ce' ? 'APGD-CE' : 'APGD-DLR'), norm, options.bounds, (model, x, labels, eps) => apgd(model, x, labels, { ...rest, eps }));
 }
 
 /** Options of {@link apgdTargetedAttack}. */
@@ -433,6 +467,7 @@ export type ApgdTargetedAttackOptions = Omit<ApgdTargetedOptions, 'eps'> & {
 
 /** APGD-T as an {@link Attack} value (fixed-epsilon; success = misclassification, so `targeted: false`). */
 export function apgdTargetedAttack(options: ApgdTargetedAttackOptions = {}): Attack {
-  resolve({ ...options, eps: 0 }, 'apgdTargetedAttack');
-  return untargetedAttack(options.name ?? 'APGD-T', checkNorm(options.norm), options.bounds, (model, x, labels, eps) => apgdTargeted(model, x, labels, { ...options, eps }));
+  const { name, rest } = factoryOptions(options, APGD_TARGETED_OPTION_KEYS, 'apgdTargetedAttack');
+  resolve({ ...rest, eps: 0 }, 'apgdTargetedAttack', APGD_TARGETED_OPTION_KEYS);
+  return untargetedAttack(name ?? 'APGD-T', checkNorm(options.norm), options.bounds, (model, x, labels, eps) => apgdTargeted(model, x, labels, { ...rest, eps }));
 }

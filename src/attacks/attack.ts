@@ -1,6 +1,7 @@
 /** The calling convention every attack shares. */
 import * as tf from '@tensorflow/tfjs-core';
-import { logitsOf, numClassesOf, type ModelLike } from './model.js';
+import { checkModelInput, logitsOf, numClassesOf, type ModelLike } from './model.js';
+import { nonFiniteCodes, throwIfNonFinite } from './finite.js';
 import type { Norm } from './norms.js';
 import { checkBounds, checkImages, toLabels, type Bounds, type LabelsLike } from './validate.js';
 
@@ -24,7 +25,9 @@ export interface Attack {
   readonly bounds: readonly [number, number];
   /**
    * Runs the attack on `x` (NHWC, within `bounds`) with `labels`; `eps` is the budget (ignored by
-   * minimization attacks). Returns the raw adversarial batch; the caller owns it.
+   * minimization attacks). Returns the raw adversarial batch; the caller owns it. The package's
+   * attacks throw a {@link NonFiniteLogitsError} when the model's logits are not finite, which
+   * {@link robustAccuracy} reports with the batch (or counts, with `nonFinite: 'count-as-wrong'`).
    */
   run(model: ModelLike, x: tf.Tensor4D, labels: LabelsLike, eps: number): tf.Tensor4D;
 }
@@ -46,24 +49,36 @@ export interface Prepared {
   bounds: [number, number];
 }
 
-/** Checks images, bounds and labels against the model; errors name the argument. */
-export function prepare(model: ModelLike, x: tf.Tensor, y: LabelsLike, bounds: Bounds | undefined): Prepared {
+/**
+ * Checks images, bounds and labels against the model (its input shape, when it has one); errors name
+ * the argument (`x` and `y` unless `names` says otherwise).
+ */
+export function prepare(model: ModelLike, x: tf.Tensor, y: LabelsLike, bounds: Bounds | undefined, names: { x: string; y: string } = { x: 'x', y: 'y' }): Prepared {
   if (model == null || (typeof model !== 'function' && typeof (model as { apply?: unknown }).apply !== 'function')) {
     throw new TypeError('model: expected a tf.LayersModel or a function (x) => logits');
   }
   const b = checkBounds(bounds);
-  checkImages(x, b);
+  checkImages(x, b, names.x);
+  checkModelInput(model, x, names.x);
   const numClasses = numClassesOf(model, x);
-  return { x, labels: toLabels(y, x.shape[0], numClasses), numClasses, bounds: b };
+  return { x, labels: toLabels(y, x.shape[0], numClasses, names.y), numClasses, bounds: b };
 }
 
 /**
  * Per-example success of adversarial examples: the prediction differs from `labels` (untargeted) or
- * equals them (targeted). Clean misclassifications count as successes, as in foolbox.
+ * equals them (targeted). Clean misclassifications count as successes, as in foolbox. Throws a
+ * {@link NonFiniteLogitsError} when the model's logits for some example are NaN or infinite (their
+ * `argMax` is no prediction); one read-back.
  */
 export function isAdversarial(model: ModelLike, xAdv: tf.Tensor4D, labels: tf.Tensor1D, targeted = false): tf.Tensor1D {
-  return tf.tidy(() => {
-    const predicted = tf.argMax(logitsOf(model, xAdv), 1);
-    return (targeted ? tf.equal(predicted, labels) : tf.notEqual(predicted, labels)) as tf.Tensor1D;
-  });
+  const logits = tf.tidy(() => logitsOf(model, xAdv));
+  try {
+    throwIfNonFinite(tf.tidy(() => nonFiniteCodes(logits).dataSync()), 'isAdversarial');
+    return tf.tidy(() => {
+      const predicted = tf.argMax(logits, 1);
+      return (targeted ? tf.equal(predicted, labels) : tf.notEqual(predicted, labels)) as tf.Tensor1D;
+    });
+  } finally {
+    logits.dispose();
+  }
 }

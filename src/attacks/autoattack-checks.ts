@@ -3,6 +3,7 @@
  * `checks.py`): each returns a warning message, or undefined when the check passes.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { gradientOf } from './gradient.js';
 import { crossEntropy } from './losses.js';
 import { logitsOf, type ModelLike } from './model.js';
 
@@ -53,7 +54,7 @@ export function checkProbabilities(model: ModelLike, x: tf.Tensor4D, tolerance =
 export function checkZeroGradients(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D): string | undefined {
   const [zero, total] = tf.tidy(() => {
     const correct = tf.equal(tf.argMax(logitsOf(model, x), 1), labels);
-    const g = tf.grad((xi: tf.Tensor) => tf.sum(crossEntropy(logitsOf(model, xi as tf.Tensor4D), labels)) as tf.Scalar)(x);
+    const g = gradientOf((xi) => tf.sum(crossEntropy(logitsOf(model, xi as tf.Tensor4D), labels)) as tf.Scalar, x);
     const isZero = tf.logicalAnd(correct, tf.equal(tf.sum(tf.abs(g), [1, 2, 3]), 0));
     return [tf.sum(tf.cast(isZero, 'int32')).dataSync()[0]!, tf.sum(tf.cast(correct, 'int32')).dataSync()[0]!];
   });

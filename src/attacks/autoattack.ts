@@ -9,11 +9,12 @@ import { prepare, untargetedAttack, type Attack } from './attack.js';
 import { apgd, apgdTargeted } from './apgd.js';
 import { checkProbabilities, checkRandomized, checkSquareSuccess, checkZeroGradients } from './autoattack-checks.js';
 import { fab, fabTargeted } from './fab.js';
+import { checkNonFiniteMode, NonFiniteLogitsError, throwIfNonFinite, type NonFiniteMode } from './finite.js';
 import { logitsOf, type ModelLike } from './model.js';
 import { checkNorm, projectToBall, type Norm } from './norms.js';
-import { attackRows, correctRows, indicesWhere } from './rows.js';
+import { attackRows, indicesWhere, judgeRowsOf, runCascadeFrom, type RowsAttacked } from './rows.js';
 import { square } from './square.js';
-import { checkNumber, checkSeed, type Bounds, type LabelsLike } from './validate.js';
+import { checkNumber, checkOptionKeys, checkSeed, factoryOptions, optionKeys, type Bounds, type LabelsLike } from './validate.js';
 
 /** The attacks AutoAttack combines, by the reference's names. */
 export type AutoAttackComponent = 'apgd-ce' | 'apgd-dlr' | 'apgd-t' | 'fab' | 'fab-t' | 'square';
@@ -68,7 +69,29 @@ export interface AutoAttackOptions {
   onProgress?: (event: AutoAttackProgress) => void;
   /** Receives the sanity warnings (also returned in `result.warnings`); default `console.warn`. */
   onWarning?: (message: string) => void;
+  /**
+   * Points whose logits are NaN or infinite, clean or at an attack's iterate: `'error'` (default)
+   * throws a {@link NonFiniteLogitsError}; `'count-as-wrong'` counts them as misclassified (clean, or
+   * fooled by that attack) and reports them in `result.nonFinite`.
+   */
+  nonFinite?: NonFiniteMode;
 }
+
+const AUTOATTACK_OPTION_KEYS = optionKeys<AutoAttackOptions>({
+  eps: true,
+  norm: true,
+  version: true,
+  attacks: true,
+  seed: true,
+  batchSize: true,
+  bounds: true,
+  steps: true,
+  queries: true,
+  targetClasses: true,
+  onProgress: true,
+  onWarning: true,
+  nonFinite: true,
+});
 
 /** A progress event of {@link autoAttack}. */
 export interface AutoAttackProgress {
@@ -113,6 +136,11 @@ export interface AutoAttackResult {
   standard: boolean;
   /** Sanity warnings raised during the run. */
   warnings: string[];
+  /**
+   * Points counted as misclassified because the model's logits were NaN or infinite (clean or at an
+   * attack's iterate; included in `clean`, `afterAttack` and `fooledBy`); 0 unless `nonFinite: 'count-as-wrong'`.
+   */
+  nonFinite: number;
 }
 
 interface Plan {
@@ -159,6 +187,10 @@ function resolvePlan(version: AutoAttackVersion, attacks: readonly AutoAttackCom
  * all-zero gradient, or when Square fools more than 0.2% of the points the gradient attacks missed (a
  * sign of gradient masking). It also warns when fewer classes exist than target classes asked for.
  *
+ * Logits that are NaN or infinite (diverged weights), clean or at an attack's iterate, throw a
+ * {@link NonFiniteLogitsError} before anything is counted, unless `nonFinite: 'count-as-wrong'`.
+ * Unknown option keys are rejected.
+ *
  * @param model a `tf.LayersModel` (inference mode) or a function `x => logits`
  * @param x clean images, NHWC, inside `bounds`; not modified
  * @param y true labels `[N]`
@@ -168,6 +200,8 @@ function resolvePlan(version: AutoAttackVersion, attacks: readonly AutoAttackCom
  */
 export function autoAttack(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, options: AutoAttackOptions): AutoAttackResult {
   if (!options || typeof options !== 'object') throw new TypeError('autoAttack: options with at least { eps } are required');
+  checkOptionKeys(options, AUTOATTACK_OPTION_KEYS, 'autoAttack');
+  const nonFiniteMode = checkNonFiniteMode(options.nonFinite);
   const eps = checkNumber(options.eps, 'eps', { min: 0 });
   const norm = checkNorm(options.norm);
   const version = options.version ?? 'standard';
@@ -211,6 +245,25 @@ export function autoAttack(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, opti
       targetClasses = p.numClasses - 1;
     }
 
+    // Clean predictions first: logits that are not finite stop the run (or count as errors) before anything else.
+    const predict = (t: tf.Tensor4D) => logitsOf(model, t);
+    const robust = new Uint8Array(n);
+    const cleanCodes = new Uint8Array(n);
+    for (let start = 0; start < n; start += batchSize) {
+      const size = Math.min(batchSize, n - start);
+      const xs = tf.slice(p.x, start, size) as tf.Tensor4D;
+      const ys = tf.slice(p.labels, start, size) as tf.Tensor1D;
+      try {
+        const judged = judgeRowsOf(predict, xs, ys);
+        robust.set(judged.correct, start);
+        cleanCodes.set(judged.nonFinite, start);
+      } finally {
+        tf.dispose([xs, ys]);
+      }
+    }
+    if (nonFiniteMode === 'error') throwIfNonFinite(cleanCodes, 'autoAttack', ', clean');
+    let nonFinite = cleanCodes.reduce((sum, c) => sum + (c ? 1 : 0), 0);
+
     // Sanity checks on the first batch, as the reference does.
     {
       const first = Math.min(batchSize, n);
@@ -225,65 +278,74 @@ export function autoAttack(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, opti
       }
     }
 
-    const predict = (t: tf.Tensor4D) => logitsOf(model, t);
-    const state = { adv: tf.clone(p.x), robust: new Uint8Array(n) };
-    for (let start = 0; start < n; start += batchSize) {
-      const size = Math.min(batchSize, n - start);
-      const xs = tf.slice(p.x, start, size) as tf.Tensor4D;
-      const ys = tf.slice(p.labels, start, size) as tf.Tensor1D;
-      state.robust.set(correctRows(predict, xs, ys), start);
-      tf.dispose([xs, ys]);
-    }
-    const count = () => state.robust.reduce((sum, v) => sum + v, 0);
+    const count = () => robust.reduce((sum, v) => sum + v, 0);
     const clean = count() / n;
     const afterAttack: Record<string, number> = {};
     const fooledBy: Record<string, number> = {};
     const silent = () => {};
+    const judge = { predict, where: 'autoAttack' };
 
-    plan.forEach((step, attackIndex) => {
-      const name = DISPLAY[step.component];
-      const rows = indicesWhere(state.robust);
-      let fooled = 0;
-      for (let start = 0, batchIndex = 0; start < rows.length; start += batchSize, batchIndex++) {
-        const batchRows = rows.slice(start, start + batchSize);
-        const report = (done: number, batchFraction: number) =>
-          options.onProgress?.({ attack: name, attackIndex, attackCount: plan.length, done, total: rows.length, batchFraction, robust: count() });
-        const common = { eps, bounds: p.bounds, seed: deriveSeed(seed, attackIndex, batchIndex), onStep: (i: number, total: number) => report(start, i / total) };
-        fooled += attackRows(state, p.x, p.labels, batchRows, (xs, ys) => {
-          let raw: tf.Tensor4D;
-          switch (step.component) {
-            case 'apgd-ce':
-            case 'apgd-dlr':
-              raw = apgd(model, xs, ys, { ...common, norm, loss: step.component === 'apgd-ce' ? 'ce' : 'dlr', steps, restarts: step.restarts, eotIter: step.eotIter, onWarning: silent });
-              break;
-            case 'apgd-t':
-              raw = apgdTargeted(model, xs, ys, { ...common, norm, steps, restarts: step.restarts, targetClasses, onWarning: silent });
-              break;
-            case 'fab':
-              raw = fab(model, xs, ys, { ...common, steps, restarts: step.restarts });
-              break;
-            case 'fab-t':
-              raw = fabTargeted(model, xs, ys, { ...common, steps, restarts: step.restarts, targetClasses });
-              break;
-            case 'square':
-              raw = square(model, xs, ys, { ...common, queries, pInit: 0.8, restarts: step.restarts, loss: 'margin', rescaleSchedule: false });
-              break;
+    const adversarial = runCascadeFrom({ adv: tf.clone(p.x), robust }, (state) => {
+      plan.forEach((step, attackIndex) => {
+        const name = DISPLAY[step.component];
+        const rows = indicesWhere(state.robust);
+        let fooled = 0;
+        for (let start = 0, batchIndex = 0; start < rows.length; start += batchSize, batchIndex++) {
+          const report = (done: number, batchFraction: number) =>
+            options.onProgress?.({ attack: name, attackIndex, attackCount: plan.length, done, total: rows.length, batchFraction, robust: count() });
+          const common = { eps, bounds: p.bounds, seed: deriveSeed(seed, attackIndex, batchIndex), onStep: (i: number, total: number) => report(start, i / total) };
+          const attack = (xs: tf.Tensor4D, ys: tf.Tensor1D): RowsAttacked => {
+            let raw: tf.Tensor4D;
+            switch (step.component) {
+              case 'apgd-ce':
+              case 'apgd-dlr':
+                raw = apgd(model, xs, ys, { ...common, norm, loss: step.component === 'apgd-ce' ? 'ce' : 'dlr', steps, restarts: step.restarts, eotIter: step.eotIter, onWarning: silent });
+                break;
+              case 'apgd-t':
+                raw = apgdTargeted(model, xs, ys, { ...common, norm, steps, restarts: step.restarts, targetClasses, onWarning: silent });
+                break;
+              case 'fab':
+                raw = fab(model, xs, ys, { ...common, steps, restarts: step.restarts });
+                break;
+              case 'fab-t':
+                raw = fabTargeted(model, xs, ys, { ...common, steps, restarts: step.restarts, targetClasses });
+                break;
+              case 'square':
+                raw = square(model, xs, ys, { ...common, queries, pInit: 0.8, restarts: step.restarts, loss: 'margin', rescaleSchedule: false });
+                break;
+            }
+            // Held to the threat model whatever the attack returned, then judged by the model itself.
+            const examples = tf.tidy(() => tf.clipByValue(projectToBall(raw, xs, eps, norm), lo, hi) as tf.Tensor4D);
+            raw.dispose();
+            return { examples };
+          };
+          // Rows whose logits turn non-finite under the attack count as fooled ('count-as-wrong'); the rest are attacked again.
+          let pending = rows.slice(start, start + batchSize);
+          while (pending.length > 0) {
+            try {
+              fooled += attackRows(state, p.x, p.labels, pending, attack, judge);
+              pending = [];
+            } catch (e) {
+              if (!(e instanceof NonFiniteLogitsError)) throw e;
+              const flagged = pending.filter((row) => e.rows[row]);
+              if (nonFiniteMode === 'error' || flagged.length === 0) throw e.restate('autoAttack', ` under ${name}`);
+              flagged.forEach((row) => (state.robust[row] = 0));
+              fooled += flagged.length;
+              nonFinite += flagged.length;
+              pending = pending.filter((row) => !e.rows[row]);
+            }
           }
-          // Held to the threat model whatever the attack returned, then judged by the model itself.
-          const examples = tf.tidy(() => tf.clipByValue(projectToBall(raw, xs, eps, norm), lo, hi) as tf.Tensor4D);
-          raw.dispose();
-          return { examples, fooled: correctRows(predict, examples, ys).map((ok) => 1 - ok) };
-        });
-        report(start + batchRows.length, 1);
-      }
-      afterAttack[name] = count() / n;
-      fooledBy[name] = fooled;
+          report(start + Math.min(batchSize, rows.length - start), 1);
+        }
+        afterAttack[name] = count() / n;
+        fooledBy[name] = fooled;
+      });
     });
 
     const squareIndex = plan.findIndex((s) => s.component === 'square');
     if (squareIndex > 0) warn(checkSquareSuccess(fooledBy['Square']!, n));
 
-    return { adversarial: state.adv, robustMask: state.robust, n, clean, afterAttack, fooledBy, robust: count() / n, attacks: names, standard, warnings };
+    return { adversarial, robustMask: robust, n, clean, afterAttack, fooledBy, robust: count() / n, attacks: names, standard, warnings, nonFinite };
   } finally {
     p.labels.dispose();
   }
@@ -302,8 +364,8 @@ export type AutoAttackAttackOptions = Omit<AutoAttackOptions, 'eps' | 'batchSize
  * `onProgress` reports within each batch (`done` and `total` count the batch's points).
  */
 export function autoAttackAttack(options: AutoAttackAttackOptions = {}): Attack {
+  const { name, rest } = factoryOptions(options, AUTOATTACK_OPTION_KEYS, 'autoAttackAttack', ['batchSize']);
   resolvePlan(options.version ?? 'standard', options.attacks);
   const norm = checkNorm(options.norm);
-  const { name, ...rest } = options;
   return untargetedAttack(name ?? 'AutoAttack', norm, options.bounds, (model, x, labels, eps) => autoAttack(model, x, labels, { ...rest, eps, batchSize: x.shape[0] }).adversarial);
 }

@@ -1,9 +1,11 @@
 /** DeepFool (Moosavi-Dezfooli et al. 2016) with foolbox 3.3.1's semantics, Linf and L2. */
 import * as tf from '@tensorflow/tfjs-core';
 import { prepare, type Attack } from './attack.js';
+import { nonFiniteCodes, throwIfNonFinite } from './finite.js';
+import { gradientWithValues } from './gradient.js';
 import { logitsOf, type ModelLike } from './model.js';
 import { checkNorm, l2Norms, projectToBall, type Norm } from './norms.js';
-import { checkNumber, type Bounds, type LabelsLike } from './validate.js';
+import { checkNumber, checkOptionKeys, factoryOptions, optionKeys, type Bounds, type LabelsLike } from './validate.js';
 
 /** Options of {@link deepfool}. */
 export interface DeepFoolOptions {
@@ -23,6 +25,8 @@ export interface DeepFoolOptions {
 
 type Config = Required<Omit<DeepFoolOptions, 'eps' | 'bounds'>>;
 
+const DEEPFOOL_OPTION_KEYS = optionKeys<DeepFoolOptions>({ eps: true, norm: true, steps: true, candidates: true, overshoot: true, bounds: true });
+
 function resolve(options: Omit<DeepFoolOptions, 'eps'>): Config {
   return {
     norm: checkNorm(options.norm),
@@ -38,6 +42,8 @@ function resolve(options: Omit<DeepFoolOptions, 'eps'>): Config {
  * nearest linearised boundary (`(|dz| / ||grad||_dual + 1e-4)` along `sign(grad)` for Linf,
  * along `grad / ||grad||_2` for L2), and return `x0 + (1 + overshoot) * total`, clipped to the bounds;
  * points already misclassified are frozen. All candidate gradients come from one batched backward pass.
+ * Throws a {@link NonFiniteLogitsError} when the logits of some step are not finite (checked in the
+ * read-back each step already makes).
  */
 export function deepfoolCore(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, bounds: [number, number], cfg: Config, numClasses: number): tf.Tensor4D {
   const [lo, hi] = bounds;
@@ -56,50 +62,53 @@ export function deepfoolCore(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tenso
   });
   let x: tf.Tensor4D = tf.clone(x0);
   let total: tf.Tensor4D = tf.zerosLike(x0);
+  let done = false;
   try {
     for (let step = 0; step < cfg.steps; step++) {
-      let logits: tf.Tensor2D | undefined;
-      const grads = tf.tidy(() =>
-        tf.grad((tiled: tf.Tensor) => {
-          const z = logitsOf(model, tiled as tf.Tensor4D);
-          logits = tf.keep(tf.slice(z, [0, 0], [n, numClasses]));
-          return tf.sum(tf.mul(z, tf.sub(selectOther, selectTop))) as tf.Scalar;
-        })(tf.tile(x, [others, 1, 1, 1])),
-      );
-      const isAdv = tf.tidy(() => tf.notEqual(tf.argMax(logits!, 1), labels));
-      if (tf.tidy(() => tf.all(isAdv).dataSync()[0])) {
-        tf.dispose([grads, logits!, isAdv]);
-        break;
-      }
-      const next = tf.tidy(() => {
-        // Logit differences [others, n] and gradients [others, n, d].
-        const z = logits!;
-        const zTop = tf.sum(tf.mul(z, tf.slice(selectTop, [0, 0], [n, numClasses])), 1);
-        const zOther = tf.reshape(tf.sum(tf.mul(tf.tile(z, [others, 1]), selectOther), 1), [others, n]);
-        const losses = tf.sub(zOther, zTop);
-        const flat = tf.reshape(grads, [others, n, -1]);
-        const dual = cfg.norm === 'linf' ? tf.sum(tf.abs(flat), 2) : tf.sqrt(tf.sum(tf.square(flat), 2));
-        const distances = tf.div(tf.abs(losses), tf.add(dual, 1e-8));
-        const best = tf.argMin(distances, 0); // [n]
-        const pick = tf.add(tf.mul(best, tf.scalar(n, 'int32')), rows);
-        const bestDistance = tf.add(tf.gather(tf.reshape(distances, [-1]), pick), 1e-4);
-        const bestGrad = tf.reshape(tf.gather(tf.reshape(grads, [others * n, -1]), pick), x0.shape);
-        const dist4 = tf.reshape(bestDistance, [-1, 1, 1, 1]);
-        const stepPerturbation =
-          cfg.norm === 'linf'
-            ? tf.mul(dist4, tf.sign(bestGrad))
-            : tf.mul(tf.div(dist4, tf.add(l2Norms(bestGrad), 1e-8)), bestGrad);
-        const newTotal = tf.add(total, stepPerturbation);
-        const candidate = tf.add(x0, tf.mul(newTotal, 1 + cfg.overshoot));
-        const frozen = tf.broadcastTo(tf.reshape(isAdv, [-1, 1, 1, 1]), x0.shape);
-        return { total: newTotal, x: tf.clipByValue(tf.where(frozen, x, candidate), lo, hi) as tf.Tensor4D };
+      const { grads, logits } = tf.tidy(() => {
+        const out = gradientWithValues(model, tf.tile(x, [others, 1, 1, 1]), (z) => tf.mul(z, tf.sub(selectOther, selectTop)));
+        return { grads: out.grad, logits: tf.slice(out.logits, [0, 0], [n, numClasses]) as tf.Tensor2D };
       });
-      tf.dispose([grads, logits!, isAdv, x, total]);
-      x = next.x;
-      total = next.total as tf.Tensor4D;
+      const isAdv = tf.tidy(() => tf.notEqual(tf.argMax(logits, 1), labels));
+      try {
+        // One read-back: which rows are adversarial, and which logits are not finite.
+        const flags = tf.tidy(() => tf.concat([tf.cast(isAdv, 'int32'), nonFiniteCodes(logits)]).dataSync());
+        throwIfNonFinite(flags.subarray(n), 'deepfool');
+        if (flags.subarray(0, n).every(Boolean)) break;
+        const next = tf.tidy(() => {
+          // Logit differences [others, n] and gradients [others, n, d].
+          const z = logits;
+          const zTop = tf.sum(tf.mul(z, tf.slice(selectTop, [0, 0], [n, numClasses])), 1);
+          const zOther = tf.reshape(tf.sum(tf.mul(tf.tile(z, [others, 1]), selectOther), 1), [others, n]);
+          const losses = tf.sub(zOther, zTop);
+          const flat = tf.reshape(grads, [others, n, -1]);
+          const dual = cfg.norm === 'linf' ? tf.sum(tf.abs(flat), 2) : tf.sqrt(tf.sum(tf.square(flat), 2));
+          const distances = tf.div(tf.abs(losses), tf.add(dual, 1e-8));
+          const best = tf.argMin(distances, 0); // [n]
+          const pick = tf.add(tf.mul(best, tf.scalar(n, 'int32')), rows);
+          const bestDistance = tf.add(tf.gather(tf.reshape(distances, [-1]), pick), 1e-4);
+          const bestGrad = tf.reshape(tf.gather(tf.reshape(grads, [others * n, -1]), pick), x0.shape);
+          const dist4 = tf.reshape(bestDistance, [-1, 1, 1, 1]);
+          const stepPerturbation =
+            cfg.norm === 'linf'
+              ? tf.mul(dist4, tf.sign(bestGrad))
+              : tf.mul(tf.div(dist4, tf.add(l2Norms(bestGrad), 1e-8)), bestGrad);
+          const newTotal = tf.add(total, stepPerturbation);
+          const candidate = tf.add(x0, tf.mul(newTotal, 1 + cfg.overshoot));
+          const frozen = tf.broadcastTo(tf.reshape(isAdv, [-1, 1, 1, 1]), x0.shape);
+          return { total: newTotal as tf.Tensor4D, x: tf.clipByValue(tf.where(frozen, x, candidate), lo, hi) as tf.Tensor4D };
+        });
+        tf.dispose([x, total]);
+        x = next.x;
+        total = next.total;
+      } finally {
+        tf.dispose([grads, logits, isAdv]);
+      }
     }
+    done = true;
   } finally {
     tf.dispose([classes, rows, selectTop, selectOther, total]);
+    if (!done) x.dispose();
   }
   return x;
 }
@@ -114,6 +123,7 @@ export function deepfoolCore(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tenso
  */
 export function deepfool(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, options: DeepFoolOptions): tf.Tensor4D {
   if (!options || typeof options !== 'object') throw new TypeError('deepfool: options with at least { eps } are required');
+  checkOptionKeys(options, DEEPFOOL_OPTION_KEYS, 'deepfool');
   const eps = checkNumber(options.eps, 'eps', { min: 0 });
   const cfg = resolve(options);
   const p = prepare(model, x, y, options.bounds);
@@ -129,9 +139,10 @@ export function deepfool(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, option
 
 /** DeepFool as an {@link Attack} value (a minimization attack: `run` returns the raw result). */
 export function deepfoolAttack(options: Omit<DeepFoolOptions, 'eps'> & { name?: string } = {}): Attack {
+  const { name } = factoryOptions(options, DEEPFOOL_OPTION_KEYS, 'deepfoolAttack');
   const cfg = resolve(options);
   return {
-    name: options.name ?? `DeepFool${cfg.norm === 'l2' ? '-L2' : ''}`,
+    name: name ?? `DeepFool${cfg.norm === 'l2' ? '-L2' : ''}`,
     norm: cfg.norm,
     kind: 'minimization',
     targeted: false,

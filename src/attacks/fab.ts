@@ -7,9 +7,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { deriveSeed, mulberry32 } from '../data/random.js';
 import { prepare, untargetedAttack, type Attack, type Prepared } from './attack.js';
 import { projectLinfOntoHyperplane } from './fab-projection.js';
+import { throwIfNonFinite, type JudgedRows } from './finite.js';
+import { gradientWithValues } from './gradient.js';
 import { logitsOf, type ModelLike } from './model.js';
-import { attackRows, classesAtRank, correctRows, indicesWhere, targetClassCount } from './rows.js';
-import { checkNumber, checkSeed, type Bounds, type LabelsLike } from './validate.js';
+import { attackRows, classesAtRank, indicesWhere, judgeRowsOf, runCascade, targetClassCount } from './rows.js';
+import { checkNumber, checkOptionKeys, checkSeed, factoryOptions, optionKeys, type Bounds, type LabelsLike } from './validate.js';
 
 /** Options of {@link fab}. */
 export interface FabOptions {
@@ -44,7 +46,26 @@ export interface FabTargetedOptions extends FabOptions {
   targetClasses?: number;
 }
 
+/** The option names {@link fab} accepts. */
+const FAB_OPTION_KEYS = optionKeys<FabOptions>({
+  eps: true,
+  norm: true,
+  steps: true,
+  restarts: true,
+  alphaMax: true,
+  eta: true,
+  beta: true,
+  bounds: true,
+  seed: true,
+  onStep: true,
+});
+
+/** The option names {@link fabTargeted} accepts. */
+const FAB_TARGETED_OPTION_KEYS: readonly string[] = [...FAB_OPTION_KEYS, 'targetClasses'];
+
 interface FabConfig {
+  /** The function reporting errors, e.g. `'fab'`. */
+  where: string;
   eps: number;
   steps: number;
   restarts: number;
@@ -55,12 +76,14 @@ interface FabConfig {
   onStep?: (step: number, total: number) => void;
 }
 
-function resolve(options: FabOptions, name: string): FabConfig {
+function resolve(options: FabOptions, name: string, keys: readonly string[]): FabConfig {
   if (!options || typeof options !== 'object') throw new TypeError(`${name}: options with at least { eps } are required`);
+  checkOptionKeys(options, keys, name);
   if (options.norm !== undefined && options.norm !== 'linf') {
     throw new RangeError(`norm = ${JSON.stringify(options.norm)}: FAB is implemented for 'linf' only`);
   }
   return {
+    where: name,
     eps: checkNumber(options.eps, 'eps', { min: 0 }),
     steps: checkNumber(options.steps ?? 100, 'steps', { min: 1, integer: true }),
     restarts: checkNumber(options.restarts ?? 1, 'restarts', { min: 1, integer: true }),
@@ -81,29 +104,14 @@ function linearise(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, target
   const [fTensor, gTensor] = tf.tidy(() => {
     const n = x.shape[0];
     if (targets) {
-      let diff: tf.Tensor | undefined;
-      const grad = tf.grad((xi: tf.Tensor) => {
-        const z = logitsOf(model, xi as tf.Tensor4D);
-        const d = tf.sum(tf.mul(z, tf.sub(tf.oneHot(targets, numClasses), tf.oneHot(labels, numClasses))), 1);
-        diff = tf.keep(d);
-        return tf.sum(d) as tf.Scalar;
-      })(x);
-      const f = tf.clone(diff!);
-      diff!.dispose();
+      const { grad, value: f } = gradientWithValues(model, x, (z) => tf.sum(tf.mul(z, tf.sub(tf.oneHot(targets, numClasses), tf.oneHot(labels, numClasses))), 1));
       return [f, grad];
     }
     // Block k of the tiled batch differentiates z_k - z_y.
     const classes = tf.reshape(tf.tile(tf.reshape(tf.range(0, numClasses, 1, 'int32'), [numClasses, 1]), [1, n]), [-1]);
     const selector = tf.sub(tf.oneHot(classes, numClasses), tf.oneHot(tf.tile(labels, [numClasses]), numClasses));
-    let diff: tf.Tensor | undefined;
-    const grads = tf.grad((xi: tf.Tensor) => {
-      const z = logitsOf(model, xi as tf.Tensor4D);
-      const d = tf.sum(tf.mul(z, selector), 1);
-      diff = tf.keep(d);
-      return tf.sum(d) as tf.Scalar;
-    })(tf.tile(x, [numClasses, 1, 1, 1]));
-    const f = tf.reshape(diff!, [numClasses, n]);
-    diff!.dispose();
+    const { grad: grads, value: diff } = gradientWithValues(model, tf.tile(x, [numClasses, 1, 1, 1]), (z) => tf.sum(tf.mul(z, selector), 1));
+    const f = tf.reshape(diff, [numClasses, n]);
     const flat = tf.reshape(grads, [numClasses, n, -1]);
     // The label's own "difference" is excluded (the reference sets it to 1e10).
     const isLabel = tf.cast(tf.transpose(tf.oneHot(labels, numClasses)), 'bool');
@@ -148,8 +156,13 @@ function fabRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, targets:
   const shape = x0.shape;
   for (let step = 0; step < cfg.steps; step++) {
     const current = tf.tensor4d(x1, shape);
-    const { f, g } = linearise(model, current, labels, targets, numClasses);
-    current.dispose();
+    let f: Float64Array;
+    let g: Float32Array;
+    try {
+      ({ f, g } = linearise(model, current, labels, targets, numClasses));
+    } finally {
+      current.dispose();
+    }
     for (let r = 0; r < n; r++) {
       const offset = r * dim;
       const w = g.subarray(offset, offset + dim);
@@ -174,9 +187,16 @@ function fabRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, targets:
         point[j] = Math.min(Math.max(v, lo), hi);
       }
     }
-    const wrong = tf.tidy(() => tf.notEqual(tf.argMax(logitsOf(model, tf.tensor4d(x1, shape)), 1), labels).dataSync());
+    const moved = tf.tensor4d(x1, shape);
+    let judged: JudgedRows;
+    try {
+      judged = judgeRowsOf((t) => logitsOf(model, t), moved, labels);
+    } finally {
+      moved.dispose();
+    }
+    throwIfNonFinite(judged.nonFinite, cfg.where);
     for (let r = 0; r < n; r++) {
-      if (!wrong[r]) continue;
+      if (judged.correct[r]) continue;
       const offset = r * dim;
       let t = 0;
       for (let j = 0; j < dim; j++) t = Math.max(t, Math.abs(x1[offset + j]! - clean[offset + j]!));
@@ -198,32 +218,30 @@ function fabRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, targets:
  */
 function fabCascade(model: ModelLike, p: Prepared, cfg: FabConfig, targetRanks: number[] | undefined): tf.Tensor4D {
   const predict = (t: tf.Tensor4D) => logitsOf(model, t);
-  const state = { adv: tf.clone(p.x), robust: correctRows(predict, p.x, p.labels) };
-  const ranked = targetRanks ? tf.tidy(() => tf.topk(logitsOf(model, p.x), Math.max(...targetRanks)).indices) : undefined;
   const runs = (targetRanks ?? [0]).flatMap((rank) => Array.from({ length: cfg.restarts }, (_, r) => ({ rank, restart: r })));
   const total = runs.length * cfg.steps;
   let done = 0;
-  try {
-    runs.forEach(({ rank, restart }, index) => {
-      const rows = indicesWhere(state.robust);
-      attackRows(state, p.x, p.labels, rows, (xs, ys) => {
-        const targets = ranked ? classesAtRank(ranked, rows, rank) : undefined;
-        try {
-          const { best, distance } = fabRun(model, xs, ys, targets, p.numClasses, p.bounds, cfg, restart > 0, deriveSeed(cfg.seed, rank, restart), () => cfg.onStep?.(++done, total));
-          const examples = tf.tensor4d(best, xs.shape);
-          const correct = correctRows(predict, examples, ys);
-          return { examples, fooled: rows.map((_, k) => (!correct[k] && distance[k]! <= cfg.eps ? 1 : 0)) };
-        } finally {
-          targets?.dispose();
-        }
+  return runCascade(predict, p.x, p.labels, cfg.where, (state) => {
+    const ranked = targetRanks ? tf.tidy(() => tf.topk(logitsOf(model, p.x), Math.max(...targetRanks)).indices) : undefined;
+    try {
+      runs.forEach(({ rank, restart }, index) => {
+        const rows = indicesWhere(state.robust);
+        attackRows(state, p.x, p.labels, rows, (xs, ys) => {
+          const targets = ranked ? classesAtRank(ranked, rows, rank) : undefined;
+          try {
+            const { best, distance } = fabRun(model, xs, ys, targets, p.numClasses, p.bounds, cfg, restart > 0, deriveSeed(cfg.seed, rank, restart), () => cfg.onStep?.(++done, total));
+            return { examples: tf.tensor4d(best, xs.shape), withinBudget: Array.from(distance, (d) => d <= cfg.eps) };
+          } finally {
+            targets?.dispose();
+          }
+        }, { predict, where: cfg.where });
+        done = (index + 1) * cfg.steps;
+        cfg.onStep?.(done, total);
       });
-      done = (index + 1) * cfg.steps;
-      cfg.onStep?.(done, total);
-    });
-  } finally {
-    ranked?.dispose();
-  }
-  return state.adv;
+    } finally {
+      ranked?.dispose();
+    }
+  });
 }
 
 /**
@@ -244,7 +262,7 @@ function fabCascade(model: ModelLike, p: Prepared, cfg: FabConfig, targetRanks: 
  * @see Croce & Hein, ICML 2020; github.com/fra31/auto-attack (`FABAttack`)
  */
 export function fab(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, options: FabOptions): tf.Tensor4D {
-  const cfg = resolve(options, 'fab');
+  const cfg = resolve(options, 'fab', FAB_OPTION_KEYS);
   const p = prepare(model, x, y, options.bounds);
   try {
     return fabCascade(model, p, cfg, undefined);
@@ -262,7 +280,7 @@ export function fab(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, options: Fa
  * @param y true labels `[N]` (the targets are chosen from the clean logits)
  */
 export function fabTargeted(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, options: FabTargetedOptions): tf.Tensor4D {
-  const cfg = resolve(options, 'fabTargeted');
+  const cfg = resolve(options, 'fabTargeted', FAB_TARGETED_OPTION_KEYS);
   const p = prepare(model, x, y, options.bounds);
   try {
     const targetClasses = targetClassCount(options.targetClasses, p.numClasses);
@@ -280,8 +298,9 @@ export type FabAttackOptions = Omit<FabOptions, 'eps'> & {
 
 /** FAB as an {@link Attack} value (fixed-epsilon: success within eps, untargeted, Linf). */
 export function fabAttack(options: FabAttackOptions = {}): Attack {
-  resolve({ ...options, eps: 0 }, 'fabAttack');
-  return untargetedAttack(options.name ?? 'FAB', 'linf', options.bounds, (model, x, labels, eps) => fab(model, x, labels, { ...options, eps }));
+  const { name, rest } = factoryOptions(options, FAB_OPTION_KEYS, 'fabAttack');
+  resolve({ ...rest, eps: 0 }, 'fabAttack', FAB_OPTION_KEYS);
+  return untargetedAttack(name ?? 'FAB', 'linf', options.bounds, (model, x, labels, eps) => fab(model, x, labels, { ...rest, eps }));
 }
 
 /** Options of {@link fabTargetedAttack}. */
@@ -292,6 +311,7 @@ export type FabTargetedAttackOptions = Omit<FabTargetedOptions, 'eps'> & {
 
 /** FAB-T as an {@link Attack} value (fixed-epsilon; success = misclassification within eps, so `targeted: false`). */
 export function fabTargetedAttack(options: FabTargetedAttackOptions = {}): Attack {
-  resolve({ ...options, eps: 0 }, 'fabTargetedAttack');
-  return untargetedAttack(options.name ?? 'FAB-T', 'linf', options.bounds, (model, x, labels, eps) => fabTargeted(model, x, labels, { ...options, eps }));
+  const { name, rest } = factoryOptions(options, FAB_TARGETED_OPTION_KEYS, 'fabTargetedAttack');
+  resolve({ ...rest, eps: 0 }, 'fabTargetedAttack', FAB_TARGETED_OPTION_KEYS);
+  return untargetedAttack(name ?? 'FAB-T', 'linf', options.bounds, (model, x, labels, eps) => fabTargeted(model, x, labels, { ...rest, eps }));
 }

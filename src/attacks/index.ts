@@ -1,6 +1,7 @@
 export { type Attack, isAdversarial } from './attack.js';
 export { type ModelLike, logitsOf } from './model.js';
 export { type Bounds, type LabelsLike } from './validate.js';
+export { NonFiniteLogitsError, type NonFiniteMode } from './finite.js';
 export { type Norm, perturbationNorms } from './norms.js';
 export { crossEntropy, cwLoss, dlrLoss, dlrTargetedLoss, type LossFn, type LossOption } from './losses.js';
 export { fgsm, fgsmAttack, type FgsmOptions } from './fgsm.js';
@@ -43,4 +44,11 @@ export { square, squareAttack, squareFraction, squareSide, type SquareOptions, t
 export { deepfool, deepfoolAttack, type DeepFoolOptions } from './deepfool.js';
 export { attackSweep, type SweepResult } from './sweep.js';
 export { paperAttacks, type PaperAttacksOptions } from './suite.js';
-export { robustAccuracy, type RobustAccuracyOptions, type RobustAccuracyResult, type EvaluationData, type Uint8ImageSource } from './robust-accuracy.js';
+export {
+  robustAccuracy,
+  type RobustAccuracyOptions,
+  type RobustAccuracyResult,
+  type NonFiniteCounts,
+  type EvaluationData,
+  type Uint8ImageSource,
+} from './robust-accuracy.js';

@@ -19,6 +19,31 @@ export function logitsOf(model: ModelLike, x: tf.Tensor4D): tf.Tensor2D {
   return out as tf.Tensor2D;
 }
 
+/**
+ * Checks that `model` is usable on the images `x` (argument `name`): a `tf.LayersModel` must not be
+ * disposed, and when its input has a fixed image shape, `x`'s images must have it (a model built for
+ * 32x32 images would otherwise run on 16x16 ones through its global pooling and report numbers).
+ */
+export function checkModelInput(model: ModelLike, x: tf.Tensor4D, name = 'x'): void {
+  if (typeof model === 'function') return;
+  const disposed = model.weights.some((w) => {
+    try {
+      w.read();
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (disposed) throw new TypeError(`model: the LayersModel '${model.name}' has been disposed`);
+  const expected = model.inputs[0]?.shape;
+  if (!expected || expected.length !== 4) return;
+  const mismatch = expected.slice(1).some((size, i) => size != null && size !== x.shape[i + 1]);
+  if (mismatch) {
+    const image = expected.slice(1).map((size) => size ?? 'any');
+    throw new RangeError(`${name}: images of shape [${x.shape.slice(1)}] (height, width, channels), but the model takes [${image}]`);
+  }
+}
+
 /** Number of classes the model predicts (from its output shape, or from one forward pass of one example). */
 export function numClassesOf(model: ModelLike, x: tf.Tensor4D): number {
   if (typeof model !== 'function') {

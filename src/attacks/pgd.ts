@@ -3,10 +3,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { prepare, type Attack } from './attack.js';
+import { nonFiniteCodes, throwIfNonFinite } from './finite.js';
+import { gradientWithValues } from './gradient.js';
 import { resolveLoss, type LossFn, type LossOption } from './losses.js';
 import { logitsOf, type ModelLike } from './model.js';
 import { checkNorm, normalizeGradient, projectToBall, randomInBall, type Norm } from './norms.js';
-import { checkNumber, checkSeed, type Bounds, type LabelsLike } from './validate.js';
+import { checkNumber, checkOptionKeys, checkSeed, factoryOptions, optionKeys, type Bounds, type LabelsLike } from './validate.js';
 
 /** Options of {@link pgd}. */
 export interface PgdOptions {
@@ -34,6 +36,21 @@ export interface PgdOptions {
   seed?: number;
 }
 
+/** The option names {@link pgd} accepts. */
+export const PGD_OPTION_KEYS = optionKeys<PgdOptions>({
+  eps: true,
+  norm: true,
+  steps: true,
+  stepSize: true,
+  relStepSize: true,
+  randomStart: true,
+  restarts: true,
+  loss: true,
+  targeted: true,
+  bounds: true,
+  seed: true,
+});
+
 interface PgdConfig {
   eps: number;
   norm: Norm;
@@ -46,8 +63,9 @@ interface PgdConfig {
   seed?: number;
 }
 
-function resolve(options: PgdOptions, name: string): PgdConfig {
+function resolve(options: PgdOptions, name: string, keys: readonly string[] = PGD_OPTION_KEYS): PgdConfig {
   if (!options || typeof options !== 'object') throw new TypeError(`${name}: options with at least { eps } are required`);
+  checkOptionKeys(options, keys, name);
   const norm = checkNorm(options.norm);
   const eps = checkNumber(options.eps, 'eps', { min: 0 });
   const steps = checkNumber(options.steps ?? (norm === 'linf' ? 40 : 50), 'steps', { min: 1, integer: true });
@@ -71,63 +89,106 @@ function resolve(options: PgdOptions, name: string): PgdConfig {
   };
 }
 
-/** One PGD run from a (random) start; returns the last iterate. */
-function run(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, bounds: [number, number], cfg: PgdConfig, seed?: number): tf.Tensor4D {
+/** Keeps, per row, the largest non-finite code seen so far in `seen.codes` (see {@link nonFiniteCodes}). */
+function noteNonFinite(seen: { codes: tf.Tensor1D }, logits: tf.Tensor2D): void {
+  const next = tf.tidy(() => tf.maximum(seen.codes, nonFiniteCodes(logits)) as tf.Tensor1D);
+  seen.codes.dispose();
+  seen.codes = next;
+}
+
+/** One PGD run from a (random) start; returns the last iterate. Notes the non-finite logits of every step in `seen`. */
+function run(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, bounds: [number, number], cfg: PgdConfig, seen: { codes: tf.Tensor1D }, seed?: number): tf.Tensor4D {
   const [lo, hi] = bounds;
   const direction = cfg.targeted ? -cfg.stepSize : cfg.stepSize;
-  const lossSum = (x: tf.Tensor) => tf.sum(cfg.loss(logitsOf(model, x as tf.Tensor4D), labels)) as tf.Scalar;
-  const gradient = tf.grad(lossSum);
   let x = cfg.randomStart
     ? tf.tidy(() => tf.clipByValue(randomInBall(x0, cfg.eps, cfg.norm, seed), lo, hi) as tf.Tensor4D)
     : tf.clone(x0);
-  for (let i = 0; i < cfg.steps; i++) {
-    const next = tf.tidy(() => {
-      const step = tf.mul(normalizeGradient(gradient(x), cfg.norm), direction);
-      return tf.clipByValue(projectToBall(tf.add(x, step), x0, cfg.eps, cfg.norm), lo, hi) as tf.Tensor4D;
-    });
+  try {
+    for (let i = 0; i < cfg.steps; i++) {
+      const { grad, logits, value } = gradientWithValues(model, x, (z) => cfg.loss(z, labels));
+      try {
+        noteNonFinite(seen, logits);
+        const current = x;
+        const next = tf.tidy(() => {
+          const step = tf.mul(normalizeGradient(grad, cfg.norm), direction);
+          return tf.clipByValue(projectToBall(tf.add(current, step), x0, cfg.eps, cfg.norm), lo, hi) as tf.Tensor4D;
+        });
+        x = next;
+        current.dispose();
+      } finally {
+        tf.dispose([grad, logits, value]);
+      }
+    }
+    return x;
+  } catch (e) {
     x.dispose();
-    x = next;
+    throw e;
   }
-  return x;
 }
 
-/** PGD on validated inputs, with restarts. */
-export function pgdCore(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, bounds: [number, number], cfg: PgdConfig): tf.Tensor4D {
-  let best = run(model, x0, labels, bounds, cfg, cfg.seed);
-  if (cfg.restarts === 1) return best;
+/** Per-example score of a run's result for picking the worst case over restarts. */
+interface Score {
+  success: tf.Tensor;
+  signed: tf.Tensor;
+}
+
+/**
+ * PGD on validated inputs, with restarts. Throws a {@link NonFiniteLogitsError} (reported by `where`)
+ * when the model gave non-finite logits at some iterate; one read-back per call.
+ */
+export function pgdCore(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, bounds: [number, number], cfg: PgdConfig, where = 'pgd'): tf.Tensor4D {
+  const seen = { codes: tf.zeros([x0.shape[0]], 'int32') as tf.Tensor1D };
+  // Every tensor held between steps, disposed when anything throws.
+  const held = new Set<tf.Tensor>();
+  const hold = <T extends tf.Tensor>(t: T): T => (held.add(t), t);
+  const release = (...ts: tf.Tensor[]) => ts.forEach((t) => (held.delete(t), t.dispose()));
   // Worst case per example: a successful run beats an unsuccessful one; among equals the higher
   // (untargeted) or lower (targeted) loss wins.
-  const score = (xAdv: tf.Tensor4D) =>
-    tf.tidy(() => {
-      const logits = logitsOf(model, xAdv);
-      const loss = cfg.loss(logits, labels);
-      const signed = cfg.targeted ? tf.neg(loss) : loss;
-      const predicted = tf.argMax(logits, 1);
-      const success = cfg.targeted ? tf.equal(predicted, labels) : tf.notEqual(predicted, labels);
-      return { success, signed };
-    });
-  let bestScore = score(best);
-  for (let r = 1; r < cfg.restarts; r++) {
-    const candidate = run(model, x0, labels, bounds, cfg, cfg.seed === undefined ? undefined : cfg.seed + r);
-    const candScore = score(candidate);
-    const merged = tf.tidy(() => {
-      const better = tf.logicalOr(
-        tf.logicalAnd(candScore.success, tf.logicalNot(bestScore.success)),
-        tf.logicalAnd(tf.equal(candScore.success, bestScore.success), tf.greater(candScore.signed, bestScore.signed)),
-      );
-      const mask4 = tf.reshape(better, [-1, 1, 1, 1]);
-      return {
-        x: tf.where(tf.broadcastTo(mask4, best.shape), candidate, best) as tf.Tensor4D,
-        success: tf.where(better, candScore.success, bestScore.success),
-        signed: tf.where(better, candScore.signed, bestScore.signed),
-      };
-    });
-    tf.dispose([best, candidate, bestScore.success, bestScore.signed, candScore.success, candScore.signed]);
-    best = merged.x;
-    bestScore = { success: merged.success, signed: merged.signed };
+  const score = (xAdv: tf.Tensor4D): Score => {
+    const logits = tf.tidy(() => logitsOf(model, xAdv));
+    try {
+      noteNonFinite(seen, logits);
+      const s = tf.tidy(() => {
+        const loss = cfg.loss(logits, labels);
+        const predicted = tf.argMax(logits, 1);
+        return { success: cfg.targeted ? tf.equal(predicted, labels) : tf.notEqual(predicted, labels), signed: cfg.targeted ? tf.neg(loss) : loss };
+      });
+      return { success: hold(s.success), signed: hold(s.signed) };
+    } finally {
+      logits.dispose();
+    }
+  };
+  try {
+    let best = hold(run(model, x0, labels, bounds, cfg, seen, cfg.seed));
+    if (cfg.restarts > 1) {
+      let bestScore = score(best);
+      for (let r = 1; r < cfg.restarts; r++) {
+        const candidate = hold(run(model, x0, labels, bounds, cfg, seen, cfg.seed === undefined ? undefined : cfg.seed + r));
+        const candScore = score(candidate);
+        const merged = tf.tidy(() => {
+          const better = tf.logicalOr(
+            tf.logicalAnd(candScore.success, tf.logicalNot(bestScore.success)),
+            tf.logicalAnd(tf.equal(candScore.success, bestScore.success), tf.greater(candScore.signed, bestScore.signed)),
+          );
+          const mask4 = tf.reshape(better, [-1, 1, 1, 1]);
+          return {
+            x: tf.where(tf.broadcastTo(mask4, best.shape), candidate, best) as tf.Tensor4D,
+            success: tf.where(better, candScore.success, bestScore.success),
+            signed: tf.where(better, candScore.signed, bestScore.signed),
+          };
+        });
+        release(best, candidate, bestScore.success, bestScore.signed, candScore.success, candScore.signed);
+        best = hold(merged.x);
+        bestScore = { success: hold(merged.success), signed: hold(merged.signed) };
+      }
+      release(bestScore.success, bestScore.signed);
+    }
+    throwIfNonFinite(seen.codes.dataSync(), where);
+    held.delete(best);
+    return best;
+  } finally {
+    tf.dispose([seen.codes, ...held]);
   }
-  tf.dispose([bestScore.success, bestScore.signed]);
-  return best;
 }
 
 /**
@@ -139,16 +200,26 @@ export function pgdCore(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, 
  * The paper's settings: PGD-10/20 with `relStepSize: 0.25`, PGD-50 with `relStepSize: 0.033333`
  * (see {@link paperAttacks}). The model is called in inference mode.
  *
+ * Unknown option keys are rejected. When the model's logits are NaN or infinite at some iterate (its
+ * weights diverged), it throws a {@link NonFiniteLogitsError} instead of returning a result. When the
+ * model or a custom `loss` throws, every tensor of the call is released, including those tf.grad
+ * saves for its backward pass (see docs/attacks.md).
+ *
  * @param model a `tf.LayersModel` or a function `x => logits`
- * @param x clean images, NHWC, inside `bounds`; not modified
+ * @param x clean images, NHWC, inside `bounds` (of the model's input shape when it has one); not modified
  * @param y true labels (untargeted) or targets (`targeted: true`), int32 `[N]`
  * @returns adversarial images inside the eps-ball and the bounds (the caller owns them)
  */
 export function pgd(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, options: PgdOptions): tf.Tensor4D {
-  const cfg = resolve(options, 'pgd');
+  return pgdAs('pgd', model, x, y, options);
+}
+
+/** {@link pgd}, with errors reported by `where` (e.g. `'fgsm'`). */
+export function pgdAs(where: string, model: ModelLike, x: tf.Tensor4D, y: LabelsLike, options: PgdOptions): tf.Tensor4D {
+  const cfg = resolve(options, where);
   const p = prepare(model, x, y, options.bounds);
   try {
-    return pgdCore(model, p.x, p.labels, p.bounds, cfg);
+    return pgdCore(model, p.x, p.labels, p.bounds, cfg, where);
   } finally {
     p.labels.dispose();
   }
@@ -162,16 +233,17 @@ export type PgdAttackOptions = Omit<PgdOptions, 'eps'> & {
 
 /** PGD as an {@link Attack} value (fixed-epsilon), for sweeps and suites. */
 export function pgdAttack(options: PgdAttackOptions = {}): Attack {
-  resolve({ ...options, eps: 0 }, 'pgdAttack'); // validate early
+  const { name, rest: attackOptions } = factoryOptions(options, PGD_OPTION_KEYS, 'pgdAttack');
+  resolve({ ...attackOptions, eps: 0 }, 'pgdAttack'); // validate early
   const norm = checkNorm(options.norm);
   const steps = options.steps ?? (norm === 'linf' ? 40 : 50);
   return {
-    name: options.name ?? `PGD-${steps}${norm === 'l2' ? '-L2' : ''}`,
+    name: name ?? `PGD-${steps}${norm === 'l2' ? '-L2' : ''}`,
     norm,
     kind: 'fixed-epsilon',
     targeted: options.targeted ?? false,
     bounds: options.bounds ?? [0, 1],
-    run: (model, x, labels, eps) => pgd(model, x, labels, { ...options, eps }),
+    run: (model, x, labels, eps) => pgd(model, x, labels, { ...attackOptions, eps }),
   };
 }
 

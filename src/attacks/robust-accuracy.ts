@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { imagesToTensor } from '../data/cifar.js';
-import { isAdversarial, prepare, type Attack } from './attack.js';
+import { prepare, type Attack } from './attack.js';
+import { checkNonFiniteMode, NonFiniteLogitsError, throwIfNonFinite, type JudgedRows, type NonFiniteMode } from './finite.js';
 import { logitsOf, numClassesOf, type ModelLike } from './model.js';
 import { projectToBall } from './norms.js';
-import { checkNumber, toLabels, type LabelsLike } from './validate.js';
+import { indicesWhere, judgeRowsOf, takeRows } from './rows.js';
+import { checkNumber, checkOptionKeys, optionKeys, toLabels, type LabelsLike } from './validate.js';
 
 /**
  * Evaluation images kept as bytes, like a loaded CIFAR split (`CifarSplit`): `count` images of
@@ -47,7 +49,7 @@ function evaluationBatches(model: ModelLike, data: EvaluationData, bounds: reado
     let labels: tf.Tensor1D;
     try {
       // Validates the model, the bounds (uint8 pixels map into [0, 1]) and the labels once.
-      prepare(model, first, [0], bounds).labels.dispose();
+      prepare(model, first, [0], bounds, { x: 'data.images', y: 'data.labels' }).labels.dispose();
       labels = toLabels(data.labels, count, numClassesOf(model, first), 'data.labels');
     } finally {
       first.dispose();
@@ -66,7 +68,16 @@ export interface RobustAccuracyOptions {
   batchSize?: number;
   /** Called after each batch with the number of examples done and the total. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Examples whose logits are NaN or infinite (clean, at an attack's iterate or on its examples):
+   * `'error'` (default) throws a {@link NonFiniteLogitsError} naming the batch; `'count-as-wrong'`
+   * counts them as misclassified (clean and under every attack when their clean logits are not
+   * finite; else as fooled by that attack) and reports them in `result.nonFinite`.
+   */
+  nonFinite?: NonFiniteMode;
 }
+
+const ROBUST_ACCURACY_OPTION_KEYS = optionKeys<RobustAccuracyOptions>({ eps: true, batchSize: true, onProgress: true, nonFinite: true });
 
 /** Result of {@link robustAccuracy}; accuracies are fractions in [0, 1]. */
 export interface RobustAccuracyResult {
@@ -78,6 +89,58 @@ export interface RobustAccuracyResult {
   perAttack: Record<string, number>;
   /** Share of examples classified correctly clean and under every attack (the per-example worst case). */
   worstCase: number;
+  /** Examples counted as misclassified because their logits were NaN or infinite (all 0 unless `nonFinite: 'count-as-wrong'`). */
+  nonFinite: NonFiniteCounts;
+}
+
+/** {@link RobustAccuracyResult.nonFinite}: examples counted as misclassified for NaN or infinite logits. */
+export interface NonFiniteCounts {
+  /** Examples whose clean logits were not finite (counted wrong clean and under every attack). */
+  clean: number;
+  /** By attack name: examples with finite clean logits that the attack drove to non-finite ones (counted as fooled). */
+  perAttack: Record<string, number>;
+}
+
+/** Where in the evaluation a batch is, for error messages. */
+function batchDetail(start: number, size: number, batchSize: number): string {
+  return ` in batch ${start / batchSize} (images ${start}-${start + size - 1})`;
+}
+
+/**
+ * Per row of the batch `x`: 1 where `attack` succeeds against the rows `rows` (clipped to its eps-ball
+ * and bounds, then judged by the model), with the non-finite codes of the model on its examples. A
+ * {@link NonFiniteLogitsError} of the attack itself comes with its rows mapped to those of `x`.
+ */
+function attackSuccess(model: ModelLike, attack: Attack, x: tf.Tensor4D, y: tf.Tensor1D, rows: readonly number[], eps: number): { success: Uint8Array; nonFinite: Uint8Array } {
+  const n = x.shape[0];
+  const whole = rows.length === n;
+  const xs = whole ? x : takeRows(x, rows);
+  const ys = whole ? y : takeRows(y, rows);
+  try {
+    let raw: tf.Tensor4D;
+    try {
+      raw = attack.run(model, xs, ys, eps);
+    } catch (e) {
+      throw e instanceof NonFiniteLogitsError ? e.remap('robustAccuracy', rows, n) : e;
+    }
+    const clipped = tf.tidy(() => tf.clipByValue(projectToBall(raw, xs, eps, attack.norm), attack.bounds[0], attack.bounds[1]) as tf.Tensor4D);
+    raw.dispose();
+    let judged: JudgedRows;
+    try {
+      judged = judgeRowsOf((t) => logitsOf(model, t), clipped, ys);
+    } finally {
+      clipped.dispose();
+    }
+    const success = new Uint8Array(n);
+    const nonFinite = new Uint8Array(n);
+    rows.forEach((row, k) => {
+      success[row] = judged.correct[k] ? 0 : 1;
+      nonFinite[row] = judged.nonFinite[k]!;
+    });
+    return { success, nonFinite };
+  } finally {
+    if (!whole) tf.dispose([xs, ys]);
+  }
 }
 
 /**
@@ -88,6 +151,11 @@ export interface RobustAccuracyResult {
  * `data` is either `{ x, y }` (float32 NHWC images within the attacks' bounds) or a uint8 source such
  * as a loaded `CifarSplit` (`{ images, labels, count }`), of which only the batch being evaluated
  * exists as floats; both give identical results on the same images.
+ *
+ * A model whose logits are NaN or infinite (diverged weights) is never scored by `argMax`: by default
+ * it throws a {@link NonFiniteLogitsError} naming the batch and the attack; with
+ * `nonFinite: 'count-as-wrong'` those examples count as misclassified (see `result.nonFinite`), and an
+ * attack that meets non-finite logits on some examples is run again on the others.
  *
  * @example robustAccuracy(model, { x, y }, paperAttacks({ seed: 0 }), { eps: 8 / 255 })
  * @example robustAccuracy(model, await loadCifar10(dir, { split: 'test' }), paperAttacks({ seed: 0 }), { eps: 8 / 255 })
@@ -104,33 +172,65 @@ export function robustAccuracy(
   if (duplicate) throw new RangeError(`attacks: two attacks are named '${duplicate}'; names must be unique`);
   const targeted = attacks.find((a) => a.targeted);
   if (targeted) throw new RangeError(`attacks: '${targeted.name}' is targeted; robustAccuracy takes untargeted attacks`);
-  const eps = checkNumber(options?.eps, 'eps', { min: 0 });
+  if (!options || typeof options !== 'object') throw new TypeError('robustAccuracy: options with at least { eps } are required');
+  checkOptionKeys(options, ROBUST_ACCURACY_OPTION_KEYS, 'robustAccuracy');
+  const eps = checkNumber(options.eps, 'eps', { min: 0 });
   const batchSize = checkNumber(options.batchSize ?? 128, 'batchSize', { min: 1, integer: true });
+  const mode = checkNonFiniteMode(options.nonFinite);
   const source = evaluationBatches(model, data, attacks[0]!.bounds);
   const n = source.n;
   const failures = new Map(names.map((name) => [name, 0]));
+  const nonFinite: NonFiniteCounts = { clean: 0, perAttack: Object.fromEntries(names.map((name) => [name, 0])) };
+  const predict = (t: tf.Tensor4D) => logitsOf(model, t);
   let cleanCorrect = 0;
   let robustAll = 0;
   try {
     for (let start = 0; start < n; start += batchSize) {
       const size = Math.min(batchSize, n - start);
+      const detail = batchDetail(start, size, batchSize);
       const x = source.x(start, size);
       const y = tf.slice(source.labels, start, size) as tf.Tensor1D;
-      let robust = tf.tidy(() => tf.equal(tf.argMax(logitsOf(model, x), 1), y));
-      cleanCorrect += tf.tidy(() => tf.sum(tf.cast(robust, 'int32')).dataSync()[0]!);
-      for (const attack of attacks) {
-        const raw = attack.run(model, x, y, eps);
-        const success = tf.tidy(() => {
-          const clipped = tf.clipByValue(projectToBall(raw, x, eps, attack.norm), attack.bounds[0], attack.bounds[1]) as tf.Tensor4D;
-          return isAdversarial(model, clipped, y);
-        });
-        failures.set(attack.name, failures.get(attack.name)! + tf.tidy(() => tf.sum(tf.cast(success, 'int32')).dataSync()[0]!));
-        const next = tf.tidy(() => tf.logicalAnd(robust, tf.logicalNot(success)));
-        tf.dispose([raw, success, robust]);
-        robust = next as tf.Tensor1D;
+      try {
+        const clean = judgeRowsOf(predict, x, y);
+        if (mode === 'error') throwIfNonFinite(clean.nonFinite, 'robustAccuracy', `${detail}, clean`);
+        const robust = Uint8Array.from(clean.correct);
+        const finiteRows = indicesWhere(clean.nonFinite.map((c) => (c ? 0 : 1)));
+        cleanCorrect += sum(clean.correct);
+        nonFinite.clean += size - finiteRows.length;
+        for (const attack of attacks) {
+          // Rows with non-finite clean logits are wrong under every attack; the attack runs on the others,
+          // and again on the rest when it meets non-finite logits on some ('count-as-wrong').
+          const success = Uint8Array.from(clean.nonFinite, (c) => (c ? 1 : 0));
+          let pending = finiteRows;
+          while (pending.length > 0) {
+            let result: { success: Uint8Array; nonFinite: Uint8Array };
+            try {
+              result = attackSuccess(model, attack, x, y, pending, eps);
+            } catch (e) {
+              if (!(e instanceof NonFiniteLogitsError)) throw e;
+              const flagged = pending.filter((row) => e.rows[row]);
+              if (mode === 'error' || flagged.length === 0) throw e.restate('robustAccuracy', `${detail} under ${attack.name}`);
+              flagged.forEach((row) => (success[row] = 1));
+              nonFinite.perAttack[attack.name]! += flagged.length;
+              pending = pending.filter((row) => !e.rows[row]);
+              continue;
+            }
+            if (mode === 'error') throwIfNonFinite(result.nonFinite, 'robustAccuracy', `${detail} under ${attack.name}`);
+            for (const row of pending) {
+              success[row] = result.success[row]! || result.nonFinite[row] ? 1 : 0;
+              if (result.nonFinite[row]) nonFinite.perAttack[attack.name]! += 1;
+            }
+            pending = [];
+          }
+          failures.set(attack.name, failures.get(attack.name)! + sum(success));
+          success.forEach((s, row) => {
+            if (s) robust[row] = 0;
+          });
+        }
+        robustAll += sum(robust);
+      } finally {
+        tf.dispose([x, y]);
       }
-      robustAll += tf.tidy(() => tf.sum(tf.cast(robust, 'int32')).dataSync()[0]!);
-      tf.dispose([x, y, robust]);
       options.onProgress?.(start + size, n);
     }
   } finally {
@@ -141,5 +241,12 @@ export function robustAccuracy(
     clean: cleanCorrect / n,
     perAttack: Object.fromEntries(names.map((name) => [name, 1 - failures.get(name)! / n])),
     worstCase: robustAll / n,
+    nonFinite,
   };
+}
+
+function sum(values: ArrayLike<number>): number {
+  let total = 0;
+  for (let i = 0; i < values.length; i++) total += values[i]!;
+  return total;
 }

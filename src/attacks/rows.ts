@@ -3,6 +3,7 @@
  * and put attacked rows back in place.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { judgeRows, NonFiniteLogitsError, throwIfNonFinite, type JudgedRows } from './finite.js';
 import { checkNumber } from './validate.js';
 
 /** Indices `i` with `flags[i]` set. */
@@ -40,41 +41,104 @@ export function putRows<T extends tf.Tensor>(full: T, rows: readonly number[], v
   });
 }
 
-/** Per row: 1 where the model classifies the row of `x` as `labels`. */
-export function correctRows(predict: (x: tf.Tensor4D) => tf.Tensor, x: tf.Tensor4D, labels: tf.Tensor1D): Uint8Array {
-  return tf.tidy(() => Uint8Array.from(tf.equal(tf.argMax(predict(x), 1), labels).dataSync()));
+/**
+ * Per row: 1 where the model classifies the row of `x` as `labels`. Throws a
+ * {@link NonFiniteLogitsError} reported by `where` when some row's logits are not finite.
+ */
+export function correctRows(predict: (x: tf.Tensor4D) => tf.Tensor, x: tf.Tensor4D, labels: tf.Tensor1D, where: string): Uint8Array {
+  const { correct, nonFinite } = judgeRowsOf(predict, x, labels);
+  throwIfNonFinite(nonFinite, where);
+  return correct;
 }
 
-/** What an attack made of the rows it was given: candidate examples (owned by the caller of `attackRows`) and per-row success. */
+/** {@link judgeRows} of the logits `predict` gives for `x`. */
+export function judgeRowsOf(predict: (x: tf.Tensor4D) => tf.Tensor, x: tf.Tensor4D, labels: tf.Tensor1D): JudgedRows {
+  const logits = tf.tidy(() => predict(x) as tf.Tensor2D);
+  try {
+    return judgeRows(logits, labels);
+  } finally {
+    logits.dispose();
+  }
+}
+
+/** What attacks that work on the points still robust carry from one run to the next. */
+export interface CascadeState {
+  /** The batch so far: adversarial examples of the rows fooled, clean images elsewhere. */
+  adv: tf.Tensor4D;
+  /** Per row: 1 while no run has fooled it (0 for rows misclassified clean). */
+  robust: Uint8Array;
+}
+
+/**
+ * Runs `body` on a {@link CascadeState} that starts at the clean images `x` with the rows `predict`
+ * classifies correctly (a {@link NonFiniteLogitsError} reported by `where` when some row's logits are
+ * not finite), and returns its final `adv` (the caller owns it); nothing is left when `body` throws.
+ */
+export function runCascade(predict: (x: tf.Tensor4D) => tf.Tensor, x: tf.Tensor4D, labels: tf.Tensor1D, where: string, body: (state: CascadeState) => void): tf.Tensor4D {
+  const robust = correctRows(predict, x, labels, where);
+  return runCascadeFrom({ adv: tf.clone(x), robust }, body);
+}
+
+/** Runs `body` on `state` and returns its final `adv` (the caller owns it); disposes it when `body` throws. */
+export function runCascadeFrom(state: CascadeState, body: (state: CascadeState) => void): tf.Tensor4D {
+  try {
+    body(state);
+    return state.adv;
+  } catch (e) {
+    state.adv.dispose();
+    throw e;
+  }
+}
+
+/**
+ * What an attack made of the rows it was given: candidate examples (owned by the caller of
+ * `attackRows`) and per-row success; without `fooled`, a row is fooled where the model misclassifies
+ * its example (and `withinBudget`, when given, holds).
+ */
 export interface RowsAttacked {
   examples: tf.Tensor4D;
-  fooled: ArrayLike<number | boolean>;
+  fooled?: ArrayLike<number | boolean>;
+  withinBudget?: ArrayLike<boolean>;
+}
+
+/** How {@link attackRows} judges examples: the model's logits, and the function reporting errors. */
+export interface RowsJudge {
+  predict: (x: tf.Tensor4D) => tf.Tensor;
+  where: string;
 }
 
 /**
  * The bookkeeping of attacks that work on the points still robust (AutoAttack and its components):
  * runs `attack` on rows `rows` of `x`/`labels`, writes the examples of the rows it fooled into
  * `state.adv` (replacing and disposing the previous tensor) and clears their `state.robust` flags.
- * Returns how many rows were fooled.
+ * Returns how many rows were fooled. A {@link NonFiniteLogitsError} (of `attack`, or of the model on
+ * the examples) is rethrown with its rows mapped to those of `x`, reported by `judge.where`.
  */
 export function attackRows(
-  state: { adv: tf.Tensor4D; robust: Uint8Array },
+  state: CascadeState,
   x: tf.Tensor4D,
   labels: tf.Tensor1D,
   rows: readonly number[],
   attack: (xs: tf.Tensor4D, ys: tf.Tensor1D) => RowsAttacked,
+  judge: RowsJudge,
 ): number {
   if (rows.length === 0) return 0;
   const xs = takeRows(x, rows);
   const ys = takeRows(labels, rows);
   try {
-    const { examples, fooled } = attack(xs, ys);
+    let fooled: ArrayLike<number | boolean>;
     try {
-      const merged = putRows(state.adv, rows, examples, fooled);
-      state.adv.dispose();
-      state.adv = merged;
-    } finally {
-      examples.dispose();
+      const attacked = attack(xs, ys);
+      try {
+        fooled = attacked.fooled ?? misclassified(judge, attacked.examples, ys, attacked.withinBudget);
+        const merged = putRows(state.adv, rows, attacked.examples, fooled);
+        state.adv.dispose();
+        state.adv = merged;
+      } finally {
+        attacked.examples.dispose();
+      }
+    } catch (e) {
+      throw e instanceof NonFiniteLogitsError ? e.remap(judge.where, rows, x.shape[0]) : e;
     }
     let count = 0;
     rows.forEach((row, k) => {
@@ -87,6 +151,11 @@ export function attackRows(
   } finally {
     tf.dispose([xs, ys]);
   }
+}
+
+/** Per row of `examples`: 1 where the model misclassifies it (and `withinBudget` holds). */
+function misclassified(judge: RowsJudge, examples: tf.Tensor4D, labels: tf.Tensor1D, withinBudget?: ArrayLike<boolean>): Uint8Array {
+  return correctRows(judge.predict, examples, labels, judge.where).map((ok, k) => (!ok && (withinBudget?.[k] ?? true) ? 1 : 0));
 }
 
 /**

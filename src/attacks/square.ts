@@ -7,8 +7,9 @@ import { deriveSeed, mulberry32 } from '../data/random.js';
 import { prepare, untargetedAttack, type Attack } from './attack.js';
 import { crossEntropy, cwLoss } from './losses.js';
 import { logitsOf, type ModelLike } from './model.js';
-import { attackRows, correctRows, indicesWhere, putRows, takeRows } from './rows.js';
-import { checkNumber, checkSeed, type Bounds, type LabelsLike } from './validate.js';
+import { NonFiniteLogitsError, nonFiniteCodes, throwIfNonFinite } from './finite.js';
+import { attackRows, indicesWhere, putRows, runCascade, takeRows } from './rows.js';
+import { checkNumber, checkOptionKeys, checkSeed, factoryOptions, optionKeys, type Bounds, type LabelsLike } from './validate.js';
 
 /** Options of {@link square}. */
 export interface SquareOptions {
@@ -37,6 +38,20 @@ export interface SquareOptions {
   onStep?: (step: number, total: number) => void;
 }
 
+/** The option names {@link square} accepts. */
+const SQUARE_OPTION_KEYS = optionKeys<SquareOptions>({
+  eps: true,
+  norm: true,
+  queries: true,
+  pInit: true,
+  restarts: true,
+  loss: true,
+  rescaleSchedule: true,
+  bounds: true,
+  seed: true,
+  onStep: true,
+});
+
 interface SquareConfig {
   eps: number;
   queries: number;
@@ -50,6 +65,7 @@ interface SquareConfig {
 
 function resolve(options: SquareOptions, name: string): SquareConfig {
   if (!options || typeof options !== 'object') throw new TypeError(`${name}: options with at least { eps } are required`);
+  checkOptionKeys(options, SQUARE_OPTION_KEYS, name);
   if (options.norm !== undefined && options.norm !== 'linf') {
     throw new RangeError(`norm = ${JSON.stringify(options.norm)}: Square is implemented for 'linf' only`);
   }
@@ -86,16 +102,21 @@ export function squareSide(p: number, height: number, width: number): number {
   return Math.max(Math.round(Math.sqrt(p * height * width)), 1);
 }
 
-/** Per-example margin `z_y - max_{j != y} z_j` (<= 0: misclassified) and the loss Square minimises. */
+/**
+ * Per-example margin `z_y - max_{j != y} z_j` (<= 0: misclassified) and the loss Square minimises, in
+ * one read-back with the non-finite codes of the logits; a {@link NonFiniteLogitsError} (rows of `x`)
+ * when some are not finite.
+ */
 function marginAndLoss(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, loss: 'margin' | 'ce') {
-  return tf.tidy(() => {
+  const n = x.shape[0];
+  const all = tf.tidy(() => {
     const z = logitsOf(model, x);
     const margin = tf.neg(cwLoss(z, labels));
     const value = loss === 'margin' ? margin : tf.neg(crossEntropy(z, labels));
-    const both = tf.stack([margin, value]).dataSync();
-    const n = x.shape[0];
-    return { margin: Float32Array.from(both.subarray(0, n)), loss: Float32Array.from(both.subarray(n)) };
+    return tf.stack([margin, value, tf.cast(nonFiniteCodes(z), 'float32')]).dataSync();
   });
+  throwIfNonFinite(all.subarray(2 * n), 'square');
+  return { margin: Float32Array.from(all.subarray(0, n)), loss: Float32Array.from(all.subarray(n, 2 * n)) };
 }
 
 /** One Square run on validated rows (all classified correctly); returns the best points found. */
@@ -109,44 +130,57 @@ function squareRun(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, bounds
   const stripes = new Float32Array(n * w * c);
   for (let i = 0; i < stripes.length; i++) stripes[i] = eps * sign();
   let best = tf.tidy(() => tf.clipByValue(tf.add(x, tf.tensor4d(stripes, [n, 1, w, c])), lo, hi) as tf.Tensor4D);
-  const { margin, loss } = marginAndLoss(model, best, labels, cfg.loss);
-  for (let iteration = 0; iteration < cfg.queries; iteration++) {
-    const active = indicesWhere(Array.from(margin, (m) => (m > 0 ? 1 : 0)));
-    if (active.length === 0) break;
-    const p = squareFraction(iteration, cfg.pInit, cfg.queries, cfg.rescaleSchedule);
-    const s = Math.min(squareSide(p, h, w), h, w);
-    // The reference draws the corner from [0, side - s) (and 0 when the square fills the side).
-    const top = Math.floor(random() * (h - s));
-    const left = Math.floor(random() * (w - s));
-    const signs = Array.from({ length: c }, () => 2 * eps * sign());
-    const window = new Float32Array(h * w * c);
-    for (let i = top; i < top + s; i++) for (let j = left; j < left + s; j++) for (let k = 0; k < c; k++) window[(i * w + j) * c + k] = signs[k]!;
-    const xCurr = takeRows(x, active);
-    const yCurr = takeRows(labels, active);
-    const candidate = tf.tidy(() => {
-      const bestCurr = tf.gather(best, tf.tensor1d(active, 'int32'));
-      const moved = tf.add(bestCurr, tf.tensor4d(window, [1, h, w, c]));
-      return tf.clipByValue(tf.minimum(tf.maximum(moved, tf.sub(xCurr, eps)), tf.add(xCurr, eps)), lo, hi) as tf.Tensor4D;
-    });
-    const next = marginAndLoss(model, candidate, yCurr, cfg.loss);
-    const accept = new Uint8Array(active.length);
-    active.forEach((row, k) => {
-      const improved = next.loss[k]! < loss[row]!;
-      if (improved) loss[row] = next.loss[k]!;
-      if (improved || next.margin[k]! <= 0) {
-        accept[k] = 1;
-        margin[row] = next.margin[k]!;
+  try {
+    const { margin, loss } = marginAndLoss(model, best, labels, cfg.loss);
+    for (let iteration = 0; iteration < cfg.queries; iteration++) {
+      const active = indicesWhere(Array.from(margin, (m) => (m > 0 ? 1 : 0)));
+      if (active.length === 0) break;
+      const p = squareFraction(iteration, cfg.pInit, cfg.queries, cfg.rescaleSchedule);
+      const s = Math.min(squareSide(p, h, w), h, w);
+      // The reference draws the corner from [0, side - s) (and 0 when the square fills the side).
+      const top = Math.floor(random() * (h - s));
+      const left = Math.floor(random() * (w - s));
+      const signs = Array.from({ length: c }, () => 2 * eps * sign());
+      const window = new Float32Array(h * w * c);
+      for (let i = top; i < top + s; i++) for (let j = left; j < left + s; j++) for (let k = 0; k < c; k++) window[(i * w + j) * c + k] = signs[k]!;
+      const yCurr = takeRows(labels, active);
+      const candidate = tf.tidy(() => {
+        const xCurr = takeRows(x, active);
+        const bestCurr = tf.gather(best, tf.tensor1d(active, 'int32'));
+        const moved = tf.add(bestCurr, tf.tensor4d(window, [1, h, w, c]));
+        return tf.clipByValue(tf.minimum(tf.maximum(moved, tf.sub(xCurr, eps)), tf.add(xCurr, eps)), lo, hi) as tf.Tensor4D;
+      });
+      try {
+        let next: ReturnType<typeof marginAndLoss>;
+        try {
+          next = marginAndLoss(model, candidate, yCurr, cfg.loss);
+        } catch (e) {
+          throw e instanceof NonFiniteLogitsError ? e.remap('square', active, n) : e;
+        }
+        const accept = new Uint8Array(active.length);
+        active.forEach((row, k) => {
+          const improved = next.loss[k]! < loss[row]!;
+          if (improved) loss[row] = next.loss[k]!;
+          if (improved || next.margin[k]! <= 0) {
+            accept[k] = 1;
+            margin[row] = next.margin[k]!;
+          }
+        });
+        if (accept.some(Boolean)) {
+          const merged = putRows(best, active, candidate, accept);
+          best.dispose();
+          best = merged;
+        }
+      } finally {
+        tf.dispose([yCurr, candidate]);
       }
-    });
-    if (accept.some(Boolean)) {
-      const merged = putRows(best, active, candidate, accept);
-      best.dispose();
-      best = merged;
+      progress();
     }
-    tf.dispose([xCurr, yCurr, candidate]);
-    progress();
+    return best;
+  } catch (e) {
+    best.dispose();
+    throw e;
   }
-  return best;
 }
 
 /**
@@ -169,17 +203,16 @@ export function square(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, options:
   const p = prepare(model, x, y, options.bounds);
   try {
     const predict = (t: tf.Tensor4D) => logitsOf(model, t);
-    const state = { adv: tf.clone(p.x), robust: correctRows(predict, p.x, p.labels) };
     const total = cfg.restarts * cfg.queries;
-    for (let r = 0; r < cfg.restarts; r++) {
-      let done = r * cfg.queries;
-      attackRows(state, p.x, p.labels, indicesWhere(state.robust), (xs, ys) => {
-        const examples = squareRun(model, xs, ys, p.bounds, cfg, deriveSeed(cfg.seed, r), () => cfg.onStep?.(++done, total));
-        return { examples, fooled: correctRows(predict, examples, ys).map((ok) => 1 - ok) };
-      });
-      cfg.onStep?.((r + 1) * cfg.queries, total);
-    }
-    return state.adv;
+    return runCascade(predict, p.x, p.labels, 'square', (state) => {
+      for (let r = 0; r < cfg.restarts; r++) {
+        let done = r * cfg.queries;
+        attackRows(state, p.x, p.labels, indicesWhere(state.robust), (xs, ys) => {
+          return { examples: squareRun(model, xs, ys, p.bounds, cfg, deriveSeed(cfg.seed, r), () => cfg.onStep?.(++done, total)) };
+        }, { predict, where: 'square' });
+        cfg.onStep?.((r + 1) * cfg.queries, total);
+      }
+    });
   } finally {
     p.labels.dispose();
   }
@@ -193,6 +226,7 @@ export type SquareAttackOptions = Omit<SquareOptions, 'eps'> & {
 
 /** Square as an {@link Attack} value (fixed-epsilon, untargeted, Linf), e.g. for {@link robustAccuracy}. */
 export function squareAttack(options: SquareAttackOptions = {}): Attack {
-  resolve({ ...options, eps: 0 }, 'squareAttack');
-  return untargetedAttack(options.name ?? 'Square', 'linf', options.bounds, (model, x, labels, eps) => square(model, x, labels, { ...options, eps }));
+  const { name, rest } = factoryOptions(options, SQUARE_OPTION_KEYS, 'squareAttack');
+  resolve({ ...rest, eps: 0 }, 'squareAttack');
+  return untargetedAttack(name ?? 'Square', 'linf', options.bounds, (model, x, labels, eps) => square(model, x, labels, { ...rest, eps }));
 }

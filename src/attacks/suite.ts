@@ -2,6 +2,7 @@ import type { Attack } from './attack.js';
 import { deepfoolAttack } from './deepfool.js';
 import { fgsmAttack } from './fgsm.js';
 import { pgdAttack } from './pgd.js';
+import { checkOptionKeys, optionKeys } from './validate.js';
 
 /** Options of {@link paperAttacks}. */
 export interface PaperAttacksOptions {
@@ -16,6 +17,7 @@ export interface PaperAttacksOptions {
  * `eps = 8 / 255`.
  */
 export function paperAttacks(options: PaperAttacksOptions = {}): Attack[] {
+  checkOptionKeys(options ?? {}, optionKeys<PaperAttacksOptions>({ seed: true }), 'paperAttacks');
   const seed = (offset: number) => (options.seed === undefined ? undefined : options.seed + offset);
   return [
     fgsmAttack(),

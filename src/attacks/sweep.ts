@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { isAdversarial, prepare, type Attack } from './attack.js';
+import { NonFiniteLogitsError } from './finite.js';
 import type { ModelLike } from './model.js';
 import { projectToBall } from './norms.js';
 import { checkNumber, type LabelsLike } from './validate.js';
@@ -20,7 +21,8 @@ export interface SweepResult {
  * Runs `attack` for several budgets at once, foolbox-style: a fixed-epsilon attack (FGSM, PGD) runs
  * once per epsilon; a minimization attack (DeepFool) runs once and its result is clipped to each
  * epsilon's ball. Returns one {@link SweepResult} per epsilon, in order; the caller owns (and disposes)
- * every tensor in them.
+ * every tensor in them. Non-finite logits (of the attack's iterates or of the clipped examples) throw a
+ * {@link NonFiniteLogitsError}.
  *
  * @example
  * const results = attackSweep(model, pgdAttack({ steps: 20, relStepSize: 0.25 }), x, y, [2 / 255, 8 / 255]);
@@ -32,12 +34,20 @@ export function attackSweep(model: ModelLike, attack: Attack, x: tf.Tensor4D, y:
   const p = prepare(model, x, y, attack.bounds);
   const [lo, hi] = p.bounds;
   const results: SweepResult[] = [];
-  const shared = attack.kind === 'minimization' ? attack.run(model, x, p.labels, 0) : undefined;
+  let shared: tf.Tensor4D | undefined;
   try {
+    shared = attack.kind === 'minimization' ? attack.run(model, x, p.labels, 0) : undefined;
     for (const eps of epsilons) {
       const raw = shared ? tf.clone(shared) : attack.run(model, x, p.labels, eps);
       const clipped = tf.tidy(() => tf.clipByValue(projectToBall(raw, x, eps, attack.norm), lo, hi) as tf.Tensor4D);
-      results.push({ eps, raw, clipped, success: isAdversarial(model, clipped, p.labels, attack.targeted) });
+      let success: tf.Tensor1D;
+      try {
+        success = isAdversarial(model, clipped, p.labels, attack.targeted);
+      } catch (e) {
+        tf.dispose([raw, clipped]);
+        throw e instanceof NonFiniteLogitsError ? e.restate('attackSweep', ` under ${attack.name} at eps ${eps}`) : e;
+      }
+      results.push({ eps, raw, clipped, success });
     }
   } catch (e) {
     results.forEach((r) => tf.dispose([r.raw, r.clipped, r.success]));

@@ -15,9 +15,46 @@ export function checkBounds(bounds: Bounds | undefined): [number, number] {
   return [b[0], b[1]];
 }
 
+/** Throws when `t` has been disposed (tfjs would fail later with "reading 'backend'"). */
+export function checkNotDisposed(t: tf.Tensor, name: string): void {
+  if (t.isDisposed) throw new TypeError(`${name}: the tensor has been disposed; pass a live tensor (dispose it only after the call)`);
+}
+
+/**
+ * The keys of an options type, as a list checked at compile time: `keys` must name every key of `T`
+ * and nothing else, so the list cannot drift from the interface.
+ */
+export function optionKeys<T extends object>(keys: { [K in keyof Required<T>]: true }): readonly string[] {
+  return Object.keys(keys);
+}
+
+/**
+ * The options of an attack's factory (`pgdAttack`, ...) checked against the attack's keys without
+ * `eps` (and any of `omit`), plus `name`; returns the display name apart from the attack's options.
+ */
+export function factoryOptions<T extends { name?: string }>(options: T, keys: readonly string[], where: string, omit: readonly string[] = []): { name: string | undefined; rest: Omit<T, 'name'> } {
+  if (!options || typeof options !== 'object') throw new TypeError(`${where}: options must be an object`);
+  checkOptionKeys(options, [...keys.filter((k) => k !== 'eps' && !omit.includes(k)), 'name'], where);
+  const { name, ...rest } = options;
+  return { name, rest };
+}
+
+/**
+ * Rejects option keys outside `accepted` (typos such as `epsilon` for `eps` would otherwise fall back
+ * to the defaults without a word). `where` names the function, e.g. `'pgd'`.
+ */
+export function checkOptionKeys(options: object, accepted: readonly string[], where: string): void {
+  for (const key of Object.keys(options)) {
+    if (!accepted.includes(key)) {
+      throw new RangeError(`${where}: unknown option '${key}'; accepted options: ${accepted.join(', ')}`);
+    }
+  }
+}
+
 /** Checks `x` is a rank-4 float tensor without NaN inside `bounds` (one small synchronous read). */
 export function checkImages(x: tf.Tensor, bounds: readonly [number, number], name = 'x'): asserts x is tf.Tensor4D {
   if (!(x instanceof tf.Tensor)) throw new TypeError(`${name}: expected a tf.Tensor4D of NHWC images`);
+  checkNotDisposed(x, name);
   if (x.rank !== 4) throw new RangeError(`${name}: expected a rank-4 NHWC batch, got shape [${x.shape}]`);
   if (x.dtype !== 'float32') throw new RangeError(`${name}: expected dtype float32, got ${x.dtype}`);
   if (x.shape[0] === 0) throw new RangeError(`${name}: the batch is empty`);
@@ -32,6 +69,7 @@ export function checkImages(x: tf.Tensor, bounds: readonly [number, number], nam
 export function toLabels(y: LabelsLike, n: number, numClasses: number, name = 'y'): tf.Tensor1D {
   let values: ArrayLike<number>;
   if (y instanceof tf.Tensor) {
+    checkNotDisposed(y, name);
     if (y.rank !== 1) throw new RangeError(`${name}: expected a rank-1 tensor of class indices, got shape [${y.shape}]`);
     values = y.dataSync();
   } else if (Array.isArray(y) || y instanceof Int32Array) {
