@@ -5,6 +5,7 @@ import { autoAttackAttack } from '../attacks/autoattack.js';
 import { deepfoolAttack } from '../attacks/deepfool.js';
 import { fabTargetedAttack } from '../attacks/fab.js';
 import { fgsmAttack } from '../attacks/fgsm.js';
+import { NonFiniteLogitsError } from '../attacks/finite.js';
 import { pgdAttack } from '../attacks/pgd.js';
 import { robustAccuracy, type RobustAccuracyResult } from '../attacks/robust-accuracy.js';
 import { squareAttack } from '../attacks/square.js';
@@ -80,9 +81,16 @@ export async function evalCommand(o: EvalCommandOptions): Promise<void> {
     const bar = await progressBar(`eps ${eps.toFixed(5)}`, count);
     let imagesDone = 0;
     note = (text) => bar.update(imagesDone, text);
-    const r = robustAccuracy(model, test, attacks, { eps, batchSize, onProgress: (done) => bar.update((imagesDone = done)) });
-    bar.stop();
-    note = undefined;
+    let r: RobustAccuracyResult;
+    try {
+      r = robustAccuracy(model, test, attacks, { eps, batchSize, onProgress: (done) => bar.update((imagesDone = done)) });
+    } catch (e) {
+      // A diverged model: one line naming the model, the batch and the attack (no numbers are written).
+      throw e instanceof NonFiniteLogitsError ? e.restate(`--model '${o.model}'`, `${e.detail} at eps ${eps.toFixed(5)}`) : e;
+    } finally {
+      bar.stop();
+      note = undefined;
+    }
     results.push({ eps, ...r });
     await run.log(`eps ${eps}: clean ${(100 * r.clean).toFixed(2)}%, ${attacks.map((a) => `${a.name} ${(100 * r.perAttack[a.name]!).toFixed(2)}%`).join(', ')}, worst case ${(100 * r.worstCase).toFixed(2)}%`);
   }

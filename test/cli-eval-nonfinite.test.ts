@@ -1,0 +1,57 @@
+// `rmc-robust eval` on a model whose weights are NaN (as a diverged training run leaves them) stops with
+// one line naming the model, the batch and the cause; it printed clean = FGSM = PGD-10 = the share of
+// label 0. Runs the built CLI (dist/esm/cli/main.js, built by `npm test`'s pretest).
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileSystem, resnet18 } from '../src/index.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const cli = join(root, 'dist', 'esm', 'cli', 'main.js');
+const work = mkdtempSync(join(tmpdir(), 'rmc-eval-nan-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function run(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args], { cwd: work, env: { ...process.env, OMP_NUM_THREADS: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+beforeAll(async () => {
+  const finite = resnet18({ width: 0.0625, seed: 0, name: 'tiny' });
+  await finite.save(fileSystem(join(work, 'finite')));
+  finite.setWeights(finite.getWeights().map((w) => tf.fill(w.shape, NaN)));
+  await finite.save(fileSystem(join(work, 'diverged')));
+  finite.dispose();
+});
+
+describe('rmc-robust eval on a model with NaN weights', () => {
+  const args = (model: string, out: string) => ['eval', '--model', join(work, model), '--test', '8', '--batch-size', '4', '--attacks', 'fgsm,pgd-10', '--out', join(work, out)];
+
+  it('exits non-zero with one line naming the model and the batch, no stack trace, no results', async () => {
+    const r = await run(...args('diverged', 'eval-diverged'));
+    const all = `${r.stdout}\n${r.stderr}`;
+    expect(r.code, all).toBe(1);
+    const errors = all.split('\n').filter((line) => line.includes('rmc-robust:'));
+    expect(errors).toEqual([
+      `rmc-robust: --model '${join(work, 'diverged')}': the model produced non-finite logits (NaN) for 4 of 4 images in batch 0 (images 0-3), clean at eps 0.03137; the weights may have diverged`,
+    ]);
+    expect(all).not.toMatch(/^\s+at /m);
+    expect(existsSync(join(work, 'eval-diverged', 'results.json'))).toBe(false);
+  });
+
+  it('the same model with its finite weights evaluates', async () => {
+    const r = await run(...args('finite', 'eval-finite'));
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(existsSync(join(work, 'eval-finite', 'results.json'))).toBe(true);
+  });
+});
