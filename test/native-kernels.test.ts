@@ -24,8 +24,10 @@ describe('kernel pack', () => {
   const reductions = ['Sum', 'Mean'];
 
   it('reports honestly who computes each kernel', () => {
-    const expected = native ? 'native' : 'js';
+    // Without the addon the convolutions run on the WebAssembly SIMD matrix product (RMC_WASM_SIMD=0: tfjs's own).
+    const expected = native ? 'native' : process.env['RMC_WASM_SIMD'] === '0' ? 'js' : 'wasm-simd';
     expect(convs.map((k) => info.kernels[k])).toEqual(Array(4).fill(expected));
+    expect(info.wasmSimd).toEqual(native ? null : process.env['RMC_WASM_SIMD'] === '0' ? { available: false, reason: 'disabled by RMC_WASM_SIMD=0' } : { available: true });
     // With the addon, large element-wise ops run in its threaded loops, small ones in the JS loops.
     expect(elementwise.map((k) => info.kernels[k])).toEqual(Array(6).fill(native ? 'native' : 'fast-js'));
     expect(reductions.map((k) => info.kernels[k])).toEqual(['fast-js', 'fast-js']);
@@ -56,7 +58,7 @@ describe('kernel pack', () => {
     disableFastKernels();
     expect(Object.values(backendInfo().kernels)).toEqual(Array(14).fill('js'));
     const enabled = enableFastKernels();
-    expect(enabled.length).toBe(native ? 13 : 9);
+    expect(enabled.length).toBe(native || process.env['RMC_WASM_SIMD'] !== '0' ? 13 : 9);
     expect(backendInfo().kernels).toEqual(info.kernels);
   });
 
