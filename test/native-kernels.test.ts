@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { convShapes } from './helpers/conv-shapes.js';
 import { backendInfo, disableFastKernels, enableFastKernels, TorchSGD } from '../src/index.js';
 
 const info = backendInfo();
@@ -183,18 +184,7 @@ describe('kernel pack', () => {
     tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]! / Math.max(1e-6, tf.max(tf.abs(b)).dataSync()[0]!));
 
   it('native and JS agree within 1e-4 relative (forward, input gradient, filter gradient, fused bias + ReLU)', () => {
-    const shapes = fc.record({
-      batch: fc.integer({ min: 1, max: 3 }),
-      height: fc.integer({ min: 3, max: 17 }),
-      width: fc.integer({ min: 3, max: 17 }),
-      inChannels: fc.integer({ min: 1, max: 20 }),
-      outChannels: fc.integer({ min: 1, max: 20 }),
-      kernel: fc.constantFrom(1, 2, 3, 5),
-      stride: fc.constantFrom(1, 2),
-      pad: fc.constantFrom<'same' | 'valid' | 'explicit'>('same', 'valid', 'explicit'),
-      fused: fc.boolean(),
-      seed: fc.integer({ min: 0, max: 10_000 }),
-    });
+    const shapes = convShapes();
     fc.assert(
       fc.property(shapes, (s) => {
         if (s.kernel > Math.min(s.height, s.width) && s.pad === 'valid') return;

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { convShapes } from './helpers/conv-shapes.js';
 import { convKernels } from '../src/backend/conv-kernels.js';
 import { loadWasmSimdConv } from '../src/backend/wasm-simd-conv.js';
 import { disableFastKernels, enableFastKernels } from '../src/index.js';
@@ -87,18 +88,7 @@ describe('WebAssembly SIMD convolutions', () => {
   });
 
   it('agree with the stock kernels within 1e-4 relative on random shapes', () => {
-    const shapes = fc.record({
-      batch: fc.integer({ min: 1, max: 3 }),
-      height: fc.integer({ min: 3, max: 17 }),
-      width: fc.integer({ min: 3, max: 17 }),
-      inChannels: fc.integer({ min: 1, max: 20 }),
-      outChannels: fc.integer({ min: 1, max: 20 }),
-      kernel: fc.constantFrom(1, 2, 3, 5),
-      stride: fc.constantFrom(1, 2),
-      dilation: fc.constantFrom(1, 1, 2),
-      pad: fc.constantFrom<'same' | 'valid' | 'explicit'>('same', 'valid', 'explicit'),
-      seed: fc.integer({ min: 0, max: 10_000 }),
-    });
+    const shapes = convShapes(true);
     fc.assert(
       fc.property(shapes, (s) => {
         const span = (s.kernel - 1) * s.dilation + 1;

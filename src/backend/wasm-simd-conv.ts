@@ -48,6 +48,8 @@ interface Geometry {
   filterHeight: number; filterWidth: number; outChannels: number; outHeight: number; outWidth: number;
   strideHeight: number; strideWidth: number; dilationHeight: number; dilationWidth: number;
   padTop: number; padLeft: number; relu: boolean; hasBias: boolean;
+  /** Filter positions (`filterHeight * filterWidth`), patch length `K` (positions x inChannels), output pixels `P`. */
+  positions: number; K: number; P: number;
 }
 
 function readGeometry(g: Int32Array): Geometry {
@@ -56,6 +58,7 @@ function readGeometry(g: Int32Array): Geometry {
     filterHeight: g[4]!, filterWidth: g[5]!, outChannels: g[6]!, outHeight: g[7]!, outWidth: g[8]!,
     strideHeight: g[9]!, strideWidth: g[10]!, dilationHeight: g[11]!, dilationWidth: g[12]!,
     padTop: g[13]!, padLeft: g[14]!, relu: g[17] === 1, hasBias: g[18] === 1,
+    positions: g[4]! * g[5]!, K: g[4]! * g[5]! * g[3]!, P: g[0]! * g[7]! * g[8]!,
   };
 }
 
@@ -66,64 +69,71 @@ function blockRows(rowFloats: number, total: number): number {
 }
 
 /**
- * Copies the patches of output pixels `first .. first + count - 1` (flattened over batch, rows and
- * columns) into `dest` from `destOffset`: row-major `[count x K]` when `transposed` is false, `[K x
- * count]` when true. Positions in the padding are zeros.
+ * For output pixels `first .. first + count - 1` (flattened over batch, rows and columns), the offset
+ * in the input of each filter position's `inChannels` values, or -1 where it falls in the padding:
+ * `offsets[p * filterHeight * filterWidth + kh * filterWidth + kw]`.
  */
-function gatherPatches(g: Geometry, x: Float32Array, first: number, count: number, dest: Float32Array, destOffset: number, transposed: boolean): void {
-  const { inHeight, inWidth, inChannels: C, filterHeight, filterWidth, outHeight, outWidth } = g;
-  const K = filterHeight * filterWidth * C;
+function patchOffsets(g: Geometry, first: number, count: number, offsets: Int32Array): void {
+  const { inHeight, inWidth, inChannels, filterHeight, filterWidth, outHeight, outWidth } = g;
   const pixelsPerImage = outHeight * outWidth;
+  let at = 0;
   for (let p = 0; p < count; p++) {
     const pixel = first + p;
     const n = Math.floor(pixel / pixelsPerImage);
     const rest = pixel - n * pixelsPerImage;
     const oh = Math.floor(rest / outWidth);
     const ow = rest - oh * outWidth;
-    const imageOffset = n * inHeight * inWidth * C;
-    let k = 0;
     for (let kh = 0; kh < filterHeight; kh++) {
       const ih = oh * g.strideHeight - g.padTop + kh * g.dilationHeight;
-      for (let kw = 0; kw < filterWidth; kw++, k += C) {
+      for (let kw = 0; kw < filterWidth; kw++) {
         const iw = ow * g.strideWidth - g.padLeft + kw * g.dilationWidth;
         const inside = ih >= 0 && ih < inHeight && iw >= 0 && iw < inWidth;
-        const src = imageOffset + (ih * inWidth + iw) * C;
-        if (!transposed) {
-          const at = destOffset + p * K + k;
-          if (!inside) dest.fill(0, at, at + C);
-          else if (C >= 16) dest.set(x.subarray(src, src + C), at);
-          else for (let c = 0; c < C; c++) dest[at + c] = x[src + c]!;
-        } else {
-          let at = destOffset + k * count + p;
-          if (!inside) for (let c = 0; c < C; c++, at += count) dest[at] = 0;
-          else for (let c = 0; c < C; c++, at += count) dest[at] = x[src + c]!;
-        }
+        offsets[at++] = inside ? ((n * inHeight + ih) * inWidth + iw) * inChannels : -1;
       }
     }
   }
 }
 
-/** Adds each patch row of `cols` (`[count x ldc]`, the first K columns) back to the input pixels it was gathered from. */
-function scatterPatches(g: Geometry, cols: Float32Array, colsOffset: number, ldc: number, first: number, count: number, dx: Float32Array): void {
-  const { inHeight, inWidth, inChannels: C, filterHeight, filterWidth, outHeight, outWidth } = g;
-  const pixelsPerImage = outHeight * outWidth;
+/**
+ * Copies `count` pixels' patches (their {@link patchOffsets}) into `dest` from `destOffset`: row-major
+ * `[count x K]`, or `[K x count]` when `transposed`. Positions in the padding are zeros.
+ */
+function gatherPatches(C: number, positions: number, offsets: Int32Array, x: Float32Array, count: number, dest: Float32Array, destOffset: number, transposed: boolean): void {
+  const K = positions * C;
   for (let p = 0; p < count; p++) {
-    const pixel = first + p;
-    const n = Math.floor(pixel / pixelsPerImage);
-    const rest = pixel - n * pixelsPerImage;
-    const oh = Math.floor(rest / outWidth);
-    const ow = rest - oh * outWidth;
-    const imageOffset = n * inHeight * inWidth * C;
-    let k = colsOffset + p * ldc;
-    for (let kh = 0; kh < filterHeight; kh++) {
-      const ih = oh * g.strideHeight - g.padTop + kh * g.dilationHeight;
-      for (let kw = 0; kw < filterWidth; kw++, k += C) {
-        const iw = ow * g.strideWidth - g.padLeft + kw * g.dilationWidth;
-        if (ih < 0 || ih >= inHeight || iw < 0 || iw >= inWidth) continue;
-        const dst = imageOffset + (ih * inWidth + iw) * C;
-        for (let c = 0; c < C; c++) dx[dst + c]! += cols[k + c]!;
+    for (let q = 0, k = 0; q < positions; q++, k += C) {
+      const src = offsets[p * positions + q]!;
+      if (!transposed) {
+        const at = destOffset + p * K + k;
+        if (src < 0) dest.fill(0, at, at + C);
+        else if (C >= 16) dest.set(x.subarray(src, src + C), at);
+        else for (let c = 0; c < C; c++) dest[at + c] = x[src + c]!;
+      } else {
+        let at = destOffset + k * count + p;
+        if (src < 0) for (let c = 0; c < C; c++, at += count) dest[at] = 0;
+        else for (let c = 0; c < C; c++, at += count) dest[at] = x[src + c]!;
       }
     }
+  }
+}
+
+/** Adds each patch row of `cols` (`[count x ldc]`, the first K columns) back to the input values it was gathered from. */
+function scatterPatches(C: number, positions: number, offsets: Int32Array, cols: Float32Array, colsOffset: number, ldc: number, count: number, dx: Float32Array): void {
+  for (let p = 0; p < count; p++) {
+    for (let q = 0, k = colsOffset + p * ldc; q < positions; q++, k += C) {
+      const dst = offsets[p * positions + q]!;
+      if (dst < 0) continue;
+      for (let c = 0; c < C; c++) dx[dst + c]! += cols[k + c]!;
+    }
+  }
+}
+
+/** Copies `rows` rows of `cols` values from `src` (contiguous) to `dest` rows of stride `ld >= cols`, zeroing each row's tail. */
+function copyRowsPadded(src: Float32Array, srcOffset: number, rows: number, cols: number, dest: Float32Array, destOffset: number, ld: number): void {
+  for (let r = 0; r < rows; r++) {
+    const at = destOffset + r * ld;
+    dest.set(src.subarray(srcOffset + r * cols, srcOffset + (r + 1) * cols), at);
+    if (ld > cols) dest.fill(0, at + cols, at + ld);
   }
 }
 
@@ -150,24 +160,21 @@ function engineOn(exports: GemmExports): ConvEngine {
   return {
     conv2dForward(geometry, x, filter, bias, out) {
       const g = readGeometry(geometry);
-      const O = g.outChannels;
-      const K = g.filterHeight * g.filterWidth * g.inChannels;
+      const { outChannels: O, K, P, positions } = g;
       const Op = roundUp8(O);
-      const P = g.batch * g.outHeight * g.outWidth;
       if (P === 0) return;
       const rows = blockRows(K + Op, P);
+      const offsets = new Int32Array(rows * positions);
       // memory: W [K x Op], patches [rows x K], product [rows x Op]
       const wAt = 0;
       const aAt = wAt + K * Op;
       const cAt = aAt + rows * K;
       const mem = workspace.floats(cAt + rows * Op);
-      for (let k = 0; k < K; k++) {
-        mem.set(filter.subarray(k * O, k * O + O), wAt + k * Op);
-        if (Op > O) mem.fill(0, wAt + k * Op + O, wAt + (k + 1) * Op);
-      }
+      copyRowsPadded(filter, 0, K, O, mem, wAt, Op);
       for (let first = 0; first < P; first += rows) {
         const count = Math.min(rows, P - first);
-        gatherPatches(g, x, first, count, mem, aAt, false);
+        patchOffsets(g, first, count, offsets);
+        gatherPatches(g.inChannels, positions, offsets, x, count, mem, aAt, false);
         gemm(count, Op, K, aAt * 4, K, wAt * 4, Op, cAt * 4, Op, 0);
         for (let p = 0; p < count; p++) {
           const src = cAt + p * Op;
@@ -187,13 +194,12 @@ function engineOn(exports: GemmExports): ConvEngine {
 
     conv2dBackwardData(geometry, dy, filter, dx) {
       const g = readGeometry(geometry);
-      const O = g.outChannels;
-      const K = g.filterHeight * g.filterWidth * g.inChannels;
+      const { outChannels: O, K, P, positions } = g;
       const Kp = roundUp8(K);
-      const P = g.batch * g.outHeight * g.outWidth;
       dx.fill(0);
       if (P === 0 || K === 0) return;
       const rows = blockRows(O + Kp, P);
+      const offsets = new Int32Array(rows * positions);
       // memory: W^T [O x Kp], dy rows [rows x O], patch rows [rows x Kp]
       const wAt = 0;
       const aAt = wAt + O * Kp;
@@ -208,21 +214,21 @@ function engineOn(exports: GemmExports): ConvEngine {
         const count = Math.min(rows, P - first);
         mem.set(dy.subarray(first * O, (first + count) * O), aAt);
         gemm(count, Kp, O, aAt * 4, O, wAt * 4, Kp, cAt * 4, Kp, 0);
-        scatterPatches(g, mem, cAt, Kp, first, count, dx);
+        patchOffsets(g, first, count, offsets);
+        scatterPatches(g.inChannels, positions, offsets, mem, cAt, Kp, count, dx);
       }
     },
 
     conv2dBackwardFilter(geometry, x, dy, dw) {
       const g = readGeometry(geometry);
-      const O = g.outChannels;
-      const K = g.filterHeight * g.filterWidth * g.inChannels;
+      const { outChannels: O, K, P, positions } = g;
       const Op = roundUp8(O);
-      const P = g.batch * g.outHeight * g.outWidth;
       if (P === 0) {
         dw.fill(0);
         return;
       }
       const rows = blockRows(K + Op, P);
+      const offsets = new Int32Array(rows * positions);
       // memory: dW [K x Op] (accumulated over blocks), patches^T [K x rows], dy rows [rows x Op]
       const cAt = 0;
       const aAt = cAt + K * Op;
@@ -230,12 +236,9 @@ function engineOn(exports: GemmExports): ConvEngine {
       const mem = workspace.floats(bAt + rows * Op);
       for (let first = 0; first < P; first += rows) {
         const count = Math.min(rows, P - first);
-        gatherPatches(g, x, first, count, mem, aAt, true);
-        for (let p = 0; p < count; p++) {
-          const dst = bAt + p * Op;
-          mem.set(dy.subarray((first + p) * O, (first + p + 1) * O), dst);
-          if (Op > O) mem.fill(0, dst + O, dst + Op);
-        }
+        patchOffsets(g, first, count, offsets);
+        gatherPatches(g.inChannels, positions, offsets, x, count, mem, aAt, true);
+        copyRowsPadded(dy, first * O, count, O, mem, bAt, Op);
         gemm(K, Op, count, aAt * 4, count, bAt * 4, Op, cAt * 4, Op, first === 0 ? 0 : 1);
       }
       for (let k = 0; k < K; k++) dw.set(mem.subarray(cAt + k * Op, cAt + k * Op + O), k * O);
