@@ -90,7 +90,18 @@ export interface BackendInfo {
    * (no SIMD in this runtime, a Content Security Policy without 'wasm-unsafe-eval', `RMC_WASM_SIMD=0`);
    * null when they were not needed (the addon is loaded) or the pack is not enabled.
    */
-  wasmSimd: { available: true } | { available: false; reason: string } | null;
+  wasmSimd:
+    | {
+        /** The convolutions run on the WebAssembly SIMD matrix product. */
+        available: true;
+      }
+    | {
+        /** tfjs-backend-cpu's own convolutions run. */
+        available: false;
+        /** Why, e.g. `'disabled by RMC_WASM_SIMD=0'` or `'this runtime has no WebAssembly SIMD'`. */
+        reason: string;
+      }
+    | null;
 }
 
 function install(name: string, kernelFunc: KernelFunc, source: KernelSource): void {
