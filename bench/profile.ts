@@ -6,8 +6,8 @@ await tf.setBackend('cpu');
 const strides = process.argv[2] ?? '1-2-2-2';
 console.log(JSON.stringify(backendInfo().kernels));
 const m = resnet18({ strides });
-const xb = tf.randomUniform([32, 32, 32, 3]);
-const y = tf.oneHot(tf.zeros([32], 'int32'), 10);
+const xb = tf.randomUniform([Number(process.env.BATCH ?? 32), 32, 32, 3]);
+const y = tf.oneHot(tf.zeros([Number(process.env.BATCH ?? 32)], "int32"), 10);
 const pgdStep = () => tf.tidy(() => { tf.grad((xx: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, m.apply(xx, { training: false }) as tf.Tensor))(xb).dataSync(); });
 const trainStep = () => tf.tidy(() => { const { value } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, m.apply(xb, { training: true }) as tf.Tensor) as tf.Scalar); value.dataSync(); });
 for (let i = 0; i < 3; i++) { pgdStep(); trainStep(); }

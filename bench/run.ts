@@ -6,7 +6,9 @@
  * gradient steps.
  *
  * Then the PGD step of 1-2-2-2 on each way the kernels can run: the prebuilt and the source-built native
- * kernels, the JS kernels (RMC_NATIVE=0: macOS, Windows, the browser's cpu backend), and the native
+ * kernels, the JS route (RMC_NATIVE=0: macOS, Windows, the browser's cpu backend; its convolutions on
+ * WebAssembly SIMD, quiet and beside a busy process), tfjs-backend-cpu's own convolutions
+ * (RMC_WASM_SIMD=0), and the native
  * kernels with a second CPU-bound process beside them (a shared machine): with the package's short
  * spin (GOMP_SPINCOUNT=3000), libgomp's own (300000), a passive wait and one thread, each as a ratio to
  * the quiet native run.
@@ -116,7 +118,9 @@ if (routes) {
     ['native, default route, quiet', () => ours('pgd', '1-2-2-2')],
     ['prebuilt (x86-64-v2 addon, shipped oneDNN)', () => ours('pgd', '1-2-2-2', repeats, { RMC_NATIVE: 'prebuilt' })],
     ['source build (-march=native, system oneDNN)', () => ours('pgd', '1-2-2-2', repeats, { RMC_NATIVE: 'source' })],
-    ['JS kernels (RMC_NATIVE=0)', () => ours('pgd', '1-2-2-2', Math.min(repeats, 2), { RMC_NATIVE: '0' }, 1)],
+    ['JS route: WebAssembly SIMD convolutions (RMC_NATIVE=0)', () => ours('pgd', '1-2-2-2', repeats, { RMC_NATIVE: '0' }, 1)],
+    ['JS route, a busy process beside it', () => besideBusyProcess(() => ours('pgd', '1-2-2-2', repeats, { RMC_NATIVE: '0' }, 1))],
+    ['stock tfjs-backend-cpu convolutions (RMC_NATIVE=0 RMC_WASM_SIMD=0)', () => ours('pgd', '1-2-2-2', Math.min(repeats, 2), { RMC_NATIVE: '0', RMC_WASM_SIMD: '0' }, 1)],
     ['native, a busy process beside it', () => besideBusyProcess(() => ours('pgd', '1-2-2-2'))],
     ['native, busy process, libgomp\'s own spin (GOMP_SPINCOUNT=300000)', () => besideBusyProcess(() => ours('pgd', '1-2-2-2', repeats, { GOMP_SPINCOUNT: '300000' }))],
     ['native, busy process, OMP_WAIT_POLICY=passive', () => besideBusyProcess(() => ours('pgd', '1-2-2-2', repeats, { OMP_WAIT_POLICY: 'passive' }))],

@@ -11,13 +11,13 @@ describe('the missing-native-kernels message', () => {
     const stock = tf.getKernel('Conv2D', 'cpu')!;
     enableFastKernels();
     const messages: string[] = [];
-    const conv = warnOnceConv2D(() => stock.kernelFunc, 'source: not built; prebuilt: needs glibc 2.34 or later (this system has 2.31)', (m) => messages.push(m));
+    const conv = warnOnceConv2D(() => stock.kernelFunc, 'source: not built; prebuilt: needs glibc 2.34 or later (this system has 2.31)', false, (m) => messages.push(m));
     const backend = tf.backend();
     const run = (x: tf.Tensor4D, filter: tf.Tensor4D) => {
       const args = { inputs: { x, filter }, backend, attrs: { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1] } } as unknown as Parameters<typeof conv>[0];
       const info = conv(args) as tf.TensorInfo;
       const out = tf.engine().makeTensorFromTensorInfo(info);
-      const expected = tf.conv2d(x, filter, 1, 'same');
+      const expected = tf.engine().makeTensorFromTensorInfo(stock.kernelFunc(args) as tf.TensorInfo);
       expect(Array.from(out.dataSync())).toEqual(Array.from(expected.dataSync()));
       tf.dispose([out, expected]);
     };

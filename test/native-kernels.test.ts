@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { convShapes } from './helpers/conv-shapes.js';
 import { backendInfo, disableFastKernels, enableFastKernels, TorchSGD } from '../src/index.js';
 
 const info = backendInfo();
@@ -24,8 +25,10 @@ describe('kernel pack', () => {
   const reductions = ['Sum', 'Mean'];
 
   it('reports honestly who computes each kernel', () => {
-    const expected = native ? 'native' : 'js';
+    // Without the addon the convolutions run on the WebAssembly SIMD matrix product (RMC_WASM_SIMD=0: tfjs's own).
+    const expected = native ? 'native' : process.env['RMC_WASM_SIMD'] === '0' ? 'js' : 'wasm-simd';
     expect(convs.map((k) => info.kernels[k])).toEqual(Array(4).fill(expected));
+    expect(info.wasmSimd).toEqual(native ? null : process.env['RMC_WASM_SIMD'] === '0' ? { available: false, reason: 'disabled by RMC_WASM_SIMD=0' } : { available: true });
     // With the addon, large element-wise ops run in its threaded loops, small ones in the JS loops.
     expect(elementwise.map((k) => info.kernels[k])).toEqual(Array(6).fill(native ? 'native' : 'fast-js'));
     expect(reductions.map((k) => info.kernels[k])).toEqual(['fast-js', 'fast-js']);
@@ -56,7 +59,7 @@ describe('kernel pack', () => {
     disableFastKernels();
     expect(Object.values(backendInfo().kernels)).toEqual(Array(14).fill('js'));
     const enabled = enableFastKernels();
-    expect(enabled.length).toBe(native ? 13 : 9);
+    expect(enabled.length).toBe(native || process.env['RMC_WASM_SIMD'] !== '0' ? 13 : 9);
     expect(backendInfo().kernels).toEqual(info.kernels);
   });
 
@@ -181,18 +184,7 @@ describe('kernel pack', () => {
     tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]! / Math.max(1e-6, tf.max(tf.abs(b)).dataSync()[0]!));
 
   it('native and JS agree within 1e-4 relative (forward, input gradient, filter gradient, fused bias + ReLU)', () => {
-    const shapes = fc.record({
-      batch: fc.integer({ min: 1, max: 3 }),
-      height: fc.integer({ min: 3, max: 17 }),
-      width: fc.integer({ min: 3, max: 17 }),
-      inChannels: fc.integer({ min: 1, max: 20 }),
-      outChannels: fc.integer({ min: 1, max: 20 }),
-      kernel: fc.constantFrom(1, 2, 3, 5),
-      stride: fc.constantFrom(1, 2),
-      pad: fc.constantFrom<'same' | 'valid' | 'explicit'>('same', 'valid', 'explicit'),
-      fused: fc.boolean(),
-      seed: fc.integer({ min: 0, max: 10_000 }),
-    });
+    const shapes = convShapes();
     fc.assert(
       fc.property(shapes, (s) => {
         if (s.kernel > Math.min(s.height, s.width) && s.pad === 'valid') return;

@@ -1,11 +1,11 @@
 /**
- * tfjs-backend-cpu kernels for 2-D convolutions computed by oneDNN through the native addon. They read
- * the tensors' Float32Arrays in place (no copies) and fall back to the original JS kernels for what
- * they do not cover (NCHW, non-float32 tensors, activations other than linear/ReLU, unusual bias).
+ * tfjs-backend-cpu kernels for 2-D convolutions computed by an engine: oneDNN through the native addon,
+ * or the WebAssembly SIMD matrix product (src/backend/wasm-simd-conv.ts). They read the tensors'
+ * Float32Arrays in place and fall back to the original JS kernels for what they do not cover (NCHW,
+ * non-float32 tensors, activations other than linear/ReLU, unusual bias).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { floatValues, uninitializedFloat32, type CpuBackend } from './alloc.js';
-import type { NativeAddon } from './addon.js';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
@@ -31,11 +31,26 @@ function isNHWC(format: unknown): boolean {
   return format === undefined || format === 'NHWC' || format === 'channelsLast';
 }
 
-/** Builds the native kernels; `fallback(name)` gives the original kernel for cases they do not cover. */
-export function nativeConvKernels(addon: NativeAddon, fallback: (name: string) => KernelFunc | undefined): Record<string, KernelFunc> {
+/**
+ * What computes the convolutions, NHWC float32, on the geometry array of `geometry()`: [batch, inHeight,
+ * inWidth, inChannels, filterHeight, filterWidth, outChannels, outHeight, outWidth, strideHeight,
+ * strideWidth, dilationHeight, dilationWidth, padTop, padLeft, padBottom, padRight, activation (0
+ * linear, 1 ReLU), hasBias]. Each call writes every element of its output.
+ */
+export interface ConvEngine {
+  conv2dForward(geometry: Int32Array, x: Float32Array, filter: Float32Array, bias: Float32Array | null, out: Float32Array): void;
+  conv2dBackwardData(geometry: Int32Array, dy: Float32Array, filter: Float32Array, dx: Float32Array): void;
+  conv2dBackwardFilter(geometry: Int32Array, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
+}
+
+/**
+ * Builds the convolution kernels on `engine` (`label` names it in errors); `fallback(name)` gives the
+ * original kernel for cases they do not cover.
+ */
+export function convKernels(engine: ConvEngine, label: string, fallback: (name: string) => KernelFunc | undefined): Record<string, KernelFunc> {
   const orFallback = (name: string, args: Parameters<KernelFunc>[0]) => {
     const js = fallback(name);
-    if (!js) throw new Error(`rmc-robust native ${name}: case not supported natively and no JS kernel is registered`);
+    if (!js) throw new Error(`rmc-robust ${label} ${name}: case not supported and no JS kernel is registered`);
     return js(args);
   };
 
@@ -48,7 +63,7 @@ export function nativeConvKernels(addon: NativeAddon, fallback: (name: string) =
     if (!xs || !ws || !isNHWC(dataFormat)) return orFallback('Conv2D', args);
     const info = convInfo(x.shape, filter.shape, strides, dilations, pad, dimRoundingMode);
     const out = uninitializedFloat32(tf.util.sizeFromShape(info.outShape), backend);
-    addon.conv2dForward(geometry(info), xs, ws, null, out);
+    engine.conv2dForward(geometry(info), xs, ws, null, out);
     return backend.makeTensorInfo(info.outShape, 'float32', out);
   };
 
@@ -65,7 +80,7 @@ export function nativeConvKernels(addon: NativeAddon, fallback: (name: string) =
     if (!xs || !ws || !biasOk || act < 0 || preluActivationWeights || !isNHWC(dataFormat)) return orFallback('FusedConv2D', args);
     const info = convInfo(x!.shape, filter!.shape, strides, dilations, pad, dimRoundingMode);
     const out = uninitializedFloat32(tf.util.sizeFromShape(info.outShape), backend);
-    addon.conv2dForward(geometry(info, act, biasValues ? 1 : 0), xs, ws, biasValues, out);
+    engine.conv2dForward(geometry(info, act, biasValues ? 1 : 0), xs, ws, biasValues, out);
     return backend.makeTensorInfo(info.outShape, 'float32', out);
   };
 
@@ -78,7 +93,7 @@ export function nativeConvKernels(addon: NativeAddon, fallback: (name: string) =
     if (!dys || !ws || !isNHWC(dataFormat)) return orFallback('Conv2DBackpropInput', args);
     const info = convInfo(inputShape, filter.shape, strides, 1, pad, dimRoundingMode);
     const dx = uninitializedFloat32(tf.util.sizeFromShape(info.inShape), backend);
-    addon.conv2dBackwardData(geometry(info), dys, ws, dx);
+    engine.conv2dBackwardData(geometry(info), dys, ws, dx);
     return backend.makeTensorInfo(info.inShape, 'float32', dx);
   };
 
@@ -91,7 +106,7 @@ export function nativeConvKernels(addon: NativeAddon, fallback: (name: string) =
     if (!xs || !dys || !isNHWC(dataFormat)) return orFallback('Conv2DBackpropFilter', args);
     const info = convInfo(x.shape, filterShape, strides, 1, pad, dimRoundingMode);
     const dw = uninitializedFloat32(tf.util.sizeFromShape(filterShape), backend);
-    addon.conv2dBackwardFilter(geometry(info), xs, dys, dw);
+    engine.conv2dBackwardFilter(geometry(info), xs, dys, dw);
     return backend.makeTensorInfo(filterShape, 'float32', dw);
   };
 

@@ -16,12 +16,16 @@ const HEAVY_MACS = 1e7;
  * the stock JS kernels against the native ones (docs/performance.md, "Kernel routes, the JS kernels and a shared machine").
  */
 export const JS_SLOWDOWN = 'about 250-300 times slower (ResNet18 PGD step, batch 32, 2 cores: 0.39-0.44 against 110-114 images/s)';
+/** The same for the package's WebAssembly SIMD convolutions (one thread), measured the same way. */
+export const WASM_SIMD_SLOWDOWN = 'TODO';
 
-/** The message, for `reason` (why the native kernels did not load). */
-export function missingNativeMessage(reason: string): string {
+/** The message, for `reason` (why the native kernels did not load) and what runs instead. */
+export function missingNativeMessage(reason: string, onWasmSimd = false): string {
   return [
-    'rmc-robust: the native kernels are not loaded, so convolutions run on tfjs-backend-cpu\'s JS kernels,',
-    `  ${JS_SLOWDOWN}.`,
+    onWasmSimd
+      ? 'rmc-robust: the native kernels are not loaded, so convolutions run on the package\'s WebAssembly SIMD kernels (one thread),'
+      : 'rmc-robust: the native kernels are not loaded, so convolutions run on tfjs-backend-cpu\'s JS kernels,',
+    `  ${onWasmSimd ? WASM_SIMD_SLOWDOWN : JS_SLOWDOWN}.`,
     `  Why: ${reason}.`,
     '  Fix: install oneDNN\'s headers (Debian/Ubuntu: sudo apt-get install libdnnl-dev), then run: npm rebuild rmc-robust',
     '  (rmc-robust info shows the routes tried; RMC_NATIVE=0 silences this on purpose.)',
@@ -30,8 +34,11 @@ export function missingNativeMessage(reason: string): string {
 
 let warned = false;
 
-/** `Conv2D` as `original()` computes it, warning once per process at the first heavy call. */
-export function warnOnceConv2D(original: () => KernelFunc | undefined, reason: string, warn: (message: string) => void = console.warn): KernelFunc {
+/**
+ * `Conv2D` as `original()` computes it, warning once per process at the first heavy call; `onWasmSimd`
+ * says whether that is the package's WebAssembly SIMD kernel or tfjs-backend-cpu's own.
+ */
+export function warnOnceConv2D(original: () => KernelFunc | undefined, reason: string, onWasmSimd = false, warn: (message: string) => void = console.warn): KernelFunc {
   return (args) => {
     if (!warned) {
       const x = args.inputs['x'] as tf.TensorInfo | undefined;
@@ -44,7 +51,7 @@ export function warnOnceConv2D(original: () => KernelFunc | undefined, reason: s
         const macs = n * Math.ceil(h / sh) * Math.ceil(w / sw) * kh * kw * inC * outC;
         if (macs >= HEAVY_MACS) {
           warned = true;
-          warn(missingNativeMessage(reason));
+          warn(missingNativeMessage(reason, onWasmSimd));
         }
       }
     }

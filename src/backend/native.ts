@@ -1,6 +1,7 @@
 /**
  * The kernel pack registered over tfjs-backend-cpu's own kernels: oneDNN convolutions from the
- * optional native addon, and faster JS element-wise kernels (always).
+ * optional native addon, else WebAssembly SIMD convolutions, and faster JS element-wise kernels
+ * (always).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { nodePlatformOrNull } from '../io/platform.js';
@@ -8,13 +9,18 @@ import { loadAddon, type AddonAttempt, type AddonRoute } from './addon.js';
 import { warnOnceConv2D } from './missing-native.js';
 import { sharedPerProcess } from '../io/once.js';
 import { bufferPoolInfo as localBufferPoolInfo, setBufferPoolCapacity as localSetBufferPoolCapacity, type BufferPoolInfo } from './alloc.js';
-import { nativeConvKernels } from './conv-kernels.js';
+import { convKernels } from './conv-kernels.js';
+import { loadWasmSimdConv, type WasmSimdConvStatus } from './wasm-simd-conv.js';
 import { fastKernels, reluGradient } from './fast-kernels.js';
 import { SGD_STEP_KERNEL, sgdStepKernel } from './sgd-kernel.js';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
-/** Who computes a kernel on the cpu backend. */
-export type KernelSource = 'native' | 'fast-js' | 'js';
+/**
+ * Who computes a kernel on the cpu backend: `'native'` the addon (oneDNN or its threaded loops),
+ * `'wasm-simd'` the package's WebAssembly SIMD matrix product, `'fast-js'` the package's JS loops,
+ * `'js'` tfjs-backend-cpu's own kernel.
+ */
+export type KernelSource = 'native' | 'wasm-simd' | 'fast-js' | 'js';
 
 const BACKEND = 'cpu';
 const NATIVE_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
@@ -29,6 +35,14 @@ let stockReluGradient: tf.GradConfig | undefined;
 let ourReluGradient: tf.GradConfig | undefined;
 /** Whether the pack is enabled, and whether the native addon was part of it then. */
 let enabled: { withAddon: boolean } | null = null;
+/** The WebAssembly SIMD convolutions, instantiated at the first enabling without the addon. */
+let wasmSimd: WasmSimdConvStatus | undefined;
+
+/** `RMC_WASM_SIMD=0` (Node) keeps tfjs-backend-cpu's own convolutions where the addon is missing. */
+function wasmSimdDisabled(): boolean {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  return env?.['RMC_WASM_SIMD'] === '0';
+}
 
 /** What {@link backendInfo} reports. */
 export interface BackendInfo {
@@ -71,6 +85,23 @@ export interface BackendInfo {
   kernels: Record<string, KernelSource>;
   /** The recycling of the kernels' output buffers on the cpu backend ({@link bufferPoolInfo}). */
   bufferPool: BufferPoolInfo;
+  /**
+   * The WebAssembly SIMD convolutions, which run where the native addon does not: loaded, or why not
+   * (no SIMD in this runtime, a Content Security Policy without 'wasm-unsafe-eval', `RMC_WASM_SIMD=0`);
+   * null when they were not needed (the addon is loaded) or the pack is not enabled.
+   */
+  wasmSimd:
+    | {
+        /** The convolutions run on the WebAssembly SIMD matrix product. */
+        available: true;
+      }
+    | {
+        /** tfjs-backend-cpu's own convolutions run. */
+        available: false;
+        /** Why, e.g. `'disabled by RMC_WASM_SIMD=0'` or `'this runtime has no WebAssembly SIMD'`. */
+        reason: string;
+      }
+    | null;
 }
 
 function install(name: string, kernelFunc: KernelFunc, source: KernelSource): void {
@@ -86,10 +117,16 @@ function enableLocal(): string[] {
   const original = (name: string) => originals.get(name)?.kernelFunc;
   const status = loadAddon();
   if (status.addon) {
-    for (const [name, kernelFunc] of Object.entries(nativeConvKernels(status.addon, original))) install(name, kernelFunc, 'native');
-  } else if (nodePlatformOrNull() && !status.reason.startsWith('disabled by RMC_NATIVE=0')) {
-    // In Node without the native kernels: the stock convolution, with one loud message at the first heavy call.
-    install('Conv2D', warnOnceConv2D(() => original('Conv2D'), status.reason), 'js');
+    for (const [name, kernelFunc] of Object.entries(convKernels(status.addon, 'native', original))) install(name, kernelFunc, 'native');
+  } else {
+    wasmSimd ??= wasmSimdDisabled() ? { engine: null, reason: 'disabled by RMC_WASM_SIMD=0' } : loadWasmSimdConv();
+    const kernels = wasmSimd.engine ? convKernels(wasmSimd.engine, 'wasm-simd', original) : {};
+    // In Node without the native kernels (and not by choice): one loud message at the first heavy convolution.
+    if (nodePlatformOrNull() && !status.reason.startsWith('disabled by RMC_NATIVE=0')) {
+      const conv2D = kernels['Conv2D'];
+      kernels['Conv2D'] = warnOnceConv2D(() => conv2D ?? original('Conv2D'), status.reason, wasmSimd.engine !== null);
+    }
+    for (const [name, kernelFunc] of Object.entries(kernels)) install(name, kernelFunc, wasmSimd.engine ? 'wasm-simd' : 'js');
   }
   for (const [name, kernelFunc] of Object.entries(fastKernels(original, status.addon))) {
     install(name, kernelFunc, status.addon && THREADED_KERNELS.includes(name) ? 'native' : 'fast-js');
@@ -143,6 +180,7 @@ function backendInfoLocal(): BackendInfo {
       : { available: false, reason: status.reason, others: status.others },
     kernels,
     bufferPool: localBufferPoolInfo(),
+    wasmSimd: !wasmSimd || status.addon ? null : wasmSimd.engine ? { available: true } : { available: false, reason: wasmSimd.reason },
   };
 }
 

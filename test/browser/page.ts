@@ -8,7 +8,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import {
-  adversarialTrain, avgPoolingBound, fgsm, ioCheckpoints, loadCifar10Sample, maxPoolingBound, mulberry32, pgd, resnet18, tradesAdversary, tradesLoss, TorchSGD,
+  adversarialTrain, avgPoolingBound, backendInfo, disableFastKernels, enableFastKernels, fgsm, ioCheckpoints, loadCifar10Sample, maxPoolingBound, mulberry32, pgd, resnet18, tradesAdversary, tradesLoss, TorchSGD,
 } from 'rmc-robust';
 
 interface Check {
@@ -55,11 +55,36 @@ function checkAdversarial(name: string, adv: tf.Tensor4D, x: Float32Array, eps: 
   return moved;
 }
 
+/**
+ * On the cpu backend the package's WebAssembly SIMD convolutions run (a browser has no native addon):
+ * they report so, and a convolution with both gradients agrees with tfjs-backend-cpu's own kernels.
+ */
+function checkWasmSimdConvolutions(): void {
+  const info = backendInfo();
+  const convs = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'].map((k) => info.kernels[k]);
+  check('cpu convolutions on WebAssembly SIMD', convs.every((k) => k === 'wasm-simd') && info.wasmSimd?.available === true, `kernels ${convs.join(', ')}; wasmSimd ${JSON.stringify(info.wasmSimd)}`);
+  const rand = mulberry32(1);
+  const x = tf.tensor4d(Float32Array.from({ length: 2 * 9 * 9 * 12 }, () => rand() - 0.5), [2, 9, 9, 12]);
+  const w = tf.tensor4d(Float32Array.from({ length: 3 * 3 * 12 * 10 }, () => rand() - 0.5), [3, 3, 12, 10]);
+  const grads = () => tf.tidy(() => {
+    const f = (xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.square(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 2, 'same')));
+    return [tf.conv2d(x, w, 2, 'same'), ...tf.grads(f)([x, w])].map((t) => t.dataSync());
+  });
+  const ours = grads();
+  disableFastKernels();
+  const stock = grads();
+  enableFastKernels();
+  const diffs = ours.map((a, i) => maxAbsDiff(a, stock[i]!));
+  check('WebAssembly SIMD convolutions = stock kernels', diffs.every((d) => d < 1e-4), `max |ours - stock| (forward, dx, dw): ${diffs.join(', ')}`);
+  tf.dispose([x, w]);
+}
+
 async function run(backend: string): Promise<void> {
   if (backend === 'wasm') setWasmPaths('/wasm/');
   if (!(await tf.setBackend(backend))) throw new Error(`tf.setBackend('${backend}') returned false`);
   await tf.ready();
   check('backend', tf.getBackend() === backend, `active backend ${tf.getBackend()}`);
+  if (backend === 'cpu') checkWasmSimdConvolutions();
 
   const model = resnet18({ width: 0.125, seed: 0 });
   const n = 2;
