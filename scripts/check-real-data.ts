@@ -24,7 +24,7 @@ const counts = (labels: Int32Array, classes: number) => {
   return c;
 };
 
-const source = await prepareCifar10(cifar10Dir, { log: (m) => console.log(`  ${m}`), officialTimeoutMs: 15_000 });
+const source = await prepareCifar10(cifar10Dir, { log: (m) => console.log(`  ${m}`), idleTimeoutMs: 15_000 });
 console.log(`CIFAR-10 in ${cifar10Dir} (source: ${source}); md5s verified on load`);
 const test10 = await loadCifar10(cifar10Dir, { split: 'test' });
 const train10 = await loadCifar10(cifar10Dir, { split: 'train' });

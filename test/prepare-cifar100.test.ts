@@ -1,14 +1,13 @@
 // prepareCifar100 against a local HTTP server serving a small fixture tarball in the official layout
 // (cifar-100-binary/train.bin, test.bin: records of coarse label, fine label, R, G, B planes).
-import { spawnSync } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CIFAR100_MD5, md5, parseCifarRecords, prepareCifar100 } from '../src/index.js';
+import { CIFAR100_MD5, parseCifarRecords, prepareCifar100 } from '../src/index.js';
+import { cifar100Tarball, closedLoopbackPort, serveLocally, type Cifar100Md5s } from './helpers/local-server.js';
 
 const work = mkdtempSync(join(tmpdir(), 'rmc-cifar100-test-'));
 
@@ -24,22 +23,15 @@ function records(count: number, seed: number): Uint8Array {
 
 const train = records(5, 1);
 const test = records(3, 2);
-let expected: { tarball: string; files: { 'train.bin': string; 'test.bin': string } };
+let expected: Cifar100Md5s;
 let tarball: Uint8Array;
 let server: Server;
 let base: string;
 const hits: string[] = [];
 
 beforeAll(async () => {
-  const src = join(work, 'src');
-  mkdirSync(join(src, 'cifar-100-binary'), { recursive: true });
-  writeFileSync(join(src, 'cifar-100-binary', 'train.bin'), train);
-  writeFileSync(join(src, 'cifar-100-binary', 'test.bin'), test);
-  const tar = spawnSync('tar', ['-czf', join(work, 'fixture.tar.gz'), 'cifar-100-binary'], { cwd: src });
-  expect(tar.status, String(tar.stderr)).toBe(0);
-  tarball = readFileSync(join(work, 'fixture.tar.gz'));
-  expected = { tarball: await md5(tarball), files: { 'train.bin': await md5(train), 'test.bin': await md5(test) } };
-  server = createServer((req, res) => {
+  ({ tarball, expected } = await cifar100Tarball(work, train, test));
+  ({ server, base } = await serveLocally((req, res) => {
     hits.push(req.url ?? '');
     if (req.url === '/cifar-100-binary.tar.gz') res.end(tarball);
     else if (req.url === '/truncated.tar.gz') res.end(tarball.subarray(0, 100));
@@ -47,9 +39,7 @@ beforeAll(async () => {
       res.statusCode = 404;
       res.end('not found');
     }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }));
 });
 
 afterAll(async () => {
@@ -94,15 +84,11 @@ describe('prepareCifar100', () => {
 
   it('says when the site is unreachable or answers an error, and points to a local directory', async () => {
     const dir = fresh('unreachable');
-    // A port nothing listens on: the server is closed after taking a port.
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise((resolve) => closed.close(resolve));
+    const port = await closedLoopbackPort();
     await expect(prepareCifar100(dir, { url: `http://127.0.0.1:${port}/cifar-100-binary.tar.gz` })).rejects.toThrow(
       /cannot download CIFAR-100: http:\/\/127\.0\.0\.1:\d+\/cifar-100-binary\.tar\.gz is not reachable \(ECONNREFUSED\)\. .*--from <dir>.*shared\/data\/cifar-100-binary/,
     );
-    await expect(prepareCifar100(dir, { url: `${base}/missing.tar.gz` })).rejects.toThrow(/is not reachable \(HTTP 404\)/);
+    await expect(prepareCifar100(dir, { url: `${base}/missing.tar.gz` })).rejects.toThrow(/is not reachable \(HTTP 404 Not Found\)/);
     expect(readdirSync(dir)).toEqual([]);
   });
 

@@ -13,8 +13,24 @@ import { resnet18 } from '../models/resnet18.js';
 import { vgg16 } from '../models/vgg16.js';
 import { wideResNet } from '../models/wide-resnet.js';
 
-/** A command-line usage error: printed without a stack, exit code 2. */
-export class UsageError extends Error {}
+/**
+ * A command-line usage error: printed as one line without a stack, exit code 2, followed by a pointer
+ * to the command's `--help` unless `pointToHelp` is false (when help would not fix it, e.g. a missing
+ * package).
+ */
+export class UsageError extends Error {
+  readonly pointToHelp: boolean;
+  constructor(message: string, options: { pointToHelp?: boolean } = {}) {
+    super(message);
+    this.name = 'UsageError';
+    this.pointToHelp = options.pointToHelp ?? true;
+  }
+}
+
+/** `text` as it appears in a message: bare when it is a plain token, else quoted (empty, spaces, quotes). */
+export function shown(text: string): string {
+  return /^[\x21-\x7e]+$/.test(text) && !text.includes("'") ? text : `'${text}'`;
+}
 
 export const ARCHITECTURES = { resnet18, preactresnet18: preActResNet18, vgg16, alexnet, wrn: wideResNet } as const;
 export type ArchitectureName = keyof typeof ARCHITECTURES;
@@ -38,21 +54,28 @@ export function parseEpsList(text: string, option = '--eps'): number[] {
   return values;
 }
 
-export function parseInteger(text: string, option: string, min: number): number {
-  const v = Number(text);
-  if (!Number.isInteger(v) || v < min) throw new UsageError(`${option} ${text}: must be an integer >= ${min}`);
+/**
+ * Parses a decimal integer in [min, max] (max default: the largest safe integer). Only digits with an
+ * optional sign: no empty text, spaces, exponents or hex, which `Number()` would accept.
+ */
+export function parseInteger(text: string, option: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const v = /^[+-]?\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(v) || v < min || v > max) {
+    throw new UsageError(`${option} ${shown(text)}: must be an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`}`);
+  }
   return v;
 }
 
+/** Parses a finite decimal number (`0.5`, `2`, `1e-3`) > min (`exclusive`) or >= min; nothing else. */
 export function parseNumber(text: string, option: string, min: number, exclusive = false): number {
-  const v = Number(text);
-  if (!Number.isFinite(v) || (exclusive ? v <= min : v < min)) throw new UsageError(`${option} ${text}: must be a number ${exclusive ? '>' : '>='} ${min}`);
+  const v = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text) ? Number(text) : NaN;
+  if (!Number.isFinite(v) || (exclusive ? v <= min : v < min)) throw new UsageError(`${option} ${shown(text)}: must be a number ${exclusive ? '>' : '>='} ${min}`);
   return v;
 }
 
 /** `--upsample 2` or `2:bilinear`. */
 export function parseUpsample(text: string | undefined): ModelOptions['upsample'] {
-  if (!text) return undefined;
+  if (text === undefined) return undefined;
   const [scale, mode = 'nearest'] = text.split(':');
   if (mode !== 'nearest' && mode !== 'bilinear') throw new UsageError(`--upsample '${text}': the mode must be nearest or bilinear`);
   return { scale: parseNumber(scale!, '--upsample', 0, true), mode };
@@ -60,10 +83,17 @@ export function parseUpsample(text: string | undefined): ModelOptions['upsample'
 
 /** Data: `sample` (embedded CIFAR-10 sample), `cifar10:<dir>` or `cifar100:<dir>`. */
 export async function loadData(spec: string, split: 'train' | 'test'): Promise<{ data: CifarSplit; classes: number }> {
-  if (spec === 'sample') return { data: await loadCifar10Sample(split), classes: 10 };
+  const { kind, dir } = parseDataSpec(spec);
+  if (kind === 'sample') return { data: await loadCifar10Sample(split), classes: 10 };
+  if (kind === 'cifar10') return { data: await loadCifar10(dir, { split }), classes: 10 };
+  return { data: await loadCifar100(dir, { split }), classes: 100 };
+}
+
+/** `--data`: `sample`, `cifar10:<dir>` or `cifar100:<dir>` (a non-empty directory). */
+export function parseDataSpec(spec: string): { kind: 'sample' | 'cifar10' | 'cifar100'; dir: string } {
+  if (spec === 'sample') return { kind: 'sample', dir: '' };
   const [kind, dir] = [spec.slice(0, spec.indexOf(':')), spec.slice(spec.indexOf(':') + 1)];
-  if (kind === 'cifar10' && dir) return { data: await loadCifar10(dir, { split }), classes: 10 };
-  if (kind === 'cifar100' && dir) return { data: await loadCifar100(dir, { split }), classes: 100 };
+  if ((kind === 'cifar10' || kind === 'cifar100') && dir) return { kind, dir };
   throw new UsageError(`--data '${spec}': expected sample, cifar10:<dir> or cifar100:<dir>`);
 }
 
@@ -106,18 +136,31 @@ export class RunDir {
   }
 }
 
-/** A progress bar with ETA on a terminal; a line every 10% otherwise (CI logs). */
-export async function progressBar(label: string, total: number): Promise<{ update(done: number, extra?: string): void; stop(): void }> {
+/** A progress bar: `update(done, note)` moves it, `stop()` ends its line. */
+export interface ProgressBar {
+  update(done: number, extra?: string): void;
+  stop(): void;
+}
+
+/** Loads cli-progress; the function it returns starts a bar at once (see {@link progressBar}). */
+export async function progressBars(): Promise<(label: string, total: number) => ProgressBar> {
   const { default: cliProgress } = await import('cli-progress');
-  const bar = new cliProgress.SingleBar(
-    { format: `${label} [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted} {extra}`, noTTYOutput: true, notTTYSchedule: 10_000, hideCursor: true },
-    cliProgress.Presets.shades_classic,
-  );
-  bar.start(total, 0, { extra: '' });
-  return {
-    update: (done, extra = '') => bar.update(done, { extra }),
-    stop: () => bar.stop(),
+  return (label, total) => {
+    const bar = new cliProgress.SingleBar(
+      { format: `${label} [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted} {extra}`, noTTYOutput: true, notTTYSchedule: 10_000, hideCursor: true },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(total, 0, { extra: '' });
+    return {
+      update: (done, extra = '') => bar.update(done, { extra }),
+      stop: () => bar.stop(),
+    };
   };
+}
+
+/** A progress bar with ETA on a terminal; a line every 10% otherwise (CI logs). */
+export async function progressBar(label: string, total: number): Promise<ProgressBar> {
+  return (await progressBars())(label, total);
 }
 
 export function timestamp(): string {

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { nodePlatform } from '../io/platform.js';
+import { download } from './download.js';
 import { md5Hex } from './md5.js';
 
 /** CIFAR-10 class names, in label order. */
@@ -109,17 +110,10 @@ function present(source: DataSource, file: string): boolean {
   return isUrl(source) ? true : nodePlatform('reading CIFAR files').exists(locate(source, file));
 }
 
-/** The bytes at `location`: fetched when it is a URL, read from disk otherwise. @internal */
+/** The bytes at `location`: fetched (with the default idle timeout) when it is a URL, read from disk otherwise. @internal */
 export async function readBytes(location: string, url: boolean): Promise<Uint8Array> {
   if (!url) return nodePlatform('reading files').readFile(location);
-  let response: Response;
-  try {
-    response = await fetch(location);
-  } catch (e) {
-    throw new Error(`${location}: cannot fetch (${(e as Error).message})`);
-  }
-  if (!response.ok) throw new Error(`${location}: HTTP ${response.status} ${response.statusText}`.trim());
-  return new Uint8Array(await response.arrayBuffer());
+  return download(location);
 }
 
 /** Reads (or fetches) a file, gunzipping `.gz`, and checks its md5 when `expected` is given. */

@@ -5,13 +5,16 @@
  * its official tarball or a local directory of the (gzipped) official files.
  */
 import { nodePlatform } from '../io/platform.js';
+import type { DownloadOptions } from './download.js';
 
-/** Options of {@link prepareCifar10}. */
-export interface PrepareOptions {
+/**
+ * Options of {@link prepareCifar10}. Downloads (the official tarball, else the npm registry's) give
+ * up after `idleTimeoutMs` without data, however long the whole transfer takes; `onProgress` reports
+ * their bytes.
+ */
+export interface PrepareOptions extends DownloadOptions {
   /** Progress messages (default: none). */
   log?: (message: string) => void;
-  /** How long to wait for the official site (default 20 s). */
-  officialTimeoutMs?: number;
   /** Skip the official site (default false). */
   skipOfficial?: boolean;
 }
@@ -19,8 +22,11 @@ export interface PrepareOptions {
 /** Where the files came from. */
 export type PrepareSource = 'existing' | 'official' | 'npm';
 
-/** Options of {@link prepareCifar100}. */
-export interface PrepareCifar100Options {
+/**
+ * Options of {@link prepareCifar100}. The download gives up after `idleTimeoutMs` without data,
+ * however long the whole transfer takes; `onProgress` reports its bytes.
+ */
+export interface PrepareCifar100Options extends DownloadOptions {
   /** Progress messages (default: none). */
   log?: (message: string) => void;
   /**
@@ -31,8 +37,6 @@ export interface PrepareCifar100Options {
   from?: string;
   /** Tarball to download (default the official https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz). */
   url?: string;
-  /** How long to wait for the download (default 60 s). */
-  timeoutMs?: number;
   /**
    * The md5s to check (default the official ones: {@link CIFAR100_MD5} and the tarball's
    * 03b5dce01913d631647c71ecec9e9cb8). Only for test fixtures; real data must keep the defaults.

