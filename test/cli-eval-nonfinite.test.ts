@@ -2,7 +2,7 @@
 // one line naming the model, the batch and the cause; it printed clean = FGSM = PGD-10 = the share of
 // label 0. Runs the built CLI (dist/esm/cli/main.js, built by `npm test`'s pretest).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +47,15 @@ describe('rmc-robust eval on a model with NaN weights', () => {
     ]);
     expect(all).not.toMatch(/^\s+at /m);
     expect(existsSync(join(work, 'eval-diverged', 'results.json'))).toBe(false);
+  });
+
+  it('--non-finite count-as-wrong evaluates it: every image counted wrong, the counts logged and in results.json', async () => {
+    const r = await run(...args('diverged', 'eval-counted'), '--non-finite', 'count-as-wrong');
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    const results = JSON.parse(readFileSync(join(work, 'eval-counted', 'results.json'), 'utf8')) as Array<{ clean: number; worstCase: number; nonFinite: { clean: number } }>;
+    expect(results).toHaveLength(1);
+    expect(results[0]).toMatchObject({ clean: 0, worstCase: 0, nonFinite: { clean: 8 } });
+    expect(readFileSync(join(work, 'eval-counted', 'log.txt'), 'utf8')).toMatch(/counted as wrong for NaN\/infinite logits: 8 clean/);
   });
 
   it('the same model with its finite weights evaluates', async () => {

@@ -55,6 +55,7 @@ export interface EvalCommandOptions {
   attacks: string;
   test: string;
   batchSize: string;
+  nonFinite: 'error' | 'count-as-wrong';
   out?: string;
 }
 
@@ -83,7 +84,7 @@ export async function evalCommand(o: EvalCommandOptions): Promise<void> {
     note = (text) => bar.update(imagesDone, text);
     let r: RobustAccuracyResult;
     try {
-      r = robustAccuracy(model, test, attacks, { eps, batchSize, onProgress: (done) => bar.update((imagesDone = done)) });
+      r = robustAccuracy(model, test, attacks, { eps, batchSize, nonFinite: o.nonFinite, onProgress: (done) => bar.update((imagesDone = done)) });
     } catch (e) {
       // A diverged model: one line naming the model, the batch and the attack (no numbers are written).
       throw e instanceof NonFiniteLogitsError ? e.restate(`--model '${o.model}'`, `${e.detail} at eps ${eps.toFixed(5)}`) : e;
@@ -92,7 +93,11 @@ export async function evalCommand(o: EvalCommandOptions): Promise<void> {
       note = undefined;
     }
     results.push({ eps, ...r });
-    await run.log(`eps ${eps}: clean ${(100 * r.clean).toFixed(2)}%, ${attacks.map((a) => `${a.name} ${(100 * r.perAttack[a.name]!).toFixed(2)}%`).join(', ')}, worst case ${(100 * r.worstCase).toFixed(2)}%`);
+    const nonFinite = r.nonFinite.clean + Object.values(r.nonFinite.perAttack).reduce((a, b) => a + b, 0);
+    await run.log(
+      `eps ${eps}: clean ${(100 * r.clean).toFixed(2)}%, ${attacks.map((a) => `${a.name} ${(100 * r.perAttack[a.name]!).toFixed(2)}%`).join(', ')}, worst case ${(100 * r.worstCase).toFixed(2)}%` +
+        (nonFinite > 0 ? `; counted as wrong for NaN/infinite logits: ${r.nonFinite.clean} clean, ${attacks.map((a) => `${a.name} ${r.nonFinite.perAttack[a.name] ?? 0}`).join(', ')}` : ''),
+    );
   }
   // Laid out like the paper's Tables V and VI: one row per budget, clean then each attack.
   const names = attacks.map((a) => a.name);

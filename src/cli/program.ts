@@ -64,6 +64,7 @@ program
   .option('--attacks <list>', 'comma-separated: paper (Table I), fgsm, pgd-10, pgd-20, pgd-50, deepfool, apgd-ce, apgd-dlr, apgd-t, fab-t, square, autoattack (standard AutoAttack)', 'paper')
   .option('--test <n>', 'evaluate on the first n test images', integerValue('--test', 1), '1000')
   .option('--batch-size <n>', 'batch size', integerValue('--batch-size', 1), '128')
+  .option('--non-finite <policy>', 'images with NaN/infinite logits: error (stop) or count-as-wrong (counted misclassified, reported)', choiceValue('--non-finite', ['error', 'count-as-wrong']), 'error')
   .option('--out <dir>', 'run directory')
   .action(evalCommand);
 
