@@ -6,6 +6,7 @@
  * Bytes in, plain data out: works in Node and in browsers.
  */
 import type { TorchStateDict } from '../models/torch-weights.js';
+import { setOwn } from './own-key.js';
 import { PickleGlobalRef, unpickle, type PickleDict, type PickleGlobal, type PickleObject, type PickleValue } from './pickle.js';
 import { checkView, DTYPE_BYTES, viewToFloat32, type StridedView, type TensorDtype } from './tensor-data.js';
 import { readZip } from './zip.js';
@@ -230,8 +231,8 @@ function stateDictOf(object: PickleValue, fail: (message: string) => never): Tor
     const key = (k as string).slice(removedPrefix.length);
     const { view } = t as TensorRef;
     if (Object.hasOwn(stateDict, key)) fail(`the key '${key}' appears twice`);
-    Object.defineProperty(stateDict, key, { value: { shape: [...view.shape], data: viewToFloat32(view) }, enumerable: true, writable: true, configurable: true });
-    Object.defineProperty(dtypes, key, { value: view.dtype, enumerable: true, writable: true, configurable: true });
+    setOwn(stateDict, key, { shape: [...view.shape], data: viewToFloat32(view) });
+    setOwn(dtypes, key, view.dtype);
   }
   return { stateDict, dtypes, wrapper, removedPrefix };
 }
