@@ -12,6 +12,7 @@ import { runAnalysis } from './analyze.js';
 import { parseInteger, parseNumber, UsageError } from './common.js';
 import { runDemo } from './demo.js';
 import { evalCommand } from './eval.js';
+import { importCommand } from './import.js';
 import { trainCommand } from './train.js';
 
 const program = new Command();
@@ -80,6 +81,22 @@ program
   .option('--batch-size <n>', 'batch size', '128')
   .option('--out <dir>', 'run directory')
   .action(evalCommand);
+
+program
+  .command('import <checkpoint>')
+  .description('a PyTorch checkpoint (torch.save .pt/.pth/.tar, or .safetensors) into a tfjs model directory for eval')
+  .requiredOption('--arch <name>', 'resnet18, preactresnet18, vgg16, alexnet or wrn')
+  .requiredOption('--out <dir>', 'the model directory to write (model.json, weights.bin, import.json)')
+  .option('--strides <s>', "stride configuration, e.g. 1-1-2-2 (default: the architecture's original)")
+  .option('--num-classes <n>', "classes (default: the rows of the checkpoint's classifier)")
+  .option('--width <w>', 'channel width multiplier', '1')
+  .option('--pooling <p>', 'global pooling: avg or max', 'avg')
+  .option('--depth <n>', 'wrn: depth (default 34)')
+  .option('--widen-factor <k>', 'wrn: widen factor (default 10)')
+  .option('--layout <name>', 'key names: reference (the paper\'s code) or robustbench', 'reference')
+  .option('--normalize <s>', "auto (the checkpoint's mu/sigma, else cifar10 for --layout reference, none for robustbench), cifar10, cifar100 or none", 'auto')
+  .option('--no-strict', 'load the matching tensors and report the rest instead of refusing')
+  .action(importCommand);
 
 program
   .command('analyze')

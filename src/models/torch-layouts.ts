@@ -50,7 +50,7 @@ export type KeyFate = { kind: 'weight'; key: string } | { kind: 'skip'; reason: 
  */
 export function mapTorchKey(key: string, layout: TorchKeyLayout, modelKeys: ReadonlySet<string>): KeyFate {
   if (modelKeys.has(key)) return { kind: 'weight', key };
-  if (NUM_BATCHES_TRACKED.test(key)) return { kind: 'skip', reason: "batch norm's num_batches_tracked counter (PyTorch-only)" };
+  if (NUM_BATCHES_TRACKED.test(key)) return { kind: 'skip', reason: "batch norm's num_batches_tracked counter, PyTorch-only" };
   const rules = RULES[layout];
   for (const [pattern, reason] of rules.skips) if (pattern.test(key)) return { kind: 'skip', reason };
   for (const [pattern, replacement] of rules.renames) {
