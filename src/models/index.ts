@@ -34,5 +34,7 @@ export {
   type TorchImportReport,
   type TorchFileImportReport,
   type TorchKeyShape,
+  type TorchRename,
+  type TorchSkip,
 } from './torch-import.js';
 export { TORCH_KEY_LAYOUTS, type TorchKeyLayout } from './torch-layouts.js';

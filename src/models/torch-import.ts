@@ -30,8 +30,26 @@ export interface TorchLoadOptions {
 
 /** A tensor named in a {@link TorchImportReport}: its key and PyTorch shape. */
 export interface TorchKeyShape {
+  /** The state-dict key (the checkpoint's for unexpected tensors, the model's for missing weights). */
   key: string;
+  /** The PyTorch shape, e.g. `[out, in, kh, kw]` for a convolution weight. */
   shape: number[];
+}
+
+/** A checkpoint tensor loaded under another name. */
+export interface TorchRename {
+  /** The checkpoint's key. */
+  from: string;
+  /** The model's key it was loaded into. */
+  to: string;
+}
+
+/** A checkpoint tensor skipped on purpose. */
+export interface TorchSkip {
+  /** The checkpoint's key. */
+  key: string;
+  /** Why, e.g. "batch norm's num_batches_tracked counter, PyTorch-only". */
+  reason: string;
 }
 
 /** What {@link loadTorchWeights} did. */
@@ -39,13 +57,13 @@ export interface TorchImportReport {
   /** Model keys (PyTorch names of the reference definition) that received a tensor. */
   loaded: string[];
   /** Checkpoint keys loaded under another name (layout or `renameKey`). */
-  renamed: Array<{ from: string; to: string }>;
+  renamed: TorchRename[];
   /** Model weights the checkpoint does not have (only when `strict: false`; they keep their values). */
   missing: TorchKeyShape[];
   /** Checkpoint tensors the model has no place for (only when `strict: false`). */
   unexpected: TorchKeyShape[];
   /** Checkpoint tensors skipped on purpose, with why (`num_batches_tracked`, unused sub-blocks, `renameKey`). */
-  skipped: Array<{ key: string; reason: string }>;
+  skipped: TorchSkip[];
   /** The input normalisation the checkpoint carries as `mu`/`sigma` buffers (RobustBench), if any. */
   normalization?: NormalizeStats;
 }
