@@ -35,7 +35,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_reference import CIFAR10, Wrapper, build, scale  # noqa: E402
+from torch_reference import PreActBlock, Stage, Wrapper, build, scale  # noqa: E402
 
 OUT = 'test/fixtures/torch-checkpoints'
 MARKER = '/tmp/rmc-robust-torch-import-pwned'
@@ -91,28 +91,10 @@ class RBResNet18(nn.Module):
         return self.linear(F.avg_pool2d(out, 4).flatten(1))
 
 
-class RBPreActBlockV2(nn.Module):
-    """robustbench resnet.py PreActBlockV2: the shortcut takes the pre-activated input."""
-
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.bn1 = nn.BatchNorm2d(cin)
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        if stride != 1 or cin != cout:
-            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False))
-
-    def forward(self, x):
-        out = F.relu(self.bn1(x))
-        shortcut = self.shortcut(out) if hasattr(self, 'shortcut') else x
-        out = self.conv1(out)
-        return self.conv2(F.relu(self.bn2(out))) + shortcut
-
-
 class RBPreActResNet18(nn.Module):
     """robustbench PreActResNet(PreActBlockV2, [2, 2, 2, 2], bn_before_fc=True) with `mu`/`sigma` buffers
-    (Rice2020OverfittingNetL2, Kireev2021EffectivenessNet)."""
+    (Rice2020OverfittingNetL2, Kireev2021EffectivenessNet). PreActBlockV2 is the reference's PreActBlock:
+    same names, the shortcut on the pre-activated input."""
 
     def __init__(self, num_classes, width):
         super().__init__()
@@ -120,7 +102,7 @@ class RBPreActResNet18(nn.Module):
         self.conv1 = nn.Conv2d(3, c[0], 3, 1, 1, bias=False)
         cin = c[0]
         for i, s in enumerate((1, 2, 2, 2)):
-            setattr(self, f'layer{i + 1}', nn.Sequential(RBPreActBlockV2(cin, c[i], s), RBPreActBlockV2(c[i], c[i], 1)))
+            setattr(self, f'layer{i + 1}', nn.Sequential(PreActBlock(cin, c[i], s), PreActBlock(c[i], c[i], 1)))
             cin = c[i]
         self.bn = nn.BatchNorm2d(cin)
         self.linear = nn.Linear(cin, num_classes)
@@ -135,50 +117,20 @@ class RBPreActResNet18(nn.Module):
         return self.linear(F.avg_pool2d(out, 4).flatten(1))
 
 
-class RBWideBlock(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.bn1 = nn.BatchNorm2d(cin)
-        self.relu1 = nn.ReLU()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.relu2 = nn.ReLU()
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.equalInOut = cin == cout
-        self.convShortcut = None if self.equalInOut else nn.Conv2d(cin, cout, 1, stride, 0, bias=False)
-
-    def forward(self, x):
-        if not self.equalInOut:
-            x = self.relu1(self.bn1(x))
-            out = x
-        else:
-            out = self.relu1(self.bn1(x))
-        out = self.conv2(self.relu2(self.bn2(self.conv1(out))))
-        return (x if self.equalInOut else self.convShortcut(x)) + out
-
-
-class RBNetworkBlock(nn.Module):
-    def __init__(self, n, cin, cout, stride):
-        super().__init__()
-        self.layer = nn.Sequential(*[RBWideBlock(cin if i == 0 else cout, cout, stride if i == 0 else 1) for i in range(n)])
-
-    def forward(self, x):
-        return self.layer(x)
-
-
 class RBWideResNet(nn.Module):
     """robustbench wide_resnet.py WideResNet(sub_block1=True) (TRADES' code: an unused `sub_block1`) with
-    `mu`/`sigma` buffers, as Chen2020EfficientNet; F.avg_pool2d(out, 8)."""
+    `mu`/`sigma` buffers, as Chen2020EfficientNet; F.avg_pool2d(out, 8). Its NetworkBlock and BasicBlock
+    are the reference's Stage and WideBlock (same names; the ReLU modules hold no weights)."""
 
     def __init__(self, num_classes, width, depth, widen):
         super().__init__()
         n = (depth - 4) // 6
         c = [scale(16, width)] + [scale(b * widen, width) for b in (16, 32, 64)]
         self.conv1 = nn.Conv2d(3, c[0], 3, 1, 1, bias=False)
-        self.block1 = RBNetworkBlock(n, c[0], c[1], 1)
-        self.sub_block1 = RBNetworkBlock(n, c[0], c[1], 1)
-        self.block2 = RBNetworkBlock(n, c[1], c[2], 2)
-        self.block3 = RBNetworkBlock(n, c[2], c[3], 2)
+        self.block1 = Stage(n, c[0], c[1], 1)
+        self.sub_block1 = Stage(n, c[0], c[1], 1)
+        self.block2 = Stage(n, c[1], c[2], 2)
+        self.block3 = Stage(n, c[2], c[3], 2)
         self.bn1 = nn.BatchNorm2d(c[3])
         self.relu = nn.ReLU()
         self.fc = nn.Linear(c[3], num_classes)
