@@ -30,7 +30,7 @@ function run(...args: string[]): Promise<{ code: number | null; out: string }> {
 
 /** The logits of the saved model on the manifest's input, against the case's PyTorch logits. */
 async function savedModelDiff(dir: string, file: string): Promise<number> {
-  const c = manifest.cases.find((k) => k.file === file)!;
+  const c = [...manifest.cases, manifest.safetensors].find((k) => k.file === file)!;
   const model = await tfl.loadLayersModel(fileSystem(dir));
   const x = tf.tensor(decode(manifest.input), manifest.input.shape);
   const y = model.predict(x) as tf.Tensor;
@@ -79,6 +79,14 @@ describe('rmc-robust import', () => {
     const r = await run('import', join(fixtures, 'wrn-16-4-112.pt'), '--arch', 'wrn', '--depth', '16', '--widen-factor', '4', '--strides', '1-1-2', '--width', '0.0625', '--out', out);
     expect(r.code, r.out).toBe(0);
     expect(await savedModelDiff(out, 'wrn-16-4-112.pt')).toBeLessThan(1e-4);
+  });
+
+  it('a safetensors file written by PyTorch', async () => {
+    const out = join(work, 'from-safetensors');
+    const r = await run('import', join(fixtures, manifest.safetensors.file), '--arch', 'resnet18', '--strides', '1-1-2-2', '--width', '0.03125', '--out', out);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/safetensors file, 122 tensors/);
+    expect(await savedModelDiff(out, manifest.safetensors.file)).toBeLessThan(1e-4);
   });
 
   it.each([
