@@ -13,6 +13,9 @@
  */
 export * from './models/index.js';
 export { fileSystem, writeAtomic } from './io/file-system.js';
+export { readTorchCheckpoint, STATE_DICT_WRAPPERS, type TorchCheckpoint } from './io/torch-checkpoint.js';
+export { readSafetensors, writeSafetensors, type SafetensorsContents } from './io/safetensors.js';
+export { halfToFloat, type TensorDtype } from './io/tensor-data.js';
 export * from './attacks/index.js';
 export * from './analysis/index.js';
 export * from './backend/index.js';

@@ -11,6 +11,7 @@ import { runAnalysis } from './analyze.js';
 import { ARCHITECTURES, parseDataSpec, parseEpsList, parseInteger, parseNumber, parseUpsample, UsageError } from './common.js';
 import { runDemo } from './demo.js';
 import { evalCommand } from './eval.js';
+import { importCommand } from './import.js';
 import { prepareCommand } from './prepare.js';
 import { trainCommand } from './train.js';
 import { checkedValue, checkOptionValues, choiceValue, describeFailure, EXIT, integerValue } from './usage.js';
@@ -67,6 +68,22 @@ program
   .option('--non-finite <policy>', 'images with NaN/infinite logits: error (stop) or count-as-wrong (counted misclassified, reported)', choiceValue('--non-finite', ['error', 'count-as-wrong']), 'error')
   .option('--out <dir>', 'run directory')
   .action(evalCommand);
+
+program
+  .command('import <checkpoint>')
+  .description('a PyTorch checkpoint (torch.save .pt/.pth/.tar, or .safetensors) into a tfjs model directory for eval')
+  .requiredOption('--arch <name>', 'resnet18, preactresnet18, vgg16, alexnet or wrn', choiceValue('--arch', Object.keys(ARCHITECTURES)))
+  .requiredOption('--out <dir>', 'the model directory to write (model.json, weights.bin, import.json)')
+  .option('--strides <s>', "stride configuration, e.g. 1-1-2-2 (default: the architecture's original)")
+  .option('--num-classes <n>', "classes (default: the rows of the checkpoint's classifier)", integerValue('--num-classes', 2))
+  .option('--width <w>', 'channel width multiplier', checkedValue((t) => parseNumber(t, '--width', 0, true)), '1')
+  .option('--pooling <p>', 'global pooling: avg or max', choiceValue('--pooling', ['avg', 'max']), 'avg')
+  .option('--depth <n>', 'wrn: depth (default 34)', integerValue('--depth', 10))
+  .option('--widen-factor <k>', 'wrn: widen factor (default 10)', integerValue('--widen-factor', 1))
+  .option('--layout <name>', 'key names: reference (the paper\'s code) or robustbench', choiceValue('--layout', ['reference', 'robustbench']), 'reference')
+  .option('--normalize <s>', "auto (the checkpoint's mu/sigma, else cifar10 for --layout reference, none for robustbench), cifar10, cifar100 or none", choiceValue('--normalize', ['auto', 'cifar10', 'cifar100', 'none']), 'auto')
+  .option('--no-strict', 'load the matching tensors and report the rest instead of refusing')
+  .action(importCommand);
 
 program
   .command('analyze')

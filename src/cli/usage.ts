@@ -51,7 +51,8 @@ function commanderMessage(error: CommanderError, command: Command): string {
     }
     case 'commander.excessArguments': {
       const extra = command.args.slice(command.registeredArguments.length);
-      return `unexpected argument${extra.length > 1 ? 's' : ''} ${extra.map(quoted).join(', ')} ('${command.name()}' takes options only)`;
+      const takes = command.registeredArguments.length === 0 ? 'options only' : command.registeredArguments.map((a) => `<${a.name()}>`).join(' ') + ' and options';
+      return `unexpected argument${extra.length > 1 ? 's' : ''} ${extra.map(quoted).join(', ')} ('${command.name()}' takes ${takes})`;
     }
     default:
       return text.replace(/\.$/, '');

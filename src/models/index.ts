@@ -22,4 +22,19 @@ export { Upsample, upsampledSize, type UpsampleMode, type UpsampleOptions, type 
 export { BatchNorm2d, type BatchNorm2dArgs } from './layers/batch-norm.js';
 export { Conv2d, type Conv2dArgs } from './layers/conv2d.js';
 export { featureMapShape, countTrainableParams, type FeatureMapShape } from './inspect.js';
-export { exportTorchStateDict, importTorchStateDict, type TorchStateDict, type TorchTensor } from './torch-weights.js';
+export { exportTorchStateDict, type TorchStateDict, type TorchTensor } from './torch-weights.js';
+export {
+  importTorchStateDict,
+  loadTorchWeights,
+  loadTorchCheckpoint,
+  loadSafetensors,
+  exportSafetensors,
+  torchNormalization,
+  type TorchLoadOptions,
+  type TorchImportReport,
+  type TorchFileImportReport,
+  type TorchKeyShape,
+  type TorchRename,
+  type TorchSkip,
+} from './torch-import.js';
+export { TORCH_KEY_LAYOUTS, type TorchKeyLayout } from './torch-layouts.js';

@@ -21,15 +21,17 @@ export interface TorchTensor {
 /** A PyTorch state dict as plain data: `{ 'layer1.0.conv1.weight': { shape, data }, ... }`. */
 export type TorchStateDict = Record<string, TorchTensor>;
 
-interface Entry {
+/** One weight of a model with its PyTorch name. @internal */
+export interface TorchEntry {
   key: string;
   variable: tfl.LayerVariable;
   /** tfjs -> PyTorch axis permutation, or undefined for vectors. */
   toTorch?: number[];
 }
 
-function entries(model: tfl.LayersModel): Entry[] {
-  const out: Entry[] = [];
+/** The model's weights with their PyTorch state-dict keys and layouts, in layer order. @internal */
+export function torchEntries(model: tfl.LayersModel): TorchEntry[] {
+  const out: TorchEntry[] = [];
   for (const layer of model.layers) {
     const cls = layer.getClassName();
     for (const variable of layer.weights) {
@@ -56,49 +58,10 @@ function entries(model: tfl.LayersModel): Entry[] {
  */
 export function exportTorchStateDict(model: tfl.LayersModel): TorchStateDict {
   const dict: TorchStateDict = {};
-  for (const { key, variable, toTorch } of entries(model)) {
+  for (const { key, variable, toTorch } of torchEntries(model)) {
     const value = tf.tidy(() => (toTorch ? tf.transpose(variable.read(), toTorch) : variable.read().clone()));
     dict[key] = { shape: value.shape, data: value.dataSync() as Float32Array };
     value.dispose();
   }
   return dict;
-}
-
-/**
- * Loads a PyTorch `state_dict` of the reference definition into `model` (in place). Every weight of the
- * model must be present with the PyTorch shape; keys the model does not have are an error, except
- * batch norm's `num_batches_tracked` counters (a PyTorch-only buffer).
- */
-export function importTorchStateDict(model: tfl.LayersModel, stateDict: TorchStateDict): void {
-  const wanted = entries(model);
-  const known = new Set(wanted.map((e) => e.key));
-  const extra = Object.keys(stateDict).filter((k) => !known.has(k) && !k.endsWith('num_batches_tracked'));
-  const missing = wanted.filter((e) => !(e.key in stateDict)).map((e) => e.key);
-  if (missing.length || extra.length) {
-    throw new RangeError(
-      `importTorchStateDict: state dict does not fit model '${model.name}'` +
-        (missing.length ? `; missing keys: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', ...' : ''}` : '') +
-        (extra.length ? `; unexpected keys: ${extra.slice(0, 8).join(', ')}${extra.length > 8 ? ', ...' : ''}` : ''),
-    );
-  }
-  const values: tf.Tensor[] = [];
-  try {
-    for (const { key, variable, toTorch } of wanted) {
-      const { shape, data } = stateDict[key]!;
-      const expected = toTorch ? toTorch.map((axis) => variable.shape[axis]!) : variable.shape;
-      if (shape.length !== expected.length || shape.some((d, i) => d !== expected[i])) {
-        throw new RangeError(`importTorchStateDict: '${key}' has shape [${shape}], the model needs [${expected}]`);
-      }
-      values.push(
-        tf.tidy(() => {
-          const t = tf.tensor(data, shape, 'float32');
-          // Inverse permutation: PyTorch layout back to tfjs layout.
-          return toTorch ? tf.transpose(t, toTorch.map((_, i) => toTorch.indexOf(i))) : t;
-        }),
-      );
-    }
-    wanted.forEach((e, i) => e.variable.write(values[i]!));
-  } finally {
-    tf.dispose(values);
-  }
 }

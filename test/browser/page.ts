@@ -8,7 +8,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import {
-  adversarialTrain, avgPoolingBound, backendInfo, disableFastKernels, enableFastKernels, fgsm, ioCheckpoints, loadCifar10Sample, maxPoolingBound, mulberry32, pgd, resnet18, tradesAdversary, tradesLoss, TorchSGD,
+  adversarialTrain, avgPoolingBound, backendInfo, disableFastKernels, enableFastKernels, exportSafetensors, fgsm, ioCheckpoints, loadCifar10Sample, loadSafetensors,
+  loadTorchCheckpoint, maxPoolingBound, mulberry32, pgd, readTorchCheckpoint, resnet18, tradesAdversary, tradesLoss, TorchSGD,
 } from 'rmc-robust';
 
 interface Check {
@@ -154,6 +155,10 @@ async function run(backend: string): Promise<void> {
   const perClass = Array.from({ length: 10 }, (_, c) => sample.labels.filter((l) => l === c).length);
   check('loadCifar10Sample by URL', sample.count === 1000 && perClass.every((k) => k === 100), `${sample.count} images, per class ${perClass.join(' ')}`);
 
+  // A PyTorch checkpoint fetched from the server (a float16 ResNet-18 1-1-2-2 saved by torch.save), read
+  // in the page: PyTorch 1.13's logits on the fixture's input; a malicious pickle is refused.
+  await checkTorchImport(backend);
+
   // The trainer with IndexedDB checkpoints: one TRADES epoch, then a resumed run continues after it.
   const run = `indexeddb://rmc-run-${backend}`;
   const data = { x: tf.tensor4d(pixels, [n, 32, 32, 3]), y: tf.tensor1d([3, 7], 'int32') };
@@ -170,6 +175,47 @@ async function run(backend: string): Promise<void> {
   tf.dispose([data.x, data.y]);
   first.dispose();
   resumed.dispose();
+}
+
+/** Float32 values of a fixture's base64 little-endian tensor. */
+function base64Floats(text: string): Float32Array {
+  const raw = atob(text);
+  const bytes = Uint8Array.from(raw, (c) => c.charCodeAt(0));
+  return new Float32Array(bytes.buffer);
+}
+
+async function checkTorchImport(backend: string): Promise<void> {
+  interface Encoded { shape: number[]; data: string }
+  const manifest = (await (await fetch('/torch/manifest.json')).json()) as {
+    input: Encoded;
+    cases: Array<{ file: string; options: { width: number; strides: string }; logits: Encoded }>;
+  };
+  const c = manifest.cases.find((k) => k.file === 'resnet18-1122-float16.pt')!;
+  const bytes = new Uint8Array(await (await fetch(`/torch/${c.file}`)).arrayBuffer());
+  const model = resnet18(c.options);
+  const report = loadTorchCheckpoint(model, bytes);
+  const x = tf.tensor4d(base64Floats(manifest.input.data), manifest.input.shape as [number, number, number, number]);
+  const y = model.predict(x) as tf.Tensor;
+  const diff = maxAbsDiff(y.dataSync(), base64Floats(c.logits.data));
+  // webgl computes in float32 too, but sums in another order (and may use reduced precision): a looser bound there.
+  const bound = backend === 'webgl' ? 1e-3 : 1e-4;
+  check('torch.save checkpoint fetched and imported: PyTorch logits', diff < bound && report.loaded.length === model.weights.length,
+    `max |logits - PyTorch| = ${diff} (bound ${bound}), ${report.loaded.length}/${model.weights.length} weights loaded, ${report.skipped.length} skipped`);
+  const again = resnet18({ ...c.options, seed: 9 });
+  loadSafetensors(again, exportSafetensors(model));
+  const z = again.predict(x) as tf.Tensor;
+  check('exportSafetensors -> loadSafetensors: identical logits', maxAbsDiff(y.dataSync(), z.dataSync()) === 0, `max diff ${maxAbsDiff(y.dataSync(), z.dataSync())}`);
+  tf.dispose([x, y, z]);
+  model.dispose();
+  again.dispose();
+  const evil = new Uint8Array(await (await fetch('/torch/malicious-os-system.pt')).arrayBuffer());
+  let refusal = '';
+  try {
+    readTorchCheckpoint(evil);
+  } catch (e) {
+    refusal = (e as Error).message;
+  }
+  check('a pickled os.system call is refused', /refused the global 'posix\.system'/.test(refusal), refusal || 'no error');
 }
 
 async function main(): Promise<void> {

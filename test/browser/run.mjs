@@ -179,6 +179,10 @@ try {
     if (wasm && wasmFiles.has(wasm)) return send('application/wasm', readFileSync(join(wasmDir, wasm)));
     // The embedded CIFAR-10 sample, as the installed package ships it (the page fetches it by URL).
     if (path === '/data/test.bin') return send('application/octet-stream', readFileSync(join(project, 'node_modules', 'rmc-robust', 'data', 'cifar10-sample', 'test.bin')));
+    // PyTorch checkpoint fixtures (not in the package): the page imports a .pt fetched from here.
+    const torchFile = path.startsWith('/torch/') ? path.slice('/torch/'.length) : null;
+    const torchPath = torchFile && /^[\w.-]+$/.test(torchFile) ? join(repo, 'test', 'fixtures', 'torch-checkpoints', torchFile) : null;
+    if (torchPath && existsSync(torchPath)) return send(torchFile.endsWith('.json') ? 'application/json' : 'application/octet-stream', readFileSync(torchPath));
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('not found');
   });
