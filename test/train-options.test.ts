@@ -1,8 +1,33 @@
-// Bad optimiser settings are refused by name, before anything changes: a learning rate set between
-// steps, an optimiser state to restore.
+// Bad trainer and optimiser settings are refused by name, before anything changes: the validation
+// options, a learning rate set between steps, an optimiser state to restore.
 import * as tf from '@tensorflow/tfjs-core';
-import { describe, expect, it } from 'vitest';
-import { TorchSGD } from '../src/index.js';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { afterAll, describe, expect, it } from 'vitest';
+import { adversarialTrain, resnet18, TorchSGD } from '../src/index.js';
+import { syntheticData } from './helpers/small-cnn.js';
+
+const train = syntheticData(160, 11);
+const test = syntheticData(40, 12);
+afterAll(() => tf.dispose([train.x, train.y, test.x, test.y]));
+
+const small = () => resnet18({ width: 1 / 16, inputShape: [8, 8, 3], seed: 4 });
+const validation = { x: test.x, y: test.y, steps: 1 };
+
+describe('trainer options', () => {
+  const model: tfl.LayersModel = small();
+  afterAll(() => model.dispose());
+
+  it.each([
+    [{ every: 0 }, /validation\.every = 0: must be an integer >= 1/],
+    [{ every: 1.5 }, /validation\.every = 1\.5: must be an integer >= 1/],
+    [{ batchSize: 0 }, /validation\.batchSize = 0: must be an integer >= 1/],
+    [{ steps: -1 }, /validation\.steps = -1: must be an integer >= 1/],
+    [{ eps: Number.NaN }, /validation\.eps = NaN: must be a finite number >= 0/],
+    [{ stepSize: -0.1 }, /validation\.stepSize = -0\.1: must be a finite number >= 0/],
+  ])('validation %j is refused by name', async (bad, message) => {
+    await expect(adversarialTrain(model, train, { defense: 'standard', epochs: 1, validation: { ...validation, ...bad } })).rejects.toThrow(message);
+  }, 20_000);
+});
 
 describe('TorchSGD', () => {
   const variables = () => [tf.variable(tf.tensor2d([[1, 2], [3, 4]])), tf.variable(tf.tensor1d([5]))];
