@@ -82,16 +82,18 @@ describe('adversarialTrain', () => {
     expect(weights(resumed)).toEqual(weights(full));
     // Checkpoints: only the last epoch's is kept, the pointer names it, nothing half-written remains.
     const entries = readdirSync(join(root, 'resume')).sort();
-    expect(entries).toEqual(['best', 'best.json', 'epoch-3', 'latest.json']);
+    const bestName = `best-${result.best!.epoch + 1}`;
+    expect(entries).toEqual([bestName, 'best.json', 'epoch-3', 'latest.json'].sort());
     expect(JSON.parse(readFileSync(join(root, 'resume', 'latest.json'), 'utf8'))).toEqual({ checkpoint: 'epoch-3', epoch: 3 });
+    expect(JSON.parse(readFileSync(join(root, 'resume', 'best.json'), 'utf8'))).toEqual({ checkpoint: bestName, epoch: result.best!.epoch + 1 });
     [full, partial, resumed].forEach((m) => m.dispose());
   });
 
   it('resume refuses a checkpoint of another defense or seed, and reports a corrupt pointer', async () => {
     const dir = join(root, 'resume');
     const model = small(4);
-    await expect(adversarialTrain(model, train, { defense: 'trades', epochs: 4, checkpointDir: dir, resume: true, seed: 9 })).rejects.toThrow(/trained with 'at', not 'trades'/);
-    await expect(adversarialTrain(model, train, { defense: 'at', epochs: 4, checkpointDir: dir, resume: true, seed: 1 })).rejects.toThrow(/checkpoint used seed 9, this run 1/);
+    await expect(adversarialTrain(model, train, { defense: 'trades', epochs: 4, checkpointDir: dir, resume: true, seed: 9 })).rejects.toThrow(/is of a different run: defense: 'at' \(checkpoint\) vs 'trades' \(this run\)/);
+    await expect(adversarialTrain(model, train, { defense: 'at', epochs: 4, checkpointDir: dir, resume: true, seed: 1 })).rejects.toThrow(/is of a different run: seed: 9 \(checkpoint\) vs 1 \(this run\)/);
     const broken = join(root, 'broken');
     rmSync(broken, { recursive: true, force: true });
     await adversarialTrain(model, train, { defense: 'standard', epochs: 1, batchSize: 80, checkpointDir: broken });

@@ -113,11 +113,22 @@ export class RunDir {
   private lines: string[] = [];
   constructor(readonly path: string) {}
 
-  static async create(path: string, config: unknown): Promise<RunDir> {
-    const { mkdir } = await import('node:fs/promises');
+  /**
+   * Creates the run directory and writes config.json. With `resume`, an existing config.json is kept
+   * and log.txt is continued rather than replaced.
+   */
+  static async create(path: string, config: unknown, options: { resume?: boolean } = {}): Promise<RunDir> {
+    const { mkdir, readFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
     await mkdir(path, { recursive: true });
     const run = new RunDir(path);
-    await run.write('config.json', JSON.stringify(config, null, 1));
+    const read = (name: string) => readFile(join(path, name), 'utf8').catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return null;
+      throw e;
+    });
+    const log = options.resume ? await read('log.txt') : null;
+    if (log) run.lines = log.replace(/\n$/, '').split('\n');
+    if (!options.resume || (await read('config.json')) === null) await run.write('config.json', JSON.stringify(config, null, 1));
     return run;
   }
 
@@ -128,9 +139,9 @@ export class RunDir {
     return file;
   }
 
-  /** Prints a line and keeps it in log.txt. */
-  async log(line: string): Promise<void> {
-    console.log(line);
+  /** Prints a line (unless `print` is false) and keeps it in log.txt. */
+  async log(line: string, print = true): Promise<void> {
+    if (print) console.log(line);
     this.lines.push(line);
     await this.write('log.txt', `${this.lines.join('\n')}\n`);
   }

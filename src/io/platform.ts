@@ -9,7 +9,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { AddonStatus } from '../backend/addon.js';
 import type { PrepareCifar100Options, PrepareCifar100Source, PrepareOptions, PrepareSource } from '../data/prepare.js';
-import type { CheckpointStore, TrainingCheckpoint, TrainingState } from '../train/checkpoint.js';
+import type { CheckpointStateCheck, CheckpointStore, TrainingCheckpoint, TrainingState } from '../train/checkpoint.js';
 import type { SgdState } from '../train/sgd.js';
 
 /** What the Node build provides. @internal */
@@ -25,7 +25,7 @@ export interface NodePlatform {
   prepareCifar100(dir: string, options: PrepareCifar100Options): Promise<PrepareCifar100Source>;
   directoryCheckpoints(dir: string): CheckpointStore;
   saveCheckpoint(dir: string, name: string, model: tfl.LayersModel, optimizer: SgdState, state: TrainingState, pointer: string): Promise<void>;
-  loadCheckpoint(dir: string, model: tfl.LayersModel, pointer: string): Promise<TrainingCheckpoint | null>;
+  loadCheckpoint(dir: string, model: tfl.LayersModel, pointer: string, check?: CheckpointStateCheck): Promise<TrainingCheckpoint | null>;
   loadAddon(): AddonStatus;
 }
 

@@ -11,6 +11,18 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 
+/**
+ * `error` (from a file operation on `path`) as an Error whose message names the path and the
+ * operation, keeping its `code` (ENOSPC, EACCES, ...). @internal
+ */
+export function fileError(error: unknown, action: string, path: string): Error {
+  const e = error as NodeJS.ErrnoException;
+  if (e?.message?.includes(path)) return e;
+  const named = new Error(`cannot ${action} ${path}: ${e?.message ?? String(error)}`) as NodeJS.ErrnoException;
+  if (e?.code) named.code = e.code;
+  return named;
+}
+
 const MODEL_JSON = 'model.json';
 const WEIGHTS_BIN = 'weights.bin';
 const FILE_SCHEME = 'file://';
@@ -33,7 +45,9 @@ export function fileSystem(path: string): tf.io.IOHandler {
         throw new TypeError('fileSystem: saving binary (GraphDef) topologies is not supported; save a LayersModel');
       }
       const dir = resolve(path);
-      await mkdir(dir, { recursive: true });
+      await mkdir(dir, { recursive: true }).catch((e: unknown) => {
+        throw fileError(e, 'create the directory', dir);
+      });
       const weights = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
       const modelJson: tf.io.ModelJSON = {
         modelTopology: artifacts.modelTopology as object,
@@ -93,16 +107,24 @@ export function fileSystem(path: string): tf.io.IOHandler {
   };
 }
 
-/** Writes `data` to `file` through a temporary file in the same directory and a rename. */
+/**
+ * Writes `data` to `file` through a temporary file in the same directory (`<file>.tmp-<pid>-<random>`)
+ * and a rename. On failure (ENOSPC, ...) the temporary file is removed and the error names `file`.
+ */
 export async function writeAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const tmp = temporaryName(file, 'tmp');
   try {
     await writeFile(tmp, data);
     await rename(tmp, file);
   } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw fileError(e, 'write', file);
   }
+}
+
+/** `<path>.<kind>-<pid>-<random>`: the names of files and directories being written (`tmp`) or replaced (`old`). @internal */
+export function temporaryName(path: string, kind: 'tmp' | 'old'): string {
+  return `${path}.${kind}-${process.pid}-${Math.random().toString(36).slice(2, 10) || '0'}`;
 }
 
 function weightBytes(spec: tf.io.WeightsManifestEntry): number {

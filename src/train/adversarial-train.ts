@@ -17,9 +17,11 @@ import { meanCrossEntropy } from '../defenses/common.js';
 import { martLoss } from '../defenses/mart.js';
 import { tradesLoss } from '../defenses/trades.js';
 import { checkpointStore, type CheckpointStore, type TrainingState } from './checkpoint.js';
+import { nonFiniteName, nonFiniteWeight, TrainingDivergedError } from './divergence.js';
 import { presets, type Defense, type TrainingPreset } from './presets.js';
+import { fingerprint, ResumeMismatchError, runSettings, settingDifferences, type DataIdentity, type RunSettings } from './run-identity.js';
 import { piecewiseLr } from './schedule.js';
-import { TorchSGD } from './sgd.js';
+import { TorchSGD, type SgdState } from './sgd.js';
 
 /** Progress after each batch. */
 export interface BatchInfo {
@@ -68,15 +70,15 @@ export interface AdversarialTrainOptions extends Partial<Omit<TrainingPreset, 'd
     x: tf.Tensor4D;
     /** Their class indices, one per image. */
     y: LabelsLike;
-    /** Validate every `every` epochs (default 1); the last epoch is always validated. */
+    /** Validate every `every` epochs (an integer >= 1, default 1); the last epoch is always validated. */
     every?: number;
-    /** Linf radius of the validation PGD in pixel units (default 8/255). */
+    /** Linf radius of the validation PGD in pixel units (>= 0, default 8/255). */
     eps?: number;
-    /** PGD iterations (default 10, the reference's PGD-10). */
+    /** PGD iterations (an integer >= 1, default 10, the reference's PGD-10). */
     steps?: number;
-    /** PGD step in pixel units (default 2/255). */
+    /** PGD step in pixel units (>= 0, default 2/255). */
     stepSize?: number;
-    /** Images per validation batch (default 256); each batch's random start has its own seed. */
+    /** Images per validation batch (an integer >= 1, default 256); each batch's random start has its own seed. */
     batchSize?: number;
   };
   /** At the end, load the best validated weights into the model (default true when validating). */
@@ -89,9 +91,21 @@ export interface AdversarialTrainOptions extends Partial<Omit<TrainingPreset, 'd
   checkpoints?: string | CheckpointStore;
   /** The same as `checkpoints` with a directory (the 0.1 name, kept). */
   checkpointDir?: string;
-  /** Continue from the checkpoint in `checkpoints` if there is one (default false). */
+  /**
+   * Continue from the checkpoint in `checkpoints` if there is one (default false). The checkpoint must
+   * be of the same run: every setting in its {@link RunSettings} (version, defense and its
+   * hyperparameters, batch size, seed, augmentation, the model's architecture, the data's checksum and
+   * `runSettings`) must equal this call's, else a {@link ResumeMismatchError} lists each difference.
+   * `epochs` may differ (to extend a run).
+   */
   resume?: boolean;
-  /** Called after each SGD step with the batch's progress. */
+  /**
+   * Settings that shape the run but that the trainer cannot see in the model and data, such as the
+   * architecture's options or the data set's name (`{ architecture: 'resnet18', data: 'cifar10' }`):
+   * recorded in the checkpoints next to the trainer's own and compared on resume.
+   */
+  runSettings?: RunSettings;
+  /** Called after each SGD step with the batch's progress; a returned promise is awaited. */
   onBatchEnd?: (info: BatchInfo) => void;
   /** Called after each epoch, once validated and checkpointed, with its summary; a returned promise is awaited. */
   onEpochEnd?: (info: EpochInfo) => void | Promise<void>;
@@ -99,7 +113,7 @@ export interface AdversarialTrainOptions extends Partial<Omit<TrainingPreset, 'd
 
 /** What {@link adversarialTrain} returns. */
 export interface TrainResult {
-  /** Summary of each epoch this call ran, in order (from `startEpoch` when resumed). */
+  /** Summary of every epoch of the run, in order: when resumed, the checkpoint's history, then the epochs this call ran (from `startEpoch`). */
   epochs: EpochInfo[];
   /** The best validated epoch and its accuracies (also from before a resume), or null without validation. */
   best: TrainingState['best'];
@@ -122,6 +136,7 @@ export type TrainingData =
 
 interface BatchSource {
   count: number;
+  labels: tf.Tensor1D;
   batch(index: tf.Tensor1D): { x: tf.Tensor4D; y: tf.Tensor1D };
   dispose(): void;
 }
@@ -134,6 +149,7 @@ function batchSource(data: TrainingData, numClasses: number): BatchSource {
     const labels = toLabels(data.labels, count, numClasses, 'data.labels');
     return {
       count,
+      labels,
       batch(index) {
         const rows = index.dataSync();
         const out = new Float32Array(rows.length * pixels);
@@ -150,6 +166,7 @@ function batchSource(data: TrainingData, numClasses: number): BatchSource {
   const labels = toLabels(data.y, data.x.shape[0], numClasses, 'data.y');
   return {
     count: data.x.shape[0],
+    labels,
     batch: (index) => ({ x: tf.gather(data.x, index) as tf.Tensor4D, y: tf.gather(labels, index) as tf.Tensor1D }),
     dispose: () => labels.dispose(),
   };
@@ -166,6 +183,12 @@ function tauAt(tau: TrainingPreset['tau'], epoch: number): number {
   return value;
 }
 
+/** The data's size and checksum, for the run's identity. */
+function dataIdentity(data: TrainingData, labels: tf.Tensor1D): DataIdentity {
+  const images = 'images' in data ? data.images : data.x.dataSync();
+  return { images: labels.shape[0], checksum: fingerprint(images, labels.dataSync()) };
+}
+
 /**
  * Trains `model` with a defense of the paper (`'standard' | 'at' | 'alp' | 'trades' | 'mart' | 'fat' |
  * 'fat-trades' | 'awp-at' | 'awp-trades'`) on in-memory data (NHWC images in [0, 1], int32 labels).
@@ -173,7 +196,10 @@ function tauAt(tau: TrainingPreset['tau'], epoch: number): number {
  * weight decay as PyTorch applies them, the piecewise schedule, batch 128, eps 8/255, 10 attack steps.
  * Adversarial examples are generated in inference mode; the loss step runs in training mode. All
  * randomness derives from `seed`, the epoch and the batch, so a resumed run ends with the same weights
- * as an uninterrupted one (models with dropout excepted: tfjs's dropout takes no seed).
+ * as an uninterrupted one (models with dropout excepted: tfjs's dropout takes no seed). A resumed run
+ * must have the checkpoint's settings ({@link ResumeMismatchError} otherwise). Training stops with a
+ * {@link TrainingDivergedError} at the first NaN or infinite loss (checked every batch, before the step)
+ * or weight (checked after each epoch, before validating and checkpointing).
  */
 export async function adversarialTrain(model: tfl.LayersModel, data: TrainingData, options: AdversarialTrainOptions): Promise<TrainResult> {
   if (!options || !DEFENSES.includes(options.defense)) {
@@ -197,7 +223,7 @@ export async function adversarialTrain(model: tfl.LayersModel, data: TrainingDat
   const source = batchSource(data, numClasses);
   const n = source.count;
   const validation = options.validation;
-  if (validation) checkImages(validation.x, [0, 1], 'validation.x');
+  const validationSettings = validation ? checkValidation(validation) : null;
   const validationLabels = validation ? toLabels(validation.y, validation.x.shape[0], numClasses, 'validation.y') : null;
 
   const trainable = model.trainableWeights;
@@ -205,23 +231,20 @@ export async function adversarialTrain(model: tfl.LayersModel, data: TrainingDat
   let best: TrainingState['best'] = null;
   let bestWeights: tf.Tensor[] | null = null;
   let startEpoch = 0;
+  /** Epochs completed in the last checkpoint written or resumed from (0: none). */
+  let lastCheckpointEpoch = 0;
   const history: EpochInfo[] = [];
 
   try {
-    if (options.resume && store) {
-      // The best validated weights so far, to restore at the end even if no later epoch beats them.
-      if (await store.load('best', model)) {
-        bestWeights = model.weights.map((w) => tf.keep(w.read().clone()));
-      }
-      const loaded = await store.load('latest', model);
-      if (loaded) {
-        if (loaded.state.defense !== cfg.defense) {
-          throw new RangeError(`resume: the checkpoint in ${store.location} was trained with '${loaded.state.defense}', not '${cfg.defense}'`);
-        }
-        if (loaded.state.seed !== seed) throw new RangeError(`resume: the checkpoint used seed ${loaded.state.seed}, this run ${seed}`);
-        optimizer.setState(loaded.optimizer);
-        startEpoch = loaded.state.epoch;
-        best = loaded.state.best;
+    const identity = store ? runSettings(model, cfg, { seed, augment, data: dataIdentity(data, source.labels), extra: options.runSettings }) : null;
+    if (options.resume && store && identity) {
+      const resumed = await resumeFrom(store, model, identity);
+      if (resumed) {
+        optimizer.setState(resumed.optimizer);
+        startEpoch = lastCheckpointEpoch = resumed.epoch;
+        history.push(...resumed.history);
+        best = resumed.best;
+        bestWeights = resumed.bestWeights;
       }
     }
 
@@ -265,6 +288,8 @@ export async function adversarialTrain(model: tfl.LayersModel, data: TrainingDat
     };
 
     const batches = Math.ceil(n / batchSize);
+    const diverged = (what: string, epoch: number, batch: number | null) =>
+      new TrainingDivergedError(what, { epoch, batch, batches, lr: optimizer.lr, lastCheckpointEpoch, location: store?.location ?? null });
     for (let epoch = startEpoch; epoch < epochs; epoch++) {
       optimizer.lr = lrAt(epoch);
       const order = permutation(n, deriveSeed(seed, epoch, 0));
@@ -272,40 +297,60 @@ export async function adversarialTrain(model: tfl.LayersModel, data: TrainingDat
       for (let b = 0; b < batches; b++) {
         const index = tf.tensor1d(order.subarray(b * batchSize, Math.min(n, (b + 1) * batchSize)), 'int32');
         const { x: raw, y } = source.batch(index);
-        const x = augment ? augmentBatch(raw, { seed: deriveSeed(seed, epoch, b + 1, 1) }) : raw;
-        const xAdv = adversary(x, y, epoch, deriveSeed(seed, epoch, b + 1, 2));
-        const lossFn = trainingLoss(x, xAdv, y);
-        const awp = (cfg.defense === 'awp-at' || cfg.defense === 'awp-trades') && epoch >= (cfg.awpWarmup ?? 0)
-          ? awpPerturb(model, lossFn, { gamma: checkNumber(cfg.gamma, 'gamma', { min: 0 }) })
-          : null;
-        const { value, grads } = tf.variableGrads(lossFn, trainable.map((w) => w.read() as tf.Variable));
-        optimizer.step(trainable.map((w) => grads[(w.read() as tf.Variable).name] ?? null));
-        awp?.restore();
-        const loss = value.dataSync()[0]!;
+        const batchTensors: tf.Tensor[] = [index, raw, y];
+        let loss: number;
+        try {
+          const x = augment ? augmentBatch(raw, { seed: deriveSeed(seed, epoch, b + 1, 1) }) : raw;
+          batchTensors.push(x);
+          const xAdv = adversary(x, y, epoch, deriveSeed(seed, epoch, b + 1, 2));
+          if (xAdv) batchTensors.push(xAdv);
+          const lossFn = trainingLoss(x, xAdv, y);
+          const awp = (cfg.defense === 'awp-at' || cfg.defense === 'awp-trades') && epoch >= (cfg.awpWarmup ?? 0)
+            ? awpPerturb(model, lossFn, { gamma: checkNumber(cfg.gamma, 'gamma', { min: 0 }) })
+            : null;
+          const { value, grads } = tf.variableGrads(lossFn, trainable.map((w) => w.read() as tf.Variable));
+          batchTensors.push(value, ...Object.values(grads));
+          loss = value.dataSync()[0]!;
+          // A non-finite loss stops training before its step: the trainable weights stay those that
+          // produced it (this forward pass may have updated batch-norm statistics).
+          if (Number.isFinite(loss)) optimizer.step(trainable.map((w) => grads[(w.read() as tf.Variable).name] ?? null));
+          awp?.restore();
+        } finally {
+          tf.dispose(batchTensors);
+        }
+        if (!Number.isFinite(loss)) throw diverged(`the loss is ${nonFiniteName(loss)}`, epoch, b);
         lossSum += loss;
-        tf.dispose([index, raw, y, x, ...(xAdv ? [xAdv] : []), value, ...Object.values(grads)]);
-        options.onBatchEnd?.({ epoch, batch: b, batches, loss, lr: optimizer.lr });
+        await options.onBatchEnd?.({ epoch, batch: b, batches, loss, lr: optimizer.lr });
+        await nextTick(); // lets signals (Ctrl-C) and timers in between batches
       }
       const info: EpochInfo = { epoch, loss: lossSum / batches, lr: optimizer.lr };
-      const every = validation?.every ?? 1;
-      if (validation && validationLabels && ((epoch + 1) % every === 0 || epoch === epochs - 1)) {
-        info.validation = validate(model, validation.x, validationLabels, {
-          eps: validation.eps ?? 8 / 255,
-          steps: validation.steps ?? 10,
-          stepSize: validation.stepSize ?? 2 / 255,
-          batchSize: validation.batchSize ?? 256,
-          seed: deriveSeed(seed, epoch, 0, 3),
-        });
-        if (!best || info.validation.robustAccuracy > best.robustAccuracy) {
+      // One reduction over the weights. (A non-finite momentum buffer makes its weight non-finite in
+      // the same step, so the weights tell for the optimizer state too.)
+      const badWeight = nonFiniteWeight(model);
+      if (badWeight !== null) throw diverged(`weight ${badWeight} is not finite`, epoch, null);
+      let newBest = false;
+      if (validationSettings && validationLabels && ((epoch + 1) % validationSettings.every === 0 || epoch === epochs - 1)) {
+        info.validation = validate(model, validation!.x, validationLabels, { ...validationSettings, seed: deriveSeed(seed, epoch, 0, 3) });
+        // A best record of this very epoch comes from an attempt that crashed before its latest
+        // checkpoint (see resumeFrom): this validation of the repeated epoch supersedes it.
+        if (!best || best.epoch === epoch || info.validation.robustAccuracy > best.robustAccuracy) {
           best = { epoch, ...info.validation };
           info.best = true;
+          newBest = true;
           tf.dispose(bestWeights ?? []);
           bestWeights = model.weights.map((w) => tf.keep(w.read().clone()));
-          if (store) await store.save('best', model, optimizer.getState(), { epoch: epoch + 1, seed, best, defense: cfg.defense });
         }
       }
-      if (store) await store.save('latest', model, optimizer.getState(), { epoch: epoch + 1, seed, best, defense: cfg.defense });
       history.push(info);
+      if (store && identity) {
+        const optimizerState = optimizer.getState();
+        const state: TrainingState = { epoch: epoch + 1, seed, best, defense: cfg.defense, run: identity, history: history.slice() };
+        // Best first, then latest: a crash between them leaves a best one epoch ahead of latest, which
+        // resuming recognises (see resumeFrom); never a latest whose best record has no weights.
+        if (newBest) await store.save('best', model, optimizerState, state);
+        await store.save('latest', model, optimizerState, state);
+        lastCheckpointEpoch = epoch + 1;
+      }
       await options.onEpochEnd?.(info);
     }
     if (bestWeights && (options.restoreBest ?? true)) {
@@ -317,6 +362,77 @@ export async function adversarialTrain(model: tfl.LayersModel, data: TrainingDat
     tf.dispose([...(validationLabels ? [validationLabels] : []), ...(bestWeights ?? [])]);
   }
   return { epochs: history, best, startEpoch };
+}
+
+/** Resolves after the event loop's pending events (Node's setImmediate; elsewhere at once). */
+function nextTick(): Promise<void> {
+  const immediate = (globalThis as { setImmediate?: (f: () => void) => unknown }).setImmediate;
+  return new Promise((resolve) => (immediate ? immediate(resolve) : resolve()));
+}
+
+/** The validation options checked, with their defaults. */
+function checkValidation(v: NonNullable<AdversarialTrainOptions['validation']>) {
+  checkImages(v.x, [0, 1], 'validation.x');
+  return {
+    every: checkNumber(v.every ?? 1, 'validation.every', { min: 1, integer: true }),
+    eps: checkNumber(v.eps ?? 8 / 255, 'validation.eps', { min: 0 }),
+    steps: checkNumber(v.steps ?? 10, 'validation.steps', { min: 1, integer: true }),
+    stepSize: checkNumber(v.stepSize ?? 2 / 255, 'validation.stepSize', { min: 0 }),
+    batchSize: checkNumber(v.batchSize ?? 256, 'validation.batchSize', { min: 1, integer: true }),
+  };
+}
+
+/** A run resumed from a checkpoint: where it stands, and the best validated weights (kept tensors) when there are. */
+interface Resumed {
+  epoch: number;
+  optimizer: SgdState;
+  history: EpochInfo[];
+  best: TrainingState['best'];
+  bestWeights: tf.Tensor[] | null;
+}
+
+/**
+ * Loads the `latest` checkpoint into `model` after checking that it is of the run `identity` describes
+ * (before any weight is written), and the best validated weights from the `best` one. A `best` without
+ * a `latest` (a crash between the two saves of the first epoch) is ignored: the run starts afresh. A
+ * `best` one epoch ahead of `latest` (a crash between the two saves of a later epoch) is the best so
+ * far. Returns null when there is no `latest` checkpoint.
+ */
+async function resumeFrom(store: CheckpointStore, model: tfl.LayersModel, identity: RunSettings): Promise<Resumed | null> {
+  const check = (state: TrainingState) => {
+    if (!state.run) throw new ResumeMismatchError(store.location, []);
+    const differences = settingDifferences(state.run, identity);
+    if (differences.length > 0) throw new ResumeMismatchError(store.location, differences);
+  };
+  const latest = await store.load('latest', model, check);
+  if (!latest) return null;
+  check(latest.state); // a custom store may not call check
+  const epoch = checkNumber(latest.state.epoch, `checkpoint ${store.location}: epoch`, { min: 1, integer: true });
+  let best = latest.state.best;
+  let bestWeights: tf.Tensor[] | null = null;
+  const current = model.weights.map((w) => w.read().clone());
+  try {
+    const saved = await store.load('best', model, check);
+    const record = saved?.state.best ?? null;
+    if (saved) check(saved.state);
+    const same = record !== null && best !== null && record.epoch === best.epoch;
+    const ahead = record !== null && saved!.state.epoch === epoch + 1 && record.epoch === epoch;
+    if (same || ahead) {
+      best = record;
+      bestWeights = model.weights.map((w) => tf.keep(w.read().clone()));
+    } else if (best !== null) {
+      throw new Error(
+        `resume: the latest checkpoint in ${store.location} records epoch ${best.epoch + 1} as the best, but ${record ? `the best checkpoint holds epoch ${record.epoch + 1}` : 'there is no best checkpoint'}`,
+      );
+    }
+  } catch (e) {
+    tf.dispose(bestWeights ?? []);
+    throw e;
+  } finally {
+    model.weights.forEach((w, i) => w.write(current[i]!));
+    tf.dispose(current);
+  }
+  return { epoch, optimizer: latest.optimizer, history: Array.isArray(latest.state.history) ? latest.state.history.slice(0, epoch) : [], best, bestWeights };
 }
 
 /** Clean and PGD accuracy on a validation set, in batches. */

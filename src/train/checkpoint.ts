@@ -1,7 +1,8 @@
 /**
  * Training checkpoints behind one interface, {@link CheckpointStore}, with two kinds of store:
  * - a directory (Node): a directory per checkpoint, written under a temporary name and renamed into
- *   place, and a pointer file (`latest.json`, `best.json`) replaced atomically last;
+ *   place, and a pointer file (`latest.json`, `best.json`) replaced atomically last; a crash at any
+ *   instant leaves a loadable checkpoint (see src/node/checkpoints.ts);
  * - any tfjs IO handler ({@link ioCheckpoints}): `indexeddb://`, `localstorage://`, `http://` or a
  *   custom one, the whole checkpoint (weights, optimizer buffers, training state) in one model
  *   artifact, so it is as atomic as the handler's own save (IndexedDB: one transaction).
@@ -9,6 +10,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { nodePlatform } from '../io/platform.js';
+import type { EpochInfo } from './adversarial-train.js';
+import type { RunSettings } from './run-identity.js';
 import type { SgdState } from './sgd.js';
 
 /** What a checkpoint holds besides the weights. */
@@ -26,9 +29,23 @@ export interface TrainingState {
     /** Fraction in [0, 1] of validation images classified correctly without attack. */
     cleanAccuracy: number;
   } | null;
-  /** The defense, to refuse resuming a different run. */
+  /** The defense (also in `run`). */
   defense: string;
+  /**
+   * Every setting that shapes the model or the data order ({@link RunSettings}: version, defense and its
+   * hyperparameters, batch size, seed, model architecture, data checksum, the caller's `runSettings`);
+   * resuming refuses a checkpoint whose settings differ. Absent in checkpoints of 0.1.0.
+   */
+  run?: RunSettings;
+  /** The summary of every completed epoch, in order, so a resumed run reports its whole history. Absent in checkpoints of 0.1.0. */
+  history?: EpochInfo[];
 }
+
+/**
+ * Called by {@link CheckpointStore.load} with a checkpoint's training state before any weight of the
+ * model is written; throwing aborts the load and leaves the model as it was.
+ */
+export type CheckpointStateCheck = (state: TrainingState) => void;
 
 /** A loaded checkpoint: the training state and the optimizer's momentum buffers (the weights are in the model). */
 export interface TrainingCheckpoint {
@@ -50,16 +67,21 @@ export interface CheckpointStore {
   readonly location: string;
   /** Saves the model's weights, the optimizer state and `state` as `slot`, replacing the previous one. */
   save(slot: CheckpointSlot, model: tfl.LayersModel, optimizer: SgdState, state: TrainingState): Promise<void>;
-  /** Loads `slot` into `model` (its weights) and returns the rest, or null when there is no such checkpoint. */
-  load(slot: CheckpointSlot, model: tfl.LayersModel): Promise<TrainingCheckpoint | null>;
+  /**
+   * Loads `slot` into `model` (its weights) and returns the rest, or null when there is no such
+   * checkpoint. `check`, when given, sees the training state before the weights are written (the
+   * trainer refuses another run's checkpoint there); a store that ignores it is checked after the load.
+   */
+  load(slot: CheckpointSlot, model: tfl.LayersModel, check?: CheckpointStateCheck): Promise<TrainingCheckpoint | null>;
 }
 
 /**
  * A {@link CheckpointStore} for `location`:
  * - a tfjs URL (`indexeddb://run-1`, `localstorage://run-1`, `http(s)://...`): {@link ioCheckpoints}
  *   with the slots at `<location>/latest` and `<location>/best`;
- * - `file://<dir>` or a plain path (Node only): a directory of checkpoints (`epoch-<n>/`, `best/`,
- *   `latest.json`, `best.json`), each written to a temporary name and renamed;
+ * - `file://<dir>` or a plain path (Node only): a directory of checkpoints (`epoch-<n>/`, `best-<n>/`,
+ *   `latest.json`, `best.json`), each written to a temporary name and renamed; the first load or save
+ *   removes what a crash left behind (temporary copies of processes no longer running);
  * - a store, returned as it is.
  *
  * @example adversarialTrain(model, data, { defense: 'trades', checkpoints: 'indexeddb://trades-run' }) // browser
@@ -122,13 +144,13 @@ export function ioCheckpoints(target: string | ((slot: CheckpointSlot, mode: 'sa
       if (!out?.save) throw new Error(`checkpoints: the IO handler of slot '${slot}' cannot save`);
       await model.save(tf.io.withSaveHandler(async (artifacts) => out.save!(withTraining(artifacts, optimizer, state))));
     },
-    async load(slot, model) {
+    async load(slot, model, check) {
       if (!(await exists(slot))) return null;
       const input = handler(slot, 'load');
       if (input === null) return null;
       if (!input.load) throw new Error(`checkpoints: the IO handler of slot '${slot}' cannot load`);
       const where = typeof target === 'string' ? url(slot) : `slot '${slot}'`;
-      return readTraining(await input.load(), model, where);
+      return readTraining(await input.load(), model, where, check);
     },
   };
 }
@@ -152,11 +174,12 @@ function withTraining(artifacts: tf.io.ModelArtifacts, optimizer: SgdState, stat
   };
 }
 
-function readTraining(artifacts: tf.io.ModelArtifacts, model: tfl.LayersModel, where: string): TrainingCheckpoint {
+function readTraining(artifacts: tf.io.ModelArtifacts, model: tfl.LayersModel, where: string, check?: CheckpointStateCheck): TrainingCheckpoint {
   const metadata = artifacts.userDefinedMetadata?.[METADATA_KEY] as CheckpointMetadata | undefined;
   if (!metadata || metadata.format !== 1 || !artifacts.weightSpecs || artifacts.weightData === undefined) {
     throw new Error(`checkpoint ${where} is not an rmc-robust training checkpoint (no ${METADATA_KEY} metadata or no weights)`);
   }
+  check?.(metadata.state);
   const weights = tf.io.decodeWeights(artifacts.weightData, artifacts.weightSpecs);
   try {
     const buffers = metadata.optimizer.buffers.map((b, i) => {
@@ -198,8 +221,9 @@ export async function saveCheckpoint(dir: string, name: string, model: tfl.Layer
 
 /**
  * Reads the checkpoint `<dir>/<pointer>` points at into `model` and returns the rest, or null when there
- * is none (Node only; {@link checkpointStore} is the general form).
+ * is none (Node only; {@link checkpointStore} is the general form). `check` sees the training state
+ * before the weights are written.
  */
-export async function loadCheckpoint(dir: string, model: tfl.LayersModel, pointer = 'latest.json'): Promise<TrainingCheckpoint | null> {
-  return nodePlatform('loadCheckpoint(dir)', 'In a browser use ioCheckpoints').loadCheckpoint(dir, model, pointer);
+export async function loadCheckpoint(dir: string, model: tfl.LayersModel, pointer = 'latest.json', check?: CheckpointStateCheck): Promise<TrainingCheckpoint | null> {
+  return nodePlatform('loadCheckpoint(dir)', 'In a browser use ioCheckpoints').loadCheckpoint(dir, model, pointer, check);
 }

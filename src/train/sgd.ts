@@ -32,6 +32,13 @@ export interface WeightHandle {
 /** A trainable weight: a `tf.Variable` or a tfjs-layers `LayerVariable` (`model.trainableWeights`). */
 export type Trainable = tf.Variable | WeightHandle;
 
+function checkFinite(v: unknown, name: string, min: number, exclusive = false): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || (exclusive ? v <= min : v < min)) {
+    throw new RangeError(`${name} = ${String(v)}: must be a finite number ${exclusive ? '>' : '>='} ${min}`);
+  }
+  return v;
+}
+
 function handle(v: Trainable): WeightHandle {
   if (v instanceof tf.Variable) return { read: () => v, write: (t: tf.Tensor) => v.assign(t), shape: v.shape };
   return v as WeightHandle;
@@ -57,8 +64,7 @@ export interface SgdState {
  * (tfjs's `MomentumOptimizer` has no weight decay and tfjs-layers regularisers scale differently.)
  */
 export class TorchSGD {
-  /** Learning rate of the next step (PyTorch's `lr`); set it between steps to follow a schedule. */
-  lr: number;
+  private rate: number;
   /** Momentum factor, dampening 0 (PyTorch's `momentum`; default here 0.9, PyTorch's is 0). */
   readonly momentum: number;
   /** L2 weight decay added to the gradient, `g + weightDecay * w` (PyTorch's `weight_decay`, default 0). */
@@ -75,23 +81,27 @@ export class TorchSGD {
    *
    * @param variables The weights to update, in the order `step` takes their gradients (e.g.
    *   `model.trainableWeights`).
-   * @param options `lr` (> 0), `momentum` and `weightDecay` (finite, >= 0), `nesterov` (needs momentum >
+   * @param options `lr` (> 0; also checked when set later), `momentum` and `weightDecay` (finite, >= 0), `nesterov` (needs momentum >
    *   0); a RangeError names the first invalid one.
    */
   constructor(variables: readonly Trainable[], options: SgdOptions) {
-    const check = (v: unknown, name: string, min: number, exclusive = false) => {
-      if (typeof v !== 'number' || !Number.isFinite(v) || (exclusive ? v <= min : v < min)) {
-        throw new RangeError(`${name} = ${String(v)}: must be a finite number ${exclusive ? '>' : '>='} ${min}`);
-      }
-      return v;
-    };
-    this.lr = check(options.lr, 'lr', 0, true);
-    this.momentum = check(options.momentum ?? 0.9, 'momentum', 0);
-    this.weightDecay = check(options.weightDecay ?? 0, 'weightDecay', 0);
+    this.rate = checkFinite(options.lr, 'lr', 0, true);
+    this.momentum = checkFinite(options.momentum ?? 0.9, 'momentum', 0);
+    this.weightDecay = checkFinite(options.weightDecay ?? 0, 'weightDecay', 0);
     this.nesterov = options.nesterov ?? false;
     if (this.nesterov && this.momentum === 0) throw new RangeError('nesterov: needs momentum > 0');
     this.variables = variables.map(handle);
     this.buffers = this.variables.map(() => null);
+  }
+
+  /** Learning rate of the next step (PyTorch's `lr`, a finite number > 0); set it between steps to follow a schedule. */
+  get lr(): number {
+    return this.rate;
+  }
+
+  /** Sets the rate of the next steps; a RangeError unless it is a finite number > 0 (the rate is then unchanged). */
+  set lr(value: number) {
+    this.rate = checkFinite(value, 'lr', 0, true);
   }
 
   /** Number of steps taken. */
@@ -142,14 +152,29 @@ export class TorchSGD {
     };
   }
 
-  /** Restores a saved state; shapes must match the variables. */
+  /**
+   * Restores a saved state. Everything is checked before anything changes: `steps` an integer >= 0, one
+   * buffer (or null) per variable, each with its variable's shape and as many finite float32 values; a
+   * RangeError names the first that is not.
+   */
   setState(state: SgdState): void {
-    if (!state || !Array.isArray(state.buffers) || state.buffers.length !== this.variables.length) {
-      throw new RangeError(`optimizer state: expected ${this.variables.length} momentum buffers, got ${state?.buffers?.length}`);
+    if (!state || typeof state !== 'object') throw new TypeError('optimizer state: expected { steps, buffers }');
+    if (!Number.isInteger(state.steps) || state.steps < 0) throw new RangeError(`optimizer state: steps = ${String(state.steps)}: must be an integer >= 0`);
+    if (!Array.isArray(state.buffers) || state.buffers.length !== this.variables.length) {
+      throw new RangeError(`optimizer state: expected ${this.variables.length} momentum buffers, got ${Array.isArray(state.buffers) ? state.buffers.length : String(state.buffers)}`);
     }
     state.buffers.forEach((b, i) => {
-      if (b && !tf.util.arraysEqual(b.shape, this.variables[i]!.shape as number[])) {
-        throw new RangeError(`optimizer state: buffer ${i} has shape [${b.shape}], the variable [${this.variables[i]!.shape}]`);
+      if (b === null) return;
+      const shape = this.variables[i]!.shape as number[];
+      if (!b || !Array.isArray(b.shape) || !tf.util.arraysEqual(b.shape, shape)) {
+        throw new RangeError(`optimizer state: buffer ${i} has shape [${b?.shape}], the variable [${shape}]`);
+      }
+      const size = tf.util.sizeFromShape(shape);
+      if (!(b.data instanceof Float32Array) || b.data.length !== size) {
+        throw new RangeError(`optimizer state: buffer ${i} holds ${b.data instanceof Float32Array ? `${b.data.length} values` : 'no Float32Array'}, its shape [${shape}] needs ${size}`);
+      }
+      for (let k = 0; k < size; k++) {
+        if (!Number.isFinite(b.data[k]!)) throw new RangeError(`optimizer state: buffer ${i} holds ${b.data[k]} at index ${k}: momentum must be finite`);
       }
     });
     this.dispose();
