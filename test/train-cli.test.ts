@@ -69,7 +69,7 @@ describe('train --resume', () => {
     expect(errorLines(r)).toHaveLength(1);
     expect(errorLines(r)[0]).toMatch(new RegExp(`^rmc-robust: --resume: the checkpoint in ${checkpoints} is of a different run: `));
     expect(errorLines(r)[0]).toMatch(message);
-    expect(errorLines(r)[0]).toMatch(/; resume with the checkpoint's settings, or start a fresh run with another --out$/);
+    expect(errorLines(r)[0]).toMatch(/; resume with the checkpoint's settings, or start a fresh run with another --out; see 'rmc-robust train --help'$/);
     expect(errorLines(r)[0]).not.toMatch(/model\.|checksum/); // the options explain the model's and data's fingerprints
     noStack(r);
     expect(readdirSync(checkpoints).sort()).toEqual(before);
