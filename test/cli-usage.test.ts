@@ -51,10 +51,10 @@ function expectUsageError(r: Run, command: string): void {
 
 describe('usage errors: exit 2, one line naming the problem, a pointer to --help', () => {
   it.each([
-    [[], 'rmc-robust: missing command: one of prepare, train, eval, import, analyze, demo, info', 'rmc-robust'],
+    [[], 'rmc-robust: missing command: one of prepare, train, eval, import, analyze, demo, sweep, worker, info', 'rmc-robust'],
     [['trian'], "rmc-robust: unknown command 'trian' (did you mean train?)", 'rmc-robust'],
     [['mnist'], "rmc-robust: unknown command 'mnist'", 'rmc-robust'],
-    [['help', 'mnist'], "rmc-robust: unknown command 'mnist' (the commands are prepare, train, eval, import, analyze, demo, info)", 'rmc-robust'],
+    [['help', 'mnist'], "rmc-robust: unknown command 'mnist' (the commands are prepare, train, eval, import, analyze, demo, sweep, worker, info)", 'rmc-robust'],
     [['--epochs', '3'], "rmc-robust: unknown option '--epochs'", 'rmc-robust'],
     [['train', '--epoch', '3'], "rmc-robust: unknown option '--epoch' (did you mean --epochs?)", 'rmc-robust train'],
     [['train', 'extra'], "rmc-robust: unexpected argument 'extra' ('train' takes options only)", 'rmc-robust train'],

@@ -12,12 +12,13 @@ const work = mkdtempSync(join(tmpdir(), 'rmc-paper-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** Rows each table has at the smoke scale, and which of its columns hold percentages. */
-const EXPECTED: Record<string, { table: string; rows: number; percentColumns: number[]; charts: string[] }> = {
+// Tables III-VI are sweeps (src/node/sweep): rows of cells with mean/std/n per column and metric.
+const EXPECTED: Record<string, { table: string; rows: number; percentColumns: number[]; charts: string[]; sweep?: boolean }> = {
   table2: { table: 'table2', rows: 4, percentColumns: [1, 2, 3, 4, 5, 6], charts: ['table2-unchanged'] },
-  table3: { table: 'table3', rows: 4, percentColumns: [2, 3], charts: [] },
-  table4: { table: 'table4', rows: 4, percentColumns: [2, 3], charts: [] },
-  table5: { table: 'table5', rows: 3, percentColumns: [1, 3, 5, 7, 9], charts: [] },
-  table6: { table: 'table6', rows: 3, percentColumns: [1, 3, 5, 7, 9], charts: [] },
+  table3: { table: 'table3', rows: 2, percentColumns: [], charts: ['table3-plot'], sweep: true },
+  table4: { table: 'table4', rows: 4, percentColumns: [], charts: ['table4-plot'], sweep: true },
+  table5: { table: 'table5', rows: 3, percentColumns: [], charts: ['table5-plot'], sweep: true },
+  table6: { table: 'table6', rows: 3, percentColumns: [], charts: ['table6-plot'], sweep: true },
   fig2: { table: 'fig2', rows: 2, percentColumns: [], charts: ['fig2a-average-pooling', 'fig2b-max-pooling'] },
   fig5: { table: 'fig5', rows: 4, percentColumns: [1, 2], charts: ['fig5a-upsampling', 'fig5b-strides'] },
   fig6: { table: 'fig6', rows: 4, percentColumns: [], charts: ['fig6-receptive-field'] },
@@ -38,6 +39,23 @@ describe('paper experiments at the smoke scale', () => {
     const names = [`${expected.table}.md`, `${expected.table}.json`, ...expected.charts.flatMap((c) => [`${c}.svg`, `${c}.json`])];
     expect(result.files.map((f) => f.slice(out.length + 1)).sort()).toEqual(names.sort());
 
+    if (expected.sweep) {
+      const sweep = JSON.parse(readFileSync(join(out, `${expected.table}.json`), 'utf8')) as { grid: { scale: string }; columns: string[]; metrics: string[]; rows: Array<{ cells: Record<string, Record<string, { mean: number; n: number } | null>> }> };
+      expect(sweep.grid.scale).toBe('smoke');
+      expect(sweep.rows).toHaveLength(expected.rows);
+      for (const row of sweep.rows) {
+        for (const c of sweep.columns) {
+          for (const m of sweep.metrics) {
+            expect(row.cells[c]![m]!.n).toBe(1);
+            expect(row.cells[c]![m]!.mean).toBeGreaterThanOrEqual(0);
+            expect(row.cells[c]![m]!.mean).toBeLessThanOrEqual(100);
+          }
+        }
+      }
+      const lines = readFileSync(join(out, `${expected.table}.md`), 'utf8').split('\n').filter((l) => l.startsWith('|'));
+      expect(lines).toHaveLength(expected.rows + 2);
+      return;
+    }
     const table = JSON.parse(readFileSync(join(out, `${expected.table}.json`), 'utf8')) as { columns: string[]; rows: Array<Array<string | number>>; scale: string; notes: string[] };
     expect(table.scale).toBe('smoke');
     expect(table.rows).toHaveLength(expected.rows);

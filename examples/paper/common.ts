@@ -23,54 +23,15 @@ import {
   robustAccuracy,
   saveChart,
   type Attack,
-  type AutoAttackOptions,
   type ChartSpec,
   type CifarSplit,
   type Defense,
   type Pooling,
 } from '../../src/index.node.js';
 
-/** `full`: the paper's settings (GPU); `cpu`: a reduced run for a 2-core machine; `smoke`: a few images, for tests. */
-export type Scale = 'full' | 'cpu' | 'smoke';
-export const SCALES: readonly Scale[] = ['full', 'cpu', 'smoke'];
-
-/** What a scale sets. `undefined` means "the paper's" (the preset's epochs and batch size, the whole split). */
-export interface ScaleSettings {
-  /** Channel multiplier of every network (1 = the paper's widths). */
-  width: number;
-  /** Training epochs (undefined: the preset's, e.g. 110 for TRADES). */
-  epochs?: number;
-  /** Training batch size (undefined: the preset's 128). */
-  batchSize?: number;
-  /** PGD steps of the training attack (undefined: the preset's 10). */
-  trainAttackSteps?: number;
-  /** First n training images (undefined: all). */
-  trainSize?: number;
-  /** First n test images (undefined: all). */
-  testSize?: number;
-  /** Steps of the evaluation attacks (Table I: PGD-10/20/50 and DeepFool-50). */
-  evalSteps: { 'PGD-10': number; 'PGD-20': number; 'PGD-50': number; DeepFool: number };
-  /** AutoAttack budgets: empty for the standard settings (100 iterations, 5000 Square queries, 9 targets). */
-  autoAttack: Pick<AutoAttackOptions, 'steps' | 'queries' | 'targetClasses'>;
-  /** Evaluation batch size. */
-  evalBatchSize: number;
-  /** Default `--data`. */
-  data: string;
-}
-
-const TABLE_I = { 'PGD-10': 10, 'PGD-20': 20, 'PGD-50': 50, DeepFool: 50 };
-
-/** The default settings of each scale; an experiment may override some of them (`scales`). */
-export const SCALE_SETTINGS: Readonly<Record<Scale, ScaleSettings>> = {
-  full: { width: 1, evalSteps: TABLE_I, autoAttack: {}, evalBatchSize: 256, data: 'cifar10:.cache/cifar10' },
-  cpu: {
-    width: 1 / 16, epochs: 2, batchSize: 64, trainSize: 512, testSize: 100, evalSteps: TABLE_I, autoAttack: { queries: 1000 }, evalBatchSize: 100, data: 'sample',
-  },
-  smoke: {
-    width: 1 / 64, epochs: 1, batchSize: 2, trainAttackSteps: 1, trainSize: 2, testSize: 2,
-    evalSteps: { 'PGD-10': 1, 'PGD-20': 1, 'PGD-50': 1, DeepFool: 2 }, autoAttack: { steps: 1, queries: 2, targetClasses: 1 }, evalBatchSize: 2, data: 'sample',
-  },
-};
+import { collectSweep, directoryStore, embeddedExecutor, paperGrid, SCALE_SETTINGS, type PaperGridName, type Scale, type ScaleSettings } from './sweep.js';
+export { SCALE_SETTINGS, SCALES, type Scale, type ScaleSettings } from './sweep.js';
+import { SCALES } from './sweep.js';
 
 /** Command-line arguments of an experiment. */
 export interface ExperimentArgs {
@@ -306,6 +267,29 @@ export class Experiment {
     if (!loaded?.state.best) throw new Error(`${checkpointDir}: no best checkpoint`);
     await this.log(`  best checkpoint: epoch ${loaded.state.best.epoch + 1} (PGD-10 validation)`);
     return loaded.state.best.epoch;
+  }
+
+  /**
+   * Runs one of the paper's training tables as a sweep grid with the embedded executor (results and
+   * checkpoints in `<run>/results`, so a re-run with the same --out resumes), then writes its table
+   * (`<name>.md`, `.json`, `-plot.svg`) with mean ± std over the seeds.
+   */
+  async sweep(name: PaperGridName): Promise<void> {
+    const { join } = await import('node:path');
+    const grid = paperGrid(name, { scale: this.scale, seeds: [this.seed], settings: this.args.data ? { data: this.args.data } : {} });
+    const store = directoryStore(join(this.run.path, 'results'));
+    const executor = embeddedExecutor(store, {
+      onRun: async (run, e) => {
+        if (e.kind === 'start') await this.log(`run ${run.id}: ${run.row} ${run.column} ${run.config.defense} seed ${run.config.seed}`);
+        else if (e.kind === 'epoch') await this.log(`  epoch ${e.epoch + 1}/${run.config.epochs}: loss ${e.loss.toFixed(4)}`);
+        else if (e.kind === 'failed') await this.log(`  failed: ${e.error}`);
+      },
+      stopOnFailure: true,
+    });
+    await executor.submit(grid);
+    const { markdown, files } = await collectSweep(grid, store, this.run.path);
+    this.files.push(...files);
+    console.log(`\n${markdown}`);
   }
 
   /** The Table I attack `name` at this scale's step counts (seeded). */

@@ -13,6 +13,7 @@ import { runDemo } from './demo.js';
 import { evalCommand } from './eval.js';
 import { importCommand } from './import.js';
 import { prepareCommand } from './prepare.js';
+import { parseSeeds, sweepCollectCommand, sweepStatusCommand, sweepSubmitCommand, workerCommand } from './sweep.js';
 import { trainCommand } from './train.js';
 import { checkedValue, checkOptionValues, choiceValue, describeFailure, EXIT, integerValue } from './usage.js';
 
@@ -108,12 +109,49 @@ program
     }),
   );
 
+const sweep = program.command('sweep').description('a grid of runs (table3, table4, table5, table6 or a JSON grid): submit, status, collect (docs/sweeps.md)');
+/** The options every sweep command takes: where results go, which queue, the grid's overrides. */
+function sweepCommand(name: string, description: string): Command {
+  return sweep
+    .command(`${name} <grid>`)
+    .description(description)
+    .option('--results <dir>', 'the results store: a directory every worker reaches', 'sweeps/results')
+    .option('--redis <url>', 'Redis of the BullMQ queue, e.g. redis://127.0.0.1:6379 (default: run here, no queue)', checkedValue((t) => checkRedisUrlOption(t)))
+    .option('--queue <name>', 'queue name', 'rmc-sweep')
+    .option('--scale <s>', 'full, cpu or smoke (paper grids; default cpu)', choiceValue('--scale', ['full', 'cpu', 'smoke']))
+    .option('--seeds <list>', 'seeds, e.g. 0-4 or 0,1,2 (default: the grid\'s)', checkedValue(parseSeeds))
+    .option('--data <spec>', 'sample, cifar10:<dir> or cifar100:<dir> (default: the scale\'s)', checkedValue(parseDataSpec));
+}
+sweepCommand('submit', 'run the grid\'s unfinished runs here, or with --redis queue them for workers; finished or queued runs are not added again')
+  .option('--attempts <n>', 'with --redis: attempts per run (a bad configuration fails at once)', integerValue('--attempts', 1), '3')
+  .action(sweepSubmitCommand);
+sweepCommand('status', 'done, running, failed and waiting runs of the grid, with an ETA')
+  .option('--json', 'print the status as JSON')
+  .action(sweepStatusCommand);
+sweepCommand('collect', 'the grid\'s table (mean ± std over seeds per cell, ↑/↓ on the means): Markdown, JSON and an SVG plot')
+  .option('--out <dir>', 'where to write the tables (default <results>/tables)')
+  .action(sweepCollectCommand);
+
+program
+  .command('worker')
+  .description('take sweep runs from the Redis queue until stopped (Ctrl-C or SIGTERM); each run in its own process')
+  .requiredOption('--redis <url>', 'Redis of the queue, e.g. redis://127.0.0.1:6379', checkedValue((t) => checkRedisUrlOption(t)))
+  .option('--queue <name>', 'queue name', 'rmc-sweep')
+  .option('--concurrency <n>', 'runs at a time', integerValue('--concurrency', 1), '1')
+  .option('--results <dir>', "the results store as this machine sees it (default: the submitter's path in each job)")
+  .option('--stalled-after <s>', 'seconds after which the run of a worker that died goes back to the queue', integerValue('--stalled-after', 1), '30')
+  .action(workerCommand);
+
 program
   .command('info')
   .description('the tfjs backend and which kernels run natively')
   .action(() => console.log(JSON.stringify(backendInfo(), null, 1)));
 
-for (const command of program.commands) checkOptionValues(command);
+for (const command of [...program.commands, ...sweep.commands]) checkOptionValues(command);
+
+function checkRedisUrlOption(text: string): void {
+  if (!/^rediss?:\/\/[^\s]+$/.test(text)) throw new UsageError(`--redis '${text}': expected a URL such as redis://127.0.0.1:6379`);
+}
 
 /** The state of the current {@link runCli} call, for the hooks and output above. */
 const session = {
@@ -122,9 +160,11 @@ const session = {
   /** The subcommand being parsed or run, for the pointer to its --help. */
   active: program,
 };
-program.hook('preSubcommand', (_program, sub) => {
-  session.active = sub;
-});
+for (const parent of [program, sweep]) {
+  parent.hook('preSubcommand', (_parent, sub) => {
+    session.active = sub;
+  });
+}
 program.hook('preAction', async () => {
   if (session.cpuBackendMissing) {
     throw new UsageError('the command line runs on @tensorflow/tfjs-backend-cpu, which is not installed: npm install @tensorflow/tfjs-backend-cpu@^4.22', { pointToHelp: false });

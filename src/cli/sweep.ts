@@ -1,0 +1,136 @@
+/**
+ * `rmc-robust sweep submit|status|collect` and `rmc-robust worker`: a grid of runs (a paper table or a
+ * JSON file) executed here (the embedded executor) or queued on Redis for workers (BullMQ), and its
+ * table collected from the results store. See docs/sweeps.md.
+ */
+import { existsSync } from 'node:fs';
+import { collectSweep } from '../node/sweep/aggregate.js';
+import { embeddedExecutor, type SweepExecutor } from '../node/sweep/executor.js';
+import { expandGrid, readGridFile, type SweepGrid } from '../node/sweep/grid.js';
+import { PAPER_GRIDS, paperGrid, type PaperGridName } from '../node/sweep/paper-grids.js';
+import type { Scale } from '../node/sweep/scale.js';
+import { directoryStore } from '../node/sweep/store.js';
+import { parseDataSpec, parseInteger, UsageError } from './common.js';
+
+/** Options shared by the sweep commands. */
+export interface SweepOptions {
+  results: string;
+  redis?: string;
+  queue: string;
+  scale?: string;
+  seeds?: string;
+  data?: string;
+  /** submit: attempts per run on Redis. */
+  attempts?: string;
+}
+
+/** `0,1,2` or `0-4` (or a mix): distinct integers >= 0. */
+export function parseSeeds(text: string): number[] {
+  const seeds: number[] = [];
+  for (const part of text.split(',')) {
+    const range = /^(\d+)-(\d+)$/.exec(part.trim());
+    if (range) {
+      const [from, to] = [parseInteger(range[1]!, '--seeds', 0), parseInteger(range[2]!, '--seeds', 0)];
+      if (to < from || to - from > 1000) throw new UsageError(`--seeds '${text}': a range must go up, by at most 1000 seeds`);
+      for (let s = from; s <= to; s++) seeds.push(s);
+    } else {
+      seeds.push(parseInteger(part.trim(), '--seeds', 0));
+    }
+  }
+  if (new Set(seeds).size !== seeds.length) throw new UsageError(`--seeds '${text}': a seed is repeated`);
+  return seeds;
+}
+
+/** The grid `spec` names: a paper table (`table3`...) or a JSON file, with the command's overrides. */
+export function resolveGrid(spec: string, o: Pick<SweepOptions, 'scale' | 'seeds' | 'data'>): SweepGrid {
+  const seeds = o.seeds !== undefined ? parseSeeds(o.seeds) : undefined;
+  const data = o.data !== undefined ? (parseDataSpec(o.data), o.data) : undefined;
+  let grid: SweepGrid;
+  if ((PAPER_GRIDS as readonly string[]).includes(spec)) {
+    grid = paperGrid(spec as PaperGridName, { scale: (o.scale as Scale | undefined) ?? 'cpu', ...(seeds ? { seeds } : {}), ...(data ? { settings: { data } } : {}) });
+  } else if (spec.endsWith('.json') || existsSync(spec)) {
+    grid = readGridFile(spec);
+    grid = { ...grid, ...(o.scale ? { scale: o.scale as Scale } : {}), ...(seeds ? { seeds } : {}), ...(data ? { settings: { ...grid.settings, data } } : {}) };
+  } else {
+    throw new UsageError(`grid '${spec}': expected one of ${PAPER_GRIDS.join(', ')} or a JSON grid file`);
+  }
+  expandGrid(grid); // checks it
+  return grid;
+}
+
+async function executor(o: SweepOptions, onLine: (line: string) => void): Promise<SweepExecutor> {
+  const store = directoryStore(o.results);
+  if (o.redis === undefined) {
+    return embeddedExecutor(store, {
+      onRun: (run, e) => {
+        const name = `${run.id} (${run.row} ${run.column} seed ${run.config.seed})`;
+        if (e.kind === 'start') onLine(`run ${name}`);
+        else if (e.kind === 'epoch') onLine(`  epoch ${e.epoch + 1}/${run.config.epochs}: loss ${e.loss.toFixed(4)}`);
+        else if (e.kind === 'failed') onLine(`  failed: ${e.error}`);
+      },
+    });
+  }
+  const { redisExecutor } = await import('../node/sweep/redis.js');
+  return redisExecutor({ redis: o.redis, store, queue: o.queue, ...(o.attempts ? { attempts: parseInteger(o.attempts, '--attempts', 1) } : {}) });
+}
+
+/** `rmc-robust sweep submit <grid>`. */
+export async function sweepSubmitCommand(spec: string, o: SweepOptions): Promise<void> {
+  const grid = resolveGrid(spec, o);
+  const ex = await executor(o, (line) => console.log(line));
+  try {
+    const s = await ex.submit(grid);
+    const verb = o.redis === undefined ? 'ran' : 'queued';
+    console.log(`${grid.name}: ${s.total} runs, ${verb} ${s.added}, ${s.skipped} already ${o.redis === undefined ? 'done' : 'done or queued'}${s.failed.length ? `, ${s.failed.length} failed` : ''}; results in ${directoryStore(o.results).location}`);
+    if (s.failed.length) process.exitCode = 1;
+  } finally {
+    await ex.close();
+  }
+}
+
+/** `rmc-robust sweep status <grid>`. */
+export async function sweepStatusCommand(spec: string, o: SweepOptions & { json?: boolean }): Promise<void> {
+  const grid = resolveGrid(spec, o);
+  const ex = await executor(o, () => {});
+  try {
+    const status = await ex.status(grid);
+    if (o.json) {
+      console.log(JSON.stringify(status, null, 1));
+      return;
+    }
+    const c = status.counts;
+    const eta = status.etaSeconds === null ? 'unknown' : `${Math.round(status.etaSeconds)} s`;
+    console.log(`${grid.name}: ${c.done} done, ${c.running} running, ${c.failed} failed, ${c.waiting} waiting, ${c['not submitted']} not submitted; ETA ${eta}`);
+    for (const r of status.runs) if (r.state === 'failed') console.log(`failed ${r.id} (${r.row} ${r.column} seed ${r.seed}): ${r.error}`);
+  } finally {
+    await ex.close();
+  }
+}
+
+/** `rmc-robust sweep collect <grid>`. */
+export async function sweepCollectCommand(spec: string, o: SweepOptions & { out?: string }): Promise<void> {
+  const grid = resolveGrid(spec, o);
+  const out = o.out ?? `${o.results}/tables`;
+  const { markdown, files } = await collectSweep(grid, directoryStore(o.results), out);
+  console.log(markdown);
+  console.log(`wrote ${files.join(', ')}`);
+}
+
+/** `rmc-robust worker`: takes sweep jobs until interrupted (SIGINT/SIGTERM: finishes nothing, the jobs go back to the queue). */
+export async function workerCommand(o: { redis: string; queue: string; concurrency: string; results?: string; stalledAfter: string }): Promise<void> {
+  const { startWorker } = await import('../node/sweep/redis.js');
+  const worker = await startWorker({
+    redis: o.redis,
+    queue: o.queue,
+    concurrency: parseInteger(o.concurrency, '--concurrency', 1),
+    stalledSeconds: parseInteger(o.stalledAfter, '--stalled-after', 1),
+    ...(o.results ? { results: o.results } : {}),
+    log: (line) => console.log(line),
+  });
+  console.log(`worker on queue ${o.queue} at ${o.redis}, concurrency ${o.concurrency}; Ctrl-C stops it`);
+  await new Promise<void>((resolve) => {
+    const stop = () => void worker.close().then(resolve, resolve);
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}

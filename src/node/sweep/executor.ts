@@ -1,0 +1,103 @@
+/**
+ * The executors of a sweep, behind one interface: the embedded one runs the grid in this process
+ * (no services); the BullMQ one (./redis.ts) queues it on Redis for workers on many machines.
+ */
+import { expandGrid, type SweepGrid, type SweepRun } from './grid.js';
+import { executeRun, RunConfigError, type ExecuteRunOptions } from './run.js';
+import type { ResultsStore } from './store.js';
+
+/** State of a run in a sweep. */
+export type RunState = 'done' | 'running' | 'failed' | 'waiting' | 'not submitted';
+
+/** What {@link SweepExecutor.status} reports. */
+export interface SweepStatus {
+  /** Runs by state. */
+  counts: Record<RunState, number>;
+  /** Each run with its state, and the error of a failed one. */
+  runs: Array<{ id: string; row: string; column: string; seed: number; state: RunState; error?: string }>;
+  /** Estimated seconds until the waiting and running runs are done (null: no finished run to time yet). */
+  etaSeconds: number | null;
+}
+
+/** What {@link SweepExecutor.submit} reports. */
+export interface SubmitSummary {
+  /** Runs of the grid. */
+  total: number;
+  /** Runs newly queued (or, embedded, run now). */
+  added: number;
+  /** Runs already done or already queued: not added again. */
+  skipped: number;
+  /** Runs that failed (embedded: during this call), with their errors. */
+  failed: Array<{ id: string; error: string }>;
+}
+
+/** Runs a grid: in this process, or by queueing it for workers. */
+export interface SweepExecutor {
+  /** Submits the grid's runs that are not done (nor queued); the embedded executor runs them before returning. */
+  submit(grid: SweepGrid): Promise<SubmitSummary>;
+  /** Where each run of the grid stands. */
+  status(grid: SweepGrid): Promise<SweepStatus>;
+  /** Releases connections. */
+  close(): Promise<void>;
+}
+
+/** Counts of each state, all present. */
+export function countStates(runs: SweepStatus['runs']): Record<RunState, number> {
+  const counts: Record<RunState, number> = { done: 0, running: 0, failed: 0, waiting: 0, 'not submitted': 0 };
+  for (const r of runs) counts[r.state]++;
+  return counts;
+}
+
+/** Options of {@link embeddedExecutor}. */
+export interface EmbeddedExecutorOptions {
+  /** Called when a run starts, and after each of its epochs. */
+  onRun?: (run: SweepRun, event: { kind: 'start' } | { kind: 'epoch'; epoch: number; loss: number } | { kind: 'done' } | { kind: 'failed'; error: string }) => void | Promise<void>;
+  /** Stop at the first failed run instead of going on with the rest (default false). */
+  stopOnFailure?: boolean;
+}
+
+/**
+ * The embedded executor: runs the grid's unfinished runs one after the other in this process, each
+ * resuming from its checkpoint in `store`, so an interrupted sweep continues where it stopped. A failed
+ * run is reported and the others go on.
+ */
+export function embeddedExecutor(store: ResultsStore, options: EmbeddedExecutorOptions = {}): SweepExecutor {
+  const failures = new Map<string, string>();
+  return {
+    async submit(grid) {
+      const runs = expandGrid(grid);
+      const summary: SubmitSummary = { total: runs.length, added: 0, skipped: 0, failed: [] };
+      for (const run of runs) {
+        if (await store.readResult(run.id)) {
+          summary.skipped++;
+          continue;
+        }
+        summary.added++;
+        await options.onRun?.(run, { kind: 'start' });
+        const onEpoch: ExecuteRunOptions['onEpoch'] = (e) => options.onRun?.(run, { kind: 'epoch', epoch: e.epoch, loss: e.loss });
+        try {
+          await executeRun(run, store, { onEpoch });
+          failures.delete(run.id);
+          await options.onRun?.(run, { kind: 'done' });
+        } catch (e) {
+          const error = (e as Error).message;
+          failures.set(run.id, error);
+          summary.failed.push({ id: run.id, error });
+          await options.onRun?.(run, { kind: 'failed', error });
+          if (options.stopOnFailure || !(e instanceof RunConfigError || e instanceof RangeError)) throw e;
+        }
+      }
+      return summary;
+    },
+    async status(grid) {
+      const runs = await Promise.all(expandGrid(grid).map(async (run) => {
+        const done = await store.readResult(run.id);
+        const error = failures.get(run.id);
+        const state: RunState = done ? 'done' : error !== undefined ? 'failed' : 'not submitted';
+        return { id: run.id, row: run.row, column: run.column, seed: run.config.seed, state, ...(error !== undefined && !done ? { error } : {}) };
+      }));
+      return { counts: countStates(runs), runs, etaSeconds: null };
+    },
+    async close() {},
+  };
+}

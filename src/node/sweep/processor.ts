@@ -1,0 +1,39 @@
+/**
+ * The BullMQ sandboxed processor of sweep jobs (./redis.ts): runs in a child process of the worker,
+ * executes the run with resume from its checkpoint, and reports each checkpointed epoch as progress.
+ * A configuration that cannot run fails at once (BullMQ's UnrecoverableError: no retries). If the
+ * worker process dies, the child stops at the next batch instead of training on unowned.
+ */
+import '@tensorflow/tfjs-backend-cpu';
+import '../register.js';
+import * as tf from '@tensorflow/tfjs-core';
+import type { SandboxedJob } from 'bullmq';
+import { executeRun, RunConfigError } from './run.js';
+import { directoryStore } from './store.js';
+import type { SweepJobData } from './redis.js';
+import type { RunResult } from './store.js';
+
+const parent = process.ppid;
+
+export default async function processSweepJob(job: SandboxedJob<SweepJobData>): Promise<Pick<RunResult, 'id' | 'metrics' | 'startEpoch' | 'seconds'>> {
+  await tf.setBackend('cpu');
+  const store = directoryStore(process.env['RMC_SWEEP_RESULTS'] ?? job.data.results);
+  try {
+    const result = await executeRun({ id: job.data.id, config: job.data.config }, store, {
+      onBatch: () => {
+        if (process.ppid !== parent) process.exit(1);
+      },
+      onEpoch: async (e) => {
+        await job.updateProgress({ epoch: e.epoch + 1, loss: e.loss });
+      },
+    });
+    return { id: result.id, metrics: result.metrics, startEpoch: result.startEpoch, seconds: result.seconds };
+  } catch (e) {
+    if (e instanceof RunConfigError) {
+      const error = new Error(e.message);
+      error.name = 'UnrecoverableError';
+      throw error;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,292 @@
+// Sweeps (src/node/sweep, `rmc-robust sweep` and `worker`, dist/esm/cli/main.js built by `npm test`'s
+// pretest) against a real redis-server started here on 127.0.0.1 (a free port, a temporary directory,
+// no persistence): two worker processes, one killed with SIGKILL mid-run whose job the other resumes
+// from the checkpoint, a failing run, re-submission, and the collected table checked against the
+// results' own numbers, against a run made directly with the trainer, and against the embedded executor.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { robustAccuracy } from '../src/attacks/robust-accuracy.js';
+import { pgdAttack } from '../src/attacks/pgd.js';
+import { loadCifar10Sample } from '../src/data/sample.js';
+import { resnet18 } from '../src/models/resnet18.js';
+import { aggregate, cellStats } from '../src/node/sweep/aggregate.js';
+import { expandGrid, runId, type SweepGrid } from '../src/node/sweep/grid.js';
+import { paperGrid } from '../src/node/sweep/paper-grids.js';
+import type { RunResult } from '../src/node/sweep/store.js';
+import { adversarialTrain } from '../src/train/adversarial-train.js';
+import { presets } from '../src/train/presets.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const cli = join(root, 'dist', 'esm', 'cli', 'main.js');
+const work = mkdtempSync(join(tmpdir(), 'rmc-sweep-'));
+let redis: ChildProcess;
+let url = '';
+const workers: ChildProcess[] = [];
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+beforeAll(async () => {
+  const port = await freePort();
+  const dir = join(work, 'redis');
+  rmSync(dir, { recursive: true, force: true });
+  await import('node:fs/promises').then((fs) => fs.mkdir(dir));
+  redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    redis.stdout!.on('data', (d) => {
+      out += d;
+      if (out.includes('Ready to accept connections')) resolve();
+    });
+    redis.on('error', (e) => reject(new Error(`redis-server: ${e.message} (apt-get install redis-server)`)));
+    redis.on('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
+  });
+  url = `redis://127.0.0.1:${port}`;
+});
+
+afterAll(async () => {
+  for (const w of workers) if (w.exitCode === null && w.signalCode === null) process.kill(-w.pid!, 'SIGKILL');
+  redis?.kill('SIGTERM');
+  await new Promise((resolve) => (redis?.exitCode !== null ? resolve(null) : redis.once('exit', resolve)));
+  rmSync(work, { recursive: true, force: true });
+});
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(...args: string[]): Promise<CliRun> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args], { cwd: work, env: { ...process.env, OMP_NUM_THREADS: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** A worker process in its own process group (so SIGKILL takes its sandboxed run with it, as a machine dying would). */
+function startWorker(results: string): { child: ChildProcess; output: () => string; waitFor: (pattern: RegExp) => Promise<RegExpMatchArray> } {
+  const child = spawn(process.execPath, [cli, 'worker', '--redis', url, '--stalled-after', '2', '--results', results], {
+    cwd: work, detached: true, env: { ...process.env, OMP_NUM_THREADS: '1' },
+  });
+  workers.push(child);
+  let out = '';
+  const waiters: Array<() => void> = [];
+  child.stdout!.on('data', (d) => {
+    out += d;
+    waiters.forEach((w) => w());
+  });
+  child.stderr!.on('data', (d) => (out += d));
+  return {
+    child,
+    output: () => out,
+    waitFor: (pattern) => new Promise((resolve, reject) => {
+      const check = () => {
+        const m = pattern.exec(out);
+        if (m) resolve(m);
+      };
+      waiters.push(check);
+      child.once('exit', () => reject(new Error(`worker exited before printing ${pattern}: ${out}`)));
+      check();
+    }),
+  };
+}
+
+// Tiny runs on the embedded CIFAR-10 sample: ResNet18 at width 1/16, 3 epochs of 4 batches of TRADES
+// with a 1-step attack; two strides x two seeds, and strides that ResNet18 refuses (the failing runs).
+const grid: SweepGrid = {
+  name: 'tiny',
+  title: 'tiny sweep',
+  scale: 'smoke',
+  settings: { width: 1 / 16, epochs: 3, batchSize: 4, trainSize: 16, testSize: 32, evalBatchSize: 32 },
+  seeds: [0, 1],
+  models: [{ arch: 'resnet18', strides: '1-2-2-2' }, { arch: 'resnet18', strides: '1-1-2-2' }, { arch: 'resnet18', strides: '1-2-2' }],
+  defenses: ['trades'],
+  metrics: ['Natural', 'PGD-20'],
+};
+const gridFile = join(work, 'grid.json');
+writeFileSync(gridFile, JSON.stringify(grid));
+const runs = expandGrid(grid);
+const good = runs.filter((r) => r.config.strides !== '1-2-2');
+const bad = runs.filter((r) => r.config.strides === '1-2-2');
+
+function readResult(results: string, id: string): RunResult {
+  return JSON.parse(readFileSync(join(results, 'runs', id, 'result.json'), 'utf8')) as RunResult;
+}
+
+describe('grids and run ids', () => {
+  it('a run id is a hash of the resolved config: equal configs, equal ids; any change, another id', () => {
+    expect(new Set(runs.map((r) => r.id)).size).toBe(runs.length);
+    expect(expandGrid(structuredClone(grid)).map((r) => r.id)).toEqual(runs.map((r) => r.id));
+    const config = runs[0]!.config;
+    expect(runId({ ...config })).toBe(runs[0]!.id);
+    // Key order does not matter; values do (including the package version).
+    expect(runId(Object.fromEntries(Object.entries(config).reverse()) as typeof config)).toBe(runs[0]!.id);
+    for (const change of [{ seed: 7 }, { width: 0.5 }, { epochs: 4 }, { pooling: 'max' as const }, { version: '0.0.0' }, { data: 'cifar10:/x' }]) {
+      expect(runId({ ...config, ...change })).not.toBe(runs[0]!.id);
+    }
+  });
+
+  it('the paper grids expand: Table III is 2 strides x 2 poolings x seeds, TRADES', () => {
+    const t3 = expandGrid(paperGrid('table3', { scale: 'full', seeds: [0, 1, 2] }));
+    expect(t3).toHaveLength(12);
+    expect(new Set(t3.map((r) => `${r.config.strides} ${r.config.pooling}`))).toEqual(new Set(['1-2-2-2 avg', '1-1-2-2 avg', '1-2-2-2 max', '1-1-2-2 max']));
+    expect(t3.every((r) => r.config.defense === 'trades' && r.config.epochs === presets.trades.epochs && r.config.width === 1)).toBe(true);
+    const t5 = expandGrid(paperGrid('table5', { scale: 'cpu' }));
+    expect(t5).toHaveLength(14);
+    expect(t5.filter((r) => r.config.validate).map((r) => r.config.defense).sort()).toEqual(['fat', 'fat', 'mart', 'mart']);
+  });
+
+  it('bad grids are refused naming the field', () => {
+    expect(() => expandGrid({ ...grid, seeds: [] })).toThrow(/grid seeds: expected a non-empty array/);
+    expect(() => expandGrid({ ...grid, defenses: ['tradez' as never] })).toThrow(/grid defenses: "tradez" is not accepted/);
+    expect(() => expandGrid({ ...grid, seeds: [0, 0] })).toThrow(/grid seeds: a seed is repeated/);
+    expect(() => expandGrid({ ...grid, settings: { epochz: 1 } as never })).toThrow(/grid settings.epochz: unknown setting/);
+  });
+
+  it('aggregation: mean, sample std and n per cell over the seeds present; absent cells are missing, not zero', () => {
+    const fake = (id: string, natural: number): RunResult => ({ id, metrics: { Natural: natural, 'PGD-20': natural / 2 } } as RunResult);
+    const [a0, a1, b0] = [good[0]!, good[1]!, good[2]!];
+    const table = aggregate(grid, runs, new Map([[a0.id, fake(a0.id, 10)], [a1.id, fake(a1.id, 20)], [b0.id, fake(b0.id, 30)]]));
+    const row = table.rows[0]!;
+    expect(row.cells['1-2-2-2']!.Natural).toEqual({ mean: 15, std: Math.sqrt(50), n: 2, seeds: [0, 1] });
+    expect(row.cells['1-1-2-2']!['PGD-20']).toEqual({ mean: 15, std: null, n: 1, seeds: [0] });
+    expect(row.cells['1-2-2']!.Natural).toBeNull();
+    expect(table.runs).toEqual({ total: 6, finished: 3 });
+  });
+});
+
+describe('a sweep on BullMQ and Redis', () => {
+  const results = join(work, 'results');
+  const embedded = join(work, 'embedded');
+
+  it('two workers run every good run exactly once; a killed worker\'s run is retried by the other and resumes; bad runs fail with their error', async () => {
+    const a = startWorker(results);
+    const b = startWorker(results);
+    await Promise.all([a.waitFor(/^worker on queue/m), b.waitFor(/^worker on queue/m)]);
+    const submitted = await run('sweep', 'submit', gridFile, '--redis', url, '--results', results);
+    expect(submitted.stderr).toBe('');
+    expect(submitted.stdout).toMatch(/tiny: 6 runs, queued 6, 0 already done or queued/);
+    const again = await run('sweep', 'submit', gridFile, '--redis', url, '--results', results);
+    expect(again.stdout).toMatch(/tiny: 6 runs, queued 0, 6 already done or queued/);
+
+    // Worker A checkpoints a run's first epoch: kill it (and its run) at once; B takes the run over.
+    const [, killedId] = await a.waitFor(/^run ([0-9a-f]{24}) \([^)]*\): epoch 1\/3 checkpointed$/m);
+    process.kill(-a.child.pid!, 'SIGKILL');
+    await new Promise((resolve) => (a.child.exitCode !== null || a.child.signalCode !== null ? resolve(null) : a.child.once('exit', resolve)));
+
+    for (;;) {
+      const status = await run('sweep', 'status', gridFile, '--redis', url, '--results', results, '--json');
+      const s = JSON.parse(status.stdout) as { counts: Record<string, number>; runs: Array<{ id: string; state: string; error?: string }> };
+      if (s.counts['waiting'] === 0 && s.counts['running'] === 0) {
+        expect(s.counts).toEqual({ done: 4, running: 0, failed: 2, waiting: 0, 'not submitted': 0 });
+        for (const r of s.runs.filter((r) => bad.some((x) => x.id === r.id))) {
+          expect(r.state).toBe('failed');
+          expect(r.error).toMatch(/strides: got 3 strides/);
+        }
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const text = await run('sweep', 'status', gridFile, '--redis', url, '--results', results);
+    expect(text.stdout).toMatch(/^tiny: 4 done, 0 running, 2 failed, 0 waiting, 0 not submitted; ETA 0 s$/m);
+    const logs = [a.output(), b.output()].join('\n');
+    // Each run completed once; the killed run was started twice (A, then B), the others once; bad runs not retried.
+    for (const r of good) expect(logs.match(new RegExp(`^completed run ${r.id} `, 'gm'))).toHaveLength(1);
+    for (const r of good) expect(logs.match(new RegExp(`^started run ${r.id} `, 'gm'))).toHaveLength(r.id === killedId ? 2 : 1);
+    for (const r of bad) expect(logs.match(new RegExp(`^started run ${r.id} `, 'gm'))).toHaveLength(1);
+    expect(b.output()).toMatch(new RegExp(`^completed run ${killedId}`, 'm'));
+    const killed = readResult(results, killedId!);
+    expect(killed.startEpoch).toBeGreaterThanOrEqual(1);
+    expect(killed.losses).toHaveLength(3 - killed.startEpoch);
+    for (const r of good.filter((r) => r.id !== killedId)) expect(readResult(results, r.id).startEpoch).toBe(0);
+  });
+
+  it('the embedded executor gives the same results and table; collect matches the results cell by cell', async () => {
+    const local = await run('sweep', 'submit', gridFile, '--results', embedded);
+    expect(local.code).toBe(1); // the failing runs
+    expect(local.stdout).toMatch(/tiny: 6 runs, ran 6, 0 already done, 2 failed/);
+    for (const r of good) {
+      const [viaRedis, here] = [readResult(results, r.id), readResult(embedded, r.id)];
+      expect(viaRedis.metrics).toEqual(here.metrics);
+      // The resumed run ends with the same final epochs' losses as the uninterrupted one.
+      expect(viaRedis.losses).toEqual(here.losses.slice(viaRedis.startEpoch));
+      // Same final weights.
+      expect(readFileSync(join(results, 'runs', r.id, 'model', 'weights.bin'))).toEqual(readFileSync(join(embedded, 'runs', r.id, 'model', 'weights.bin')));
+    }
+    const tables: Record<string, unknown>[] = [];
+    for (const store of [results, embedded]) {
+      const out = join(work, `tables-${tables.length}`);
+      const collected = await run('sweep', 'collect', gridFile, '--results', store, '--out', out);
+      expect(collected.code).toBe(0);
+      expect(readdirSync(out).sort()).toEqual(['tiny-plot.json', 'tiny-plot.svg', 'tiny.json', 'tiny.md']);
+      tables.push(JSON.parse(readFileSync(join(out, 'tiny.json'), 'utf8')) as Record<string, unknown>);
+      const md = readFileSync(join(out, 'tiny.md'), 'utf8');
+      expect(md).toMatch(/\| resnet18 \| .* \| missing \| .* \| missing \|/);
+    }
+    const strip = ({ results: _r, ...rest }: Record<string, unknown>) => rest;
+    expect(strip(tables[0]!)).toEqual(strip(tables[1]!));
+    // Cell by cell against the results' own numbers.
+    const table = tables[0] as unknown as ReturnType<typeof aggregate>;
+    for (const strides of ['1-2-2-2', '1-1-2-2']) {
+      for (const metric of ['Natural', 'PGD-20'] as const) {
+        const values = [0, 1].map((seed) => readResult(results, good.find((r) => r.config.strides === strides && r.config.seed === seed)!.id).metrics[metric]!);
+        expect(table.rows[0]!.cells[strides]![metric]).toEqual(cellStats(values, [0, 1]));
+      }
+      expect(table.rows[0]!.cells['1-2-2']!.Natural).toBeNull();
+    }
+  });
+
+  it('a run made directly with the trainer and robustAccuracy gives the sweep\'s numbers', async () => {
+    const r = good.find((x) => x.config.strides === '1-1-2-2' && x.config.seed === 1)!;
+    const c = r.config;
+    const full = await loadCifar10Sample('train');
+    const test = await loadCifar10Sample('test');
+    const train = { images: full.images.subarray(0, 16 * 3072), labels: full.labels.subarray(0, 16), count: 16 };
+    const testSplit = { images: test.images.subarray(0, 32 * 3072), labels: test.labels.subarray(0, 32), count: 32 };
+    const model = resnet18({ strides: '1-1-2-2', pooling: 'avg', width: 1 / 16, numClasses: 10, seed: 1 });
+    try {
+      const trained = await adversarialTrain(model, train, { ...presets.trades, epochs: 3, batchSize: 4, attackSteps: 1, seed: 1 });
+      const pgd20 = pgdAttack({ name: 'PGD-20', steps: c.evalSteps['PGD-20'], relStepSize: 0.25, seed: 1 + 1000 });
+      const acc = robustAccuracy(model, testSplit, [pgd20], { eps: 8 / 255, batchSize: 32 });
+      const result = readResult(results, r.id);
+      expect(result.metrics).toEqual({ Natural: Math.round(acc.clean * 10000) / 100, 'PGD-20': Math.round(acc.perAttack['PGD-20']! * 10000) / 100 });
+      expect(result.losses).toEqual(trained.epochs.map((e) => e.loss).slice(result.startEpoch));
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('usage errors exit 2 with one line', async () => {
+    for (const [args, message] of [
+      [['sweep', 'submit', 'table9'], /grid 'table9': expected one of table3, table4, table5, table6 or a JSON grid file/],
+      [['sweep', 'submit', 'table3', '--redis', 'http://x'], /--redis 'http:\/\/x': expected a URL such as redis:\/\/127.0.0.1:6379/],
+      [['sweep', 'status', 'table3', '--seeds', '3-1'], /--seeds '3-1': a range must go up/],
+      [['sweep', 'collect', 'table3', '--scale', 'huge'], /--scale 'huge': accepted values are full, cpu, smoke/],
+      [['worker'], /required option '--redis <url>' not specified/],
+      [['worker', '--redis', url, '--concurrency', '0'], /--concurrency 0: must be an integer >= 1/],
+    ] as const) {
+      const r = await run(...args);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+});
