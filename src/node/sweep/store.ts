@@ -23,7 +23,7 @@ export interface RunResult {
   metrics: RunMetrics;
   /** With `config.validate`: the best epoch under PGD-10 validation (0-based) and its weights' accuracies. */
   best: { epoch: number; metrics: RunMetrics } | null;
-  /** Mean training loss of each epoch this process ran. */
+  /** Mean training loss of every epoch of the run, those before a resume included. */
   losses: number[];
   /** The epoch training started from: 0, or the checkpoint's epoch when a retried run resumed. */
   startEpoch: number;
