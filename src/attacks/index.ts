@@ -18,6 +18,7 @@ export {
   type ApgdAttackOptions,
   type ApgdTargetedAttackOptions,
   type ApgdIteration,
+  type ApgdSchedule,
 } from './apgd.js';
 export {
   fab,
