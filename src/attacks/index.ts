@@ -30,7 +30,7 @@ export {
   type FabAttackOptions,
   type FabTargetedAttackOptions,
 } from './fab.js';
-export { projectLinfOntoHyperplane } from './fab-projection.js';
+export { projectLinfOntoHyperplane, projectL2OntoHyperplane } from './fab-projection.js';
 export {
   autoAttack,
   autoAttackAttack,
