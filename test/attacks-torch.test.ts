@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { apgd, deepfoolAttack, importTorchStateDict, pgd, resnet18, type ApgdIteration } from '../src/index.js';
+import { apgd, deepfoolAttack, importTorchStateDict, pgd, resnet18, square, type ApgdIteration } from '../src/index.js';
 import { decode, loadTorchFixture, maxAbsDiff, stateDictOf, type Encoded } from './helpers/fixture.js';
 
 const entry = loadTorchFixture().models.find((m) => m.attacks)!;
@@ -105,6 +105,40 @@ describe('APGD agrees with PyTorch', () => {
     expect(c.stepSizes.filter((s, i) => stepSizes[i] !== Math.fround(s)).length).toBeLessThanOrEqual(1);
     expect(c.fooled.some(Boolean)).toBe(true);
     tf.dispose([x, adv, init]);
+    model.dispose();
+  });
+});
+
+// Square in L2 against scripts/torch_square.py: the reference's L2 attack_single_run (its start grid,
+// eta patterns, two-window update and p schedule) written out in PyTorch, drawing its windows and signs
+// from rmc-robust's seeded generator in the reference's order, on the same network.
+interface SquareCase {
+  eps: number;
+  queries: number;
+  seed: number;
+  labels: number[];
+  adversarial: Encoded;
+  predictions: number[];
+  fooled: boolean[];
+}
+
+const squareFixture = JSON.parse(readFileSync(fileURLToPath(new URL('./fixtures/torch-square.json', import.meta.url)), 'utf8')) as { model: string; cases: Record<string, SquareCase> };
+
+describe('Square L2 agrees with PyTorch', () => {
+  it('the fixture is made on this network', () => {
+    expect(squareFixture.model).toBe(entry.id);
+  });
+
+  it.each(Object.keys(squareFixture.cases))('%s: same fooled points, predictions and examples (within 1e-4)', (key) => {
+    const c = squareFixture.cases[key]!;
+    const { model, x } = setup();
+    const adv = square(model, x, c.labels, { eps: c.eps, norm: 'l2', queries: c.queries, seed: c.seed });
+    expect(predictions(model, adv)).toEqual(c.predictions);
+    expect(maxAbsDiff(adv.dataSync(), decode(c.adversarial))).toBeLessThan(1e-4);
+    // Both sides fooled points, and not all of them.
+    expect(c.fooled.filter(Boolean).length).toBeGreaterThan(3);
+    expect(c.fooled.some((f) => !f)).toBe(true);
+    tf.dispose([x, adv]);
     model.dispose();
   });
 });
