@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { apgd, deepfoolAttack, importTorchStateDict, pgd, resnet18, square, type ApgdIteration } from '../src/index.js';
+import { apgd, deepfoolAttack, fabTargeted, importTorchStateDict, pgd, resnet18, square, type ApgdIteration } from '../src/index.js';
 import { decode, loadTorchFixture, maxAbsDiff, stateDictOf, type Encoded } from './helpers/fixture.js';
 
 const entry = loadTorchFixture().models.find((m) => m.attacks)!;
@@ -138,6 +138,36 @@ describe('Square L2 agrees with PyTorch', () => {
     // Both sides fooled points, and not all of them.
     expect(c.fooled.filter(Boolean).length).toBeGreaterThan(3);
     expect(c.fooled.some((f) => !f)).toBe(true);
+    tf.dispose([x, adv]);
+    model.dispose();
+  });
+});
+
+// FAB-T in L2 against scripts/torch_fab.py: the reference's targeted attack_single_run with its
+// projection_l2, written out in PyTorch, from the clean images (no randomness), target rank 2.
+interface FabCase {
+  steps: number;
+  labels: number[];
+  adversarial: Encoded;
+  predictions: number[];
+  distances: number[];
+}
+
+const fabFixture = JSON.parse(readFileSync(fileURLToPath(new URL('./fixtures/torch-fab.json', import.meta.url)), 'utf8')) as { model: string; cases: Record<string, FabCase> };
+
+describe('FAB-T L2 agrees with PyTorch', () => {
+  it('the fixture is made on this network', () => {
+    expect(fabFixture.model).toBe(entry.id);
+  });
+
+  it('fabTargetedL2: same predictions, L2 distances within 1e-4 relative, examples within 1e-4', () => {
+    const c = fabFixture.cases.fabTargetedL2!;
+    const { model, x } = setup();
+    const adv = fabTargeted(model, x, c.labels, { eps: 100, norm: 'l2', steps: c.steps, targetClasses: 1 });
+    expect(predictions(model, adv)).toEqual(c.predictions);
+    const ours = tf.tidy(() => Array.from(tf.sqrt(tf.sum(tf.square(tf.sub(adv, x)), [1, 2, 3])).dataSync()));
+    ours.forEach((d, i) => expect(Math.abs(d - c.distances[i]!) / c.distances[i]!, `point ${i}: ${d} vs ${c.distances[i]}`).toBeLessThan(1e-4));
+    expect(maxAbsDiff(adv.dataSync(), decode(c.adversarial))).toBeLessThan(1e-4);
     tf.dispose([x, adv]);
     model.dispose();
   });
