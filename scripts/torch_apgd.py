@@ -15,14 +15,13 @@ counted down by `counter3`; the increases counted from the `loss_steps` history 
 """
 import datetime
 import json
-import math
 import sys
 
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, 'scripts')
-from torch_reference import decode, encode, load_model, nchw_to_nhwc, nhwc_to_nchw  # noqa: E402
+from torch_attack_fixture import attack_entry, encoded_nhwc, write_fixture  # noqa: E402
 
 
 def checkpoints(n_iter):
@@ -116,13 +115,8 @@ def apgd(model, x, y, x_init, eps, norm, n_iter, loss_name, rho=0.75):
 
 
 def main():
-    fixture = json.load(open('test/fixtures/torch-reference.json'))
-    entry = next(m for m in fixture['models'] if m.get('attacks'))
-    model = load_model(entry)
-    x = nhwc_to_nchw(decode(entry['input']))
     # Labels = the clean predictions, so every point is attacked (APGD skips misclassified ones).
-    with torch.no_grad():
-        y = model(x).argmax(1)
+    entry, model, x, y = attack_entry()
     g = torch.Generator().manual_seed(5)
     cases = {}
     for name, norm, eps, loss_name in [('linfCe', 'linf', 8 / 255, 'ce'), ('linfDlr', 'linf', 8 / 255, 'dlr'), ('l2Ce', 'l2', 0.5, 'ce')]:
@@ -137,22 +131,12 @@ def main():
             pred = model(adv).argmax(1)
         cases[name] = {
             'norm': norm, 'eps': eps, 'loss': loss_name, 'steps': 10,
-            'start': {'shape': list(nchw_to_nhwc(start).shape), 'data': encode(nchw_to_nhwc(start))},
-            'adversarial': {'shape': list(nchw_to_nhwc(adv).shape), 'data': encode(nchw_to_nhwc(adv))},
+            'start': encoded_nhwc(start), 'adversarial': encoded_nhwc(adv),
             'labels': y.tolist(), 'predictions': pred.tolist(), 'fooled': fooled.tolist(),
             'stepSizes': steps.tolist(), 'bestLoss': best.tolist(),
         }
         print(f'{name}: fooled {int(fooled.sum())}/{len(fooled)}, step sizes {steps.tolist()}', file=sys.stderr)
-    out = {
-        'provenance': {
-            'script': 'scripts/torch_apgd.py (model and input: test/fixtures/torch-reference.json, the entry with attacks)',
-            'torch': torch.__version__, 'python': sys.version.split()[0], 'date': datetime.date.today().isoformat(),
-        },
-        'model': entry['id'],
-        'cases': cases,
-    }
-    with open('test/fixtures/torch-apgd.json', 'w') as f:
-        json.dump(out, f, indent=1)
+    write_fixture('test/fixtures/torch-apgd.json', 'scripts/torch_apgd.py', entry, cases)
     table = {
         'provenance': {
             'script': 'scripts/torch_apgd.py (checkpoints: the reference\'s counter3 == k loop)',

@@ -10,8 +10,6 @@ autoattack/fab_base.py, fab_pt.py: `get_diff_logits_grads_batch_targeted`) with 
 (autoattack/fab_projections.py), written out as they do it, for norm='L2', from the clean image (the
 first restart: no random start, so no randomness), target = the class ranked `rank` by the clean logits.
 """
-import datetime
-import json
 import math
 import sys
 
@@ -19,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, 'scripts')
-from torch_reference import decode, encode, load_model, nchw_to_nhwc, nhwc_to_nchw  # noqa: E402
+from torch_attack_fixture import attack_entry, encoded_nhwc, write_fixture  # noqa: E402
 
 
 def projection_l2(points_to_project, w_hyperplane, b_hyperplane):
@@ -119,13 +117,9 @@ def fab_targeted_l2(model, x, la, la_target, n_iter=100, alpha_max=0.1, eta=1.05
 
 
 def main():
-    fixture = json.load(open('test/fixtures/torch-reference.json'))
-    entry = next(m for m in fixture['models'] if m.get('attacks'))
-    model = load_model(entry)
-    x = nhwc_to_nchw(decode(entry['input']))
+    entry, model, x, y = attack_entry()
     with torch.no_grad():
         logits = model(x)
-    y = logits.argmax(1)
     rank = 2
     target = logits.sort(dim=1, descending=True)[1][:, rank - 1]
     steps = 20
@@ -133,22 +127,13 @@ def main():
     with torch.no_grad():
         pred = model(adv).argmax(1)
     print(f'distances {distance.tolist()}', file=sys.stderr)
-    out = {
-        'provenance': {
-            'script': 'scripts/torch_fab.py (model and input: test/fixtures/torch-reference.json, the entry with attacks)',
-            'torch': torch.__version__, 'python': sys.version.split()[0], 'date': datetime.date.today().isoformat(),
-        },
-        'model': entry['id'],
-        'cases': {
-            'fabTargetedL2': {
-                'norm': 'l2', 'steps': steps, 'targetRank': rank, 'labels': y.tolist(), 'targets': target.tolist(),
-                'adversarial': {'shape': list(nchw_to_nhwc(adv).shape), 'data': encode(nchw_to_nhwc(adv))},
-                'predictions': pred.tolist(), 'distances': distance.tolist(),
-            },
+    cases = {
+        'fabTargetedL2': {
+            'norm': 'l2', 'steps': steps, 'targetRank': rank, 'labels': y.tolist(), 'targets': target.tolist(),
+            'adversarial': encoded_nhwc(adv), 'predictions': pred.tolist(), 'distances': distance.tolist(),
         },
     }
-    with open('test/fixtures/torch-fab.json', 'w') as f:
-        json.dump(out, f, indent=1)
+    write_fixture('test/fixtures/torch-fab.json', 'scripts/torch_fab.py', entry, cases)
 
 
 if __name__ == '__main__':

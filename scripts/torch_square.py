@@ -12,15 +12,13 @@ draws (`random_int`, `random_choice`, the `torch.rand([1]) > 0.5` of `eta`) come
 seeded generator (mulberry32, seed derived as `square` derives restart 0's), in the reference's order,
 so that both sides draw the same windows and signs.
 """
-import datetime
-import json
 import math
 import sys
 
 import torch
 
 sys.path.insert(0, 'scripts')
-from torch_reference import decode, encode, load_model, nchw_to_nhwc, nhwc_to_nchw  # noqa: E402
+from torch_attack_fixture import attack_entry, encoded_nhwc, write_fixture  # noqa: E402
 
 M32 = 0xFFFFFFFF
 
@@ -170,12 +168,7 @@ class SquareL2:
 
 
 def main():
-    fixture = json.load(open('test/fixtures/torch-reference.json'))
-    entry = next(m for m in fixture['models'] if m.get('attacks'))
-    model = load_model(entry)
-    x = nhwc_to_nchw(decode(entry['input']))
-    with torch.no_grad():
-        y = model(x).argmax(1)
+    entry, model, x, y = attack_entry()
     cases = {}
     for name, eps, queries, seed in [('l2', 5.0, 100, 3), ('l2Large', 8.0, 100, 4)]:
         attack = SquareL2(model, eps, queries, seed)
@@ -185,21 +178,11 @@ def main():
         with torch.no_grad():
             pred = model(adv).argmax(1)
         cases[name] = {
-            'eps': eps, 'queries': queries, 'seed': seed, 'labels': y.tolist(),
-            'adversarial': {'shape': list(nchw_to_nhwc(adv).shape), 'data': encode(nchw_to_nhwc(adv))},
+            'eps': eps, 'queries': queries, 'seed': seed, 'labels': y.tolist(), 'adversarial': encoded_nhwc(adv),
             'predictions': pred.tolist(), 'fooled': fooled.tolist(), 'queriesUsed': n_queries.tolist(),
         }
         print(f'{name}: fooled {int(fooled.sum())}/{len(fooled)}, queries {n_queries.tolist()}', file=sys.stderr)
-    out = {
-        'provenance': {
-            'script': 'scripts/torch_square.py (model and input: test/fixtures/torch-reference.json, the entry with attacks)',
-            'torch': torch.__version__, 'python': sys.version.split()[0], 'date': datetime.date.today().isoformat(),
-        },
-        'model': entry['id'],
-        'cases': cases,
-    }
-    with open('test/fixtures/torch-square.json', 'w') as f:
-        json.dump(out, f, indent=1)
+    write_fixture('test/fixtures/torch-square.json', 'scripts/torch_square.py', entry, cases)
 
 
 if __name__ == '__main__':

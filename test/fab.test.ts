@@ -8,11 +8,22 @@ import { fab, fabAttack, fabTargeted, fabTargetedAttack, projectL2OntoHyperplane
 import { linearModel } from './helpers/linear.js';
 import { syntheticData, trainSmallCnn } from './helpers/small-cnn.js';
 
-const project = (point: number[], w: number[], b: number, lo = 0, hi = 1) => {
+/** A projection's step `d` and multiplier, for number arrays. */
+const projector = (f: typeof projectLinfOntoHyperplane) => (point: number[], w: number[], b: number, lo = 0, hi = 1) => {
   const out = new Float64Array(point.length);
-  const lambda = projectLinfOntoHyperplane(point, w, b, lo, hi, out);
+  const lambda = f(point, w, b, lo, hi, out);
   return { d: Array.from(out), lambda };
 };
+const project = projector(projectLinfOntoHyperplane);
+/** A random projection problem: up to 8 coordinates in [0, 1], some zero weights, a plane near the point. */
+const randomProblem = (random: () => number) => {
+  const n = 1 + Math.floor(random() * 8);
+  const point = Array.from({ length: n }, () => random());
+  const w = Array.from({ length: n }, () => (random() < 0.15 ? 0 : 2 * random() - 1));
+  const b = w.reduce((s, wi, i) => s + wi * point[i]!, 0) + (random() - 0.5) * 1.5;
+  return { point, w, b };
+};
+const projectL2 = projector(projectL2OntoHyperplane);
 
 describe('Linf projection onto a hyperplane inside a box', () => {
   it('hand cases: free, box-active, infeasible, zero weights, already on the plane', () => {
@@ -44,10 +55,7 @@ describe('Linf projection onto a hyperplane inside a box', () => {
     const random = mulberry32(11);
     let boxActive = 0;
     for (let trial = 0; trial < 200; trial++) {
-      const n = 1 + Math.floor(random() * 8);
-      const point = Array.from({ length: n }, () => random());
-      const w = Array.from({ length: n }, () => (random() < 0.15 ? 0 : 2 * random() - 1));
-      const b = w.reduce((s, wi, i) => s + wi * point[i]!, 0) + (random() - 0.5) * 1.5;
+      const { point, w, b } = randomProblem(random);
       const { d, lambda } = project(point, w, b);
       d.forEach((v, i) => {
         expect(point[i]! + v).toBeGreaterThanOrEqual(-1e-12);
@@ -80,12 +88,6 @@ describe('Linf projection onto a hyperplane inside a box', () => {
   });
 });
 
-const projectL2 = (point: number[], w: number[], b: number, lo = 0, hi = 1) => {
-  const out = new Float64Array(point.length);
-  const lambda = projectL2OntoHyperplane(point, w, b, lo, hi, out);
-  return { d: Array.from(out), lambda };
-};
-
 describe('L2 projection onto a hyperplane inside a box', () => {
   it('hand cases: free (c w / ||w||^2), box-active, infeasible, tiny weights, other bounds', () => {
     // w . x = 1.2 from (0.5, 0.5), w = (1, 2): d = 0.3 w / 5 (inside the box).
@@ -117,10 +119,7 @@ describe('L2 projection onto a hyperplane inside a box', () => {
     const random = mulberry32(12);
     let boxActive = 0;
     for (let trial = 0; trial < 200; trial++) {
-      const n = 1 + Math.floor(random() * 8);
-      const point = Array.from({ length: n }, () => random());
-      const w = Array.from({ length: n }, () => (random() < 0.15 ? 0 : 2 * random() - 1));
-      const b = w.reduce((s, wi, i) => s + wi * point[i]!, 0) + (random() - 0.5) * 1.5;
+      const { point, w, b } = randomProblem(random);
       const { d } = projectL2(point, w, b);
       d.forEach((v, i) => {
         expect(point[i]! + v).toBeGreaterThanOrEqual(-1e-12);
@@ -145,33 +144,48 @@ describe('L2 projection onto a hyperplane inside a box', () => {
   });
 });
 
+/**
+ * 30 points of a 10-class linear model on 4x4x3 images in [lo, hi], labelled by it, with the
+ * closed-form distance to the boundary between y and k, `(z_y - z_k) / ||w_y - w_k||_q` (q = 1 for
+ * Linf, 2 for L2; the box inactive), and the distances of a batch of examples from x.
+ */
+function linearCase(seed: number, lo: number, hi: number, norm: 'linf' | 'l2') {
+  const classes = 10;
+  const lin = linearModel([4, 4, 3], classes, seed);
+  const n = 30;
+  const x = tf.randomUniform([n, 4, 4, 3], lo, hi, 'float32', seed + 1) as tf.Tensor4D;
+  const logits = tf.tidy(() => lin.model(x).arraySync() as number[][]);
+  const labels = logits.map((row) => row.indexOf(Math.max(...row)));
+  const d = lin.d;
+  const distTo = (i: number, k: number) => {
+    let q = 0;
+    for (let j = 0; j < d; j++) {
+      const dw = lin.weights[j * classes + labels[i]!]! - lin.weights[j * classes + k]!;
+      q += norm === 'linf' ? Math.abs(dw) : dw * dw;
+    }
+    return (logits[i]![labels[i]!]! - logits[i]![k]!) / (norm === 'linf' ? q : Math.sqrt(q));
+  };
+  const second = logits.map((row) => [...row.keys()].sort((a, b) => row[b]! - row[a]!)[1]!);
+  const nearest = labels.map((y, i) => Math.min(...[...Array(classes).keys()].filter((k) => k !== y).map((k) => distTo(i, k))));
+  const xs = x.dataSync();
+  const distances = (adv: tf.Tensor4D) => {
+    const a = adv.dataSync();
+    return labels.map((_, i) => {
+      let m = 0;
+      for (let j = 0; j < d; j++) {
+        const diff = Math.abs(a[i * d + j]! - xs[i * d + j]!);
+        m = norm === 'linf' ? Math.max(m, diff) : m + diff * diff;
+      }
+      return norm === 'linf' ? m : Math.sqrt(m);
+    });
+  };
+  return { lin, x, n, labels, distTo, second, nearest, distances };
+}
+
 describe('FAB-L2 on a linear model', () => {
   it('FAB-T and FAB reach the closed-form L2 distance (z_y - z_k) / ||w_y - w_k||_2 from above, within 1 percent', () => {
     // The overshoot (eta 1.05) and back-step (beta 0.9) settle ~0.5% above the boundary of a linear model (measured: at most 1.0052 d*).
-    const classes = 10;
-    const lin = linearModel([4, 4, 3], classes, 23);
-    const n = 30;
-    const x = tf.randomUniform([n, 4, 4, 3], 0.4, 0.6, 'float32', 24) as tf.Tensor4D;
-    const logits = tf.tidy(() => lin.model(x).arraySync() as number[][]);
-    const labels = logits.map((row) => row.indexOf(Math.max(...row)));
-    const d = lin.d;
-    const distTo = (i: number, k: number) => {
-      let l2 = 0;
-      for (let j = 0; j < d; j++) l2 += (lin.weights[j * classes + labels[i]!]! - lin.weights[j * classes + k]!) ** 2;
-      return (logits[i]![labels[i]!]! - logits[i]![k]!) / Math.sqrt(l2);
-    };
-    const second = logits.map((row) => [...row.keys()].sort((a, b) => row[b]! - row[a]!)[1]!);
-    const others = (y: number) => [...Array(classes).keys()].filter((k) => k !== y);
-    const nearest = labels.map((y, i) => Math.min(...others(y).map((k) => distTo(i, k))));
-    const xs = x.dataSync();
-    const distances = (adv: tf.Tensor4D) => {
-      const a = adv.dataSync();
-      return labels.map((_, i) => {
-        let m = 0;
-        for (let j = 0; j < d; j++) m += (a[i * d + j]! - xs[i * d + j]!) ** 2;
-        return Math.sqrt(m);
-      });
-    };
+    const { lin, x, n, labels, distTo, second, nearest, distances } = linearCase(23, 0.4, 0.6, 'l2');
     // The box [0, 1] stays inactive: the boundaries are closer than 0.4 / max|w_y - w_k| per coordinate.
     const targeted = fabTargeted(lin.model, x, labels, { eps: 10, norm: 'l2', steps: 100, targetClasses: 1 });
     let checked = 0;
@@ -207,31 +221,8 @@ describe('FAB-L2 on a linear model', () => {
 
 describe('FAB-T on a linear model', () => {
   it('finds the boundary to the second class within [d*, eta d*] of the closed-form Linf distance, fooling exactly when eps allows', () => {
-    const classes = 10;
-    const lin = linearModel([4, 4, 3], classes, 21);
-    const n = 30;
-    const x = tf.randomUniform([n, 4, 4, 3], 0.3, 0.7, 'float32', 22) as tf.Tensor4D;
-    const logits = tf.tidy(() => lin.model(x).arraySync() as number[][]);
-    const labels = logits.map((row) => row.indexOf(Math.max(...row)));
-    const d = lin.d;
-    // Closed-form Linf distance to the boundary between y and k: (z_y - z_k) / ||w_y - w_k||_1 (box inactive here).
-    const distTo = (i: number, k: number) => {
-      let l1 = 0;
-      for (let j = 0; j < d; j++) l1 += Math.abs(lin.weights[j * classes + labels[i]!]! - lin.weights[j * classes + k]!);
-      return (logits[i]![labels[i]!]! - logits[i]![k]!) / l1;
-    };
-    const second = logits.map((row) => [...row.keys()].sort((a, b) => row[b]! - row[a]!)[1]!);
+    const { lin, x, n, labels, distTo, second, nearest, distances } = linearCase(21, 0.3, 0.7, 'linf');
     const target = second.map((k, i) => distTo(i, k));
-    const nearest = labels.map((y, i) => Math.min(...[...Array(classes).keys()].filter((k) => k !== y).map((k) => distTo(i, k))));
-    const xs = x.dataSync();
-    const distances = (adv: tf.Tensor4D) => {
-      const a = adv.dataSync();
-      return labels.map((_, i) => {
-        let m = 0;
-        for (let j = 0; j < d; j++) m = Math.max(m, Math.abs(a[i * d + j]! - xs[i * d + j]!));
-        return m;
-      });
-    };
     // A generous budget: every point is fooled, between its nearest boundary and 1.05 x the target's.
     const wide = fabTargeted(lin.model, x, labels, { eps: 1, steps: 20, targetClasses: 1 });
     distances(wide).forEach((dist, i) => {
