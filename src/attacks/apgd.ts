@@ -10,6 +10,7 @@ import { crossEntropy, dlrLoss, dlrTargetedLoss, type LossFn } from './losses.js
 import { logitsOf, type ModelLike } from './model.js';
 import { checkNorm, l2Norms, type Norm } from './norms.js';
 import { nonFiniteCodes, throwIfNonFinite } from './finite.js';
+import { clampBetween, whereRows } from './select.js';
 import { gradientWithValues, type GradientWithValues } from './gradient.js';
 import { attackRows, classesAtRank, indicesWhere, runCascade, targetClassCount, takeRows } from './rows.js';
 import { checkImages, checkNumber, checkOptionKeys, checkSeed, factoryOptions, optionKeys, type Bounds, type LabelsLike } from './validate.js';
@@ -246,7 +247,7 @@ function apgdRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, loss: L
   const [lower, upper] = tf.tidy(() => [tf.maximum(tf.sub(x0, eps), lo), tf.minimum(tf.add(x0, eps), hi)]);
   /** Projection onto the eps-ball around x0 and the bounds (the reference's clamp order). */
   const project = (v: tf.Tensor): tf.Tensor => {
-    if (norm === 'linf') return tf.minimum(tf.maximum(v, lower!), upper!);
+    if (norm === 'linf') return clampBetween(v, lower!, upper!);
     const delta = tf.sub(v, x0);
     const length = l2Norms(delta);
     return tf.clipByValue(tf.add(x0, tf.mul(tf.div(delta, tf.add(length, 1e-12)), tf.minimum(length, eps))), lo, hi);
@@ -333,16 +334,15 @@ function apgdRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, loss: L
         const x1 = project(tf.add(s.x, tf.mul(s.step, direction(s.grad))));
         const x = project(tf.add(s.x, tf.add(tf.mul(tf.sub(x1, s.x), momentum), tf.mul(tf.sub(s.x, s.xPrev), 1 - momentum)))) as tf.Tensor4D;
         const { grad, wrong, loss: l, codes } = evaluate(x);
-        const rows4 = (mask: tf.Tensor) => tf.broadcastTo(tf.reshape(mask, [n, 1, 1, 1]), x.shape);
         const improved = tf.greater(l, s.lossBest);
         const out: State = {
           x,
           xPrev: s.x,
           grad,
-          xBest: tf.where(rows4(improved), x, s.xBest),
-          gradBest: tf.where(rows4(improved), grad, s.gradBest),
+          xBest: whereRows(improved, x, s.xBest),
+          gradBest: whereRows(improved, grad, s.gradBest),
           lossBest: tf.where(improved, l, s.lossBest),
-          xBestAdv: tf.where(rows4(wrong), x, s.xBestAdv),
+          xBestAdv: whereRows(wrong, x, s.xBestAdv),
           fooled: tf.logicalOr(s.fooled, wrong),
           step: s.step,
           increases: tf.add(s.increases, tf.cast(tf.greater(l, previousLoss(i, s.prevLoss, l)), 'float32')),
@@ -358,8 +358,8 @@ function apgdRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, loss: L
             tf.logicalAnd(tf.logicalNot(s.halvedLast), tf.lessEqual(out.lossBest, s.bestAtCheck)),
           );
           out.step = tf.where(tf.reshape(halve, [n, 1, 1, 1]), tf.div(s.step, 2), s.step);
-          out.x = tf.where(rows4(halve), out.xBest, x);
-          out.grad = tf.where(rows4(halve), out.gradBest, grad);
+          out.x = whereRows(halve, out.xBest, x);
+          out.grad = whereRows(halve, out.gradBest, grad);
           out.increases = tf.zerosLike(out.increases);
           out.bestAtCheck = out.lossBest;
           out.halvedLast = halve;

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { deriveSeed, mulberry32 } from '../data/random.js';
 import { prepare, untargetedAttack, type Attack } from './attack.js';
 import { crossEntropy, cwLoss } from './losses.js';
+import { clampBetween } from './select.js';
 import { logitsOf, type ModelLike } from './model.js';
 import { checkNorm, type Norm } from './norms.js';
 import { checkSquareL2Height, squareL2Candidate, squareL2Pattern, squareL2Side, squareL2Start } from './square-l2.js';
@@ -136,6 +137,9 @@ function squareRun(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, bounds
     for (let i = 0; i < stripes.length; i++) stripes[i] = eps * sign();
     best = tf.tidy(() => tf.clipByValue(tf.add(x, tf.tensor4d(stripes, [n, 1, w, c])), lo, hi) as tf.Tensor4D);
   }
+  /** The clean images and best points of the active rows (no copy while every row is active). */
+  const rowsOf = (active: number[]): [tf.Tensor4D, tf.Tensor4D] =>
+    active.length === n ? [x, best] : [takeRows(x, active), takeRows(best, active)];
   // The reference draws a corner from [0, side - s) (and 0 when the square fills the side).
   const corner = (s: number): [number, number] => [Math.floor(random() * (h - s)), Math.floor(random() * (w - s))];
   /** Linf: one window of the batch moved to a vertex of the eps-box, one random sign per channel. */
@@ -146,10 +150,9 @@ function squareRun(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, bounds
     const window = new Float32Array(h * w * c);
     for (let i = top; i < top + s; i++) for (let j = left; j < left + s; j++) for (let k = 0; k < c; k++) window[(i * w + j) * c + k] = signs[k]!;
     return tf.tidy(() => {
-      const xCurr = takeRows(x, active);
-      const bestCurr = tf.gather(best, tf.tensor1d(active, 'int32'));
+      const [xCurr, bestCurr] = rowsOf(active);
       const moved = tf.add(bestCurr, tf.tensor4d(window, [1, h, w, c]));
-      return tf.clipByValue(tf.minimum(tf.maximum(moved, tf.sub(xCurr, eps)), tf.add(xCurr, eps)), lo, hi) as tf.Tensor4D;
+      return tf.clipByValue(clampBetween(moved, tf.sub(xCurr, eps), tf.add(xCurr, eps)), lo, hi) as tf.Tensor4D;
     });
   };
   /** L2: the reference's two windows, its pattern (transposed at random) and a sign per row and channel. */
@@ -159,7 +162,7 @@ function squareRun(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, bounds
     const second = corner(s);
     const pattern = squareL2Pattern(s, random() > 0.5);
     const signs = Float32Array.from({ length: active.length * c }, sign);
-    return tf.tidy(() => squareL2Candidate(takeRows(x, active), tf.gather(best, tf.tensor1d(active, 'int32')) as tf.Tensor4D, { s, first, second, pattern, signs }, eps, bounds));
+    return tf.tidy(() => squareL2Candidate(...rowsOf(active), { s, first, second, pattern, signs }, eps, bounds));
   };
   try {
     const { margin, loss } = marginAndLoss(model, best, labels, cfg.loss);
