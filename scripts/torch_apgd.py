@@ -1,37 +1,50 @@
-"""PyTorch reference values for APGD (Croce & Hein 2020, Algorithm 1) on the small ResNet18 of
-test/fixtures/torch-reference.json (the entry with attack results), from a stored start point.
+"""PyTorch reference values for APGD (Croce & Hein 2020) on the small ResNet18 of
+test/fixtures/torch-reference.json (the entry with attack results), from a stored start point, and
+the reference's checkpoint table.
 
-Writes test/fixtures/torch-apgd.json. Run with Debian's python3-torch:
+Writes test/fixtures/torch-apgd.json and test/fixtures/apgd-checkpoints.json. Run with Debian's
+python3-torch:
     /usr/bin/python3 scripts/torch_apgd.py
 
-The loop keeps the history of losses and counts the increases inside each checkpoint window from it
-(the way the reference code does), independently of rmc-robust's running counters; the rules are the
-paper's: halve when fewer than rho * window steps raised the loss, or when the step was not halved at
-the last checkpoint and the best loss has not improved since it (the first window compares with the
-start).
+The step-size bookkeeping is the reference code's (github fra31/auto-attack, autopgd_base.py,
+`APGDAttack.attack_single_run`), written out the way it does it, independently of rmc-robust's running
+counters: checkpoint budgets `max(int(0.22 n), 1)`, `max(int(0.03 n), 1)`, `max(int(0.06 n), 1)`
+counted down by `counter3`; the increases counted from the `loss_steps` history by
+`check_oscillation` (whose first window reads the history's unfilled last row); `t <= k * rho`; the
+"reduced at the last check" flags starting at ones.
 """
 import datetime
 import json
-import math
 import sys
 
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, 'scripts')
-from torch_reference import decode, encode, load_model, nchw_to_nhwc, nhwc_to_nchw  # noqa: E402
+from torch_attack_fixture import attack_entry, encoded_nhwc, write_fixture  # noqa: E402
 
 
 def checkpoints(n_iter):
-    out, p, gap = [], 22, 22
-    while True:
-        w = math.ceil(p * n_iter / 100)
-        if w > n_iter:
-            return out
-        if not out or w > out[-1]:
-            out.append(w)
-        gap = max(gap - 3, 6)
-        p += gap
+    """The iterations (1-based) at which the reference checks the step size: its `counter3 == k` loop."""
+    n_iter_2 = max(int(0.22 * n_iter), 1)
+    n_iter_min = max(int(0.06 * n_iter), 1)
+    size_decr = max(int(0.03 * n_iter), 1)
+    out, k, counter3 = [], n_iter_2, 0
+    for i in range(n_iter):
+        counter3 += 1
+        if counter3 == k:
+            out.append(i + 1)
+            k = max(k - size_decr, n_iter_min)
+            counter3 = 0
+    return out
+
+
+def check_oscillation(x, j, k, k3):
+    """The reference's `check_oscillation` (x[-1] is the last row of the history)."""
+    t = torch.zeros(x.shape[1])
+    for counter5 in range(k):
+        t += (x[j - counter5] > x[j - counter5 - 1]).float()
+    return t <= k * k3 * torch.ones_like(t)
 
 
 def dlr(z, y):
@@ -66,11 +79,13 @@ def apgd(model, x, y, x_init, eps, norm, n_iter, loss_name, rho=0.75):
     x_best, g_best, loss_best = x_adv.clone(), g.clone(), loss.clone()
     x_best_adv = x_adv.clone()
     fooled = z.argmax(1) != y
-    history = [loss.clone()]  # history[i] = loss after i iterations
+    loss_steps = torch.zeros(n_iter, n)  # loss_steps[i] = loss after i + 1 iterations
     step = torch.full((n, 1, 1, 1), 2 * eps)
     x_prev = x_adv.clone()
-    marks = checkpoints(n_iter)
-    last, best_at_last, halved_last = 0, loss_best.clone(), torch.zeros(n, dtype=torch.bool)
+    n_iter_min = max(int(0.06 * n_iter), 1)
+    size_decr = max(int(0.03 * n_iter), 1)
+    k, counter3 = max(int(0.22 * n_iter), 1), 0
+    best_at_last, reduced_last = loss_best.clone(), torch.ones(n, dtype=torch.bool)
     for i in range(n_iter):
         a = 0.75 if i > 0 else 1.0
         direction = g.sign() if norm == 'linf' else g / (l2(g) + 1e-12)
@@ -82,17 +97,17 @@ def apgd(model, x, y, x_init, eps, norm, n_iter, loss_name, rho=0.75):
         wrong = z.argmax(1) != y
         x_best_adv[wrong] = x_adv[wrong]
         fooled |= wrong
-        history.append(loss.clone())
+        loss_steps[i] = loss
         better = loss > loss_best
         x_best[better], g_best[better], loss_best[better] = x_adv[better], g[better], loss[better]
-        if i + 1 in marks:
-            w = i + 1
-            increases = sum((history[k] > history[k - 1]).float() for k in range(last + 1, w + 1))
-            halve = (increases < rho * (w - last)) | (~halved_last & (loss_best <= best_at_last))
+        counter3 += 1
+        if counter3 == k:
+            halve = check_oscillation(loss_steps, i, k, rho) | (~reduced_last & (best_at_last >= loss_best))
             step[halve] /= 2
             x_adv = torch.where(halve.view(-1, 1, 1, 1), x_best, x_adv)
             g = torch.where(halve.view(-1, 1, 1, 1), g_best, g)
-            halved_last, best_at_last, last = halve, loss_best.clone(), w
+            reduced_last, best_at_last = halve, loss_best.clone()
+            k, counter3 = max(k - size_decr, n_iter_min), 0
         if bool(fooled.all()):
             break
     adv = torch.where(fooled.view(-1, 1, 1, 1), x_best_adv, x)
@@ -100,13 +115,8 @@ def apgd(model, x, y, x_init, eps, norm, n_iter, loss_name, rho=0.75):
 
 
 def main():
-    fixture = json.load(open('test/fixtures/torch-reference.json'))
-    entry = next(m for m in fixture['models'] if m.get('attacks'))
-    model = load_model(entry)
-    x = nhwc_to_nchw(decode(entry['input']))
     # Labels = the clean predictions, so every point is attacked (APGD skips misclassified ones).
-    with torch.no_grad():
-        y = model(x).argmax(1)
+    entry, model, x, y = attack_entry()
     g = torch.Generator().manual_seed(5)
     cases = {}
     for name, norm, eps, loss_name in [('linfCe', 'linf', 8 / 255, 'ce'), ('linfDlr', 'linf', 8 / 255, 'dlr'), ('l2Ce', 'l2', 0.5, 'ce')]:
@@ -121,22 +131,22 @@ def main():
             pred = model(adv).argmax(1)
         cases[name] = {
             'norm': norm, 'eps': eps, 'loss': loss_name, 'steps': 10,
-            'start': {'shape': list(nchw_to_nhwc(start).shape), 'data': encode(nchw_to_nhwc(start))},
-            'adversarial': {'shape': list(nchw_to_nhwc(adv).shape), 'data': encode(nchw_to_nhwc(adv))},
+            'start': encoded_nhwc(start), 'adversarial': encoded_nhwc(adv),
             'labels': y.tolist(), 'predictions': pred.tolist(), 'fooled': fooled.tolist(),
             'stepSizes': steps.tolist(), 'bestLoss': best.tolist(),
         }
         print(f'{name}: fooled {int(fooled.sum())}/{len(fooled)}, step sizes {steps.tolist()}', file=sys.stderr)
-    out = {
+    write_fixture('test/fixtures/torch-apgd.json', 'scripts/torch_apgd.py', entry, cases)
+    table = {
         'provenance': {
-            'script': 'scripts/torch_apgd.py (model and input: test/fixtures/torch-reference.json, the entry with attacks)',
-            'torch': torch.__version__, 'python': sys.version.split()[0], 'date': datetime.date.today().isoformat(),
+            'script': 'scripts/torch_apgd.py (checkpoints: the reference\'s counter3 == k loop)',
+            'python': sys.version.split()[0], 'date': datetime.date.today().isoformat(),
         },
-        'model': entry['id'],
-        'cases': cases,
+        'checkpoints': {str(n): checkpoints(n) for n in range(1, 501)},
     }
-    with open('test/fixtures/torch-apgd.json', 'w') as f:
-        json.dump(out, f, indent=1)
+    with open('test/fixtures/apgd-checkpoints.json', 'w') as f:
+        json.dump(table, f, separators=(',', ':'))
+        f.write('\n')
 
 
 if __name__ == '__main__':

@@ -2,27 +2,43 @@
 // hand, and the attack on a small CNN trained inside the test (seeded).
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apgd, apgdAttack, apgdCheckpoints, apgdShouldHalve, apgdTargeted, apgdTargetedAttack, dlrTargetedLoss, pgd, type ApgdIteration } from '../src/index.js';
 import { linearModel } from './helpers/linear.js';
 import { syntheticData, trainSmallCnn } from './helpers/small-cnn.js';
 
+const referenceTable = JSON.parse(readFileSync(fileURLToPath(new URL('./fixtures/apgd-checkpoints.json', import.meta.url)), 'utf8')) as { checkpoints: Record<string, number[]> };
+
 describe('APGD schedule and step-size rule', () => {
-  it('checkpoints w_j = ceil(p_j N): p = 0.22, then gaps shrinking by 0.03 to at least 0.06', () => {
-    // By hand: p = 0.22, 0.41, 0.57, 0.70, 0.80, 0.87, 0.93, 0.99 (gaps 19, 16, 13, 10, 7, 6, 6 hundredths).
+  it('checkpoints equal the reference code\'s for steps 1..500 (its counter3 == k loop, run by scripts/torch_apgd.py)', () => {
+    expect(Object.keys(referenceTable.checkpoints)).toHaveLength(500);
+    for (let steps = 1; steps <= 500; steps++) expect(apgdCheckpoints(steps), `steps = ${steps}`).toEqual(referenceTable.checkpoints[steps]);
+    // By hand from the integer budgets (first window, decrease, minimum): 50 -> (11, 1, 3); 10 -> (2, 1, 1).
+    expect(apgdCheckpoints(50)).toEqual([11, 21, 30, 38, 45]);
+    expect(apgdCheckpoints(10)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(apgdCheckpoints(100)).toEqual([22, 41, 57, 70, 80, 87, 93, 99]);
-    // N = 10: ceil(2.2, 4.1, 5.7, 7.0, 8.0, 8.7, 9.3, 9.9) = 3, 5, 6, 7, 8, 9, 10, (10 again: dropped).
-    expect(apgdCheckpoints(10)).toEqual([3, 5, 6, 7, 8, 9, 10]);
-    // N = 1000: 220, 410, 570, 700, 800, 870, 930, 990.
-    expect(apgdCheckpoints(1000)).toEqual([220, 410, 570, 700, 800, 870, 930, 990]);
-    expect(apgdCheckpoints(1)).toEqual([1]);
-    expect(() => apgdCheckpoints(0)).toThrow(/steps = 0: must be an integer >= 1/);
   });
 
-  it('halves when fewer than rho of the window\'s steps raised the loss, or when nothing changed since the last checkpoint', () => {
-    expect(apgdShouldHalve(16, 22, 0.75, false, 1, 0)).toBe(true); // 16 < 16.5
+  it("the paper's schedule on request: w_j = ceil(p_j N), p = 0.22, then gaps shrinking by 0.03 to at least 0.06", () => {
+    // By hand: p = 0.22, 0.41, 0.57, 0.70, 0.80, 0.87, 0.93, 0.99 (gaps 19, 16, 13, 10, 7, 6, 6 hundredths).
+    expect(apgdCheckpoints(100, 'paper')).toEqual([22, 41, 57, 70, 80, 87, 93, 99]);
+    // N = 10: ceil(2.2, 4.1, 5.7, 7.0, 8.0, 8.7, 9.3, 9.9) = 3, 5, 6, 7, 8, 9, 10, (10 again: dropped).
+    expect(apgdCheckpoints(10, 'paper')).toEqual([3, 5, 6, 7, 8, 9, 10]);
+    expect(apgdCheckpoints(50, 'paper')).toEqual([11, 21, 29, 35, 40, 44, 47, 50]);
+    // N = 1000: 220, 410, 570, 700, 800, 870, 930, 990.
+    expect(apgdCheckpoints(1000, 'paper')).toEqual([220, 410, 570, 700, 800, 870, 930, 990]);
+    expect(apgdCheckpoints(1, 'paper')).toEqual([1]);
+    expect(() => apgdCheckpoints(0)).toThrow(/steps = 0: must be an integer >= 1/);
+    expect(() => apgdCheckpoints(10, 'code' as never)).toThrow(/schedule = "code": accepted values are 'reference' and 'paper'/);
+  });
+
+  it('halves when too few of the window\'s steps raised the loss (reference <=, paper <), or when nothing changed since the last checkpoint', () => {
+    expect(apgdShouldHalve(16, 22, 0.75, false, 1, 0)).toBe(true); // 16 <= 16.5
     expect(apgdShouldHalve(17, 22, 0.75, false, 1, 0)).toBe(false);
-    expect(apgdShouldHalve(12, 16, 0.75, true, 1, 1)).toBe(false); // 12 = 0.75 * 16: not fewer (strict, as the paper)
+    expect(apgdShouldHalve(12, 16, 0.75, true, 1, 1)).toBe(true); // 12 <= 0.75 * 16 (the reference's check_oscillation)
+    expect(apgdShouldHalve(12, 16, 0.75, true, 1, 1, 'paper')).toBe(false); // not fewer (strict, as the paper)
     expect(apgdShouldHalve(20, 22, 0.75, false, 1, 1)).toBe(true); // best loss unchanged, step unchanged
     expect(apgdShouldHalve(20, 22, 0.75, true, 1, 1)).toBe(false); // unchanged best, but the step was just halved
   });
@@ -128,24 +144,29 @@ describe('APGD on a trained small CNN', () => {
     tf.dispose([adv, advPgd]);
   });
 
-  it('the step size follows the checkpoint rule, recomputed from the traced losses', () => {
+  it.each(['reference', 'paper'] as const)('the step size follows the %s checkpoint rule, recomputed from the traced losses', (schedule) => {
     const events: ApgdIteration[] = [];
     const eps = 2 / 255;
-    const adv = apgd(model, x, y, { eps, steps: 50, seed: 1, onIteration: (e) => events.push(e) });
+    const adv = apgd(model, x, y, { eps, steps: 50, seed: 1, schedule, onIteration: (e) => events.push(e) });
     adv.dispose();
-    const checkpoints = apgdCheckpoints(50);
+    const checkpoints = apgdCheckpoints(50, schedule);
     expect(events.length).toBe(51); // not everything is fooled at 2/255: the run goes the full length
     const points = events[0]!.loss.length;
     let halvings = 0;
     let keeps = 0;
     for (let k = 0; k < points; k++) {
       let last = 0;
-      let halvedLast = false;
+      // The reference starts its "reduced at the last check" flags at true.
+      let halvedLast = schedule === 'reference';
       let step = Math.fround(2 * eps); // float32, where halving is exact
       for (const w of checkpoints) {
         let increases = 0;
-        for (let i = last + 1; i <= w; i++) if (events[i]!.loss[k]! > events[i - 1]!.loss[k]!) increases++;
-        const halve = apgdShouldHalve(increases, w - last, 0.75, halvedLast, events[w]!.bestLoss[k]!, events[last]!.bestLoss[k]!);
+        for (let i = last + 1; i <= w; i++) {
+          // The reference's first comparison reads the unfilled (zero) last row of its loss history.
+          const before = i === 1 && schedule === 'reference' ? 0 : events[i - 1]!.loss[k]!;
+          if (events[i]!.loss[k]! > before) increases++;
+        }
+        const halve = apgdShouldHalve(increases, w - last, 0.75, halvedLast, events[w]!.bestLoss[k]!, events[last]!.bestLoss[k]!, schedule);
         expect(events[w]!.halved![k]).toBe(halve ? 1 : 0);
         if (halve) step /= 2;
         expect(events[w]!.stepSize[k]).toBe(step);
@@ -218,6 +239,7 @@ describe('APGD input errors', () => {
     ['label out of range', () => apgd(lin3.model, x, [0, 3], { eps: 0.1 }), /y\[1\] = 3: labels must be integers in \[0, 2\]/],
     ['APGD-T with 3 classes', () => apgdTargeted(lin3.model, x, [0, 1], { eps: 0.1 }), /needs at least 4 classes, the model has 3/],
     ['unknown norm', () => apgd(lin3.model, x, [0, 1], { eps: 0.1, norm: 'l1' as never }), /norm = "l1": accepted values are 'linf' and 'l2'/],
+    ['unknown schedule', () => apgd(lin3.model, x, [0, 1], { eps: 0.1, schedule: 'code' as never }), /schedule = "code": accepted values are 'reference' and 'paper'/],
   ])('%s', (_name, call, message) => {
     const before = tf.memory().numTensors;
     expect(call).toThrow(message);

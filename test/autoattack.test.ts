@@ -141,6 +141,19 @@ describe('sanity warnings and versions', () => {
     r.adversarial.dispose();
   });
 
+  it('L2 standard: the full cascade (APGD-CE, APGD-T, FAB-T, Square, all in L2); examples inside the L2 ball; one tensor returned', () => {
+    const eps = 0.5;
+    const before = tf.memory().numTensors;
+    const r = autoAttack(model, x, y, { eps, norm: 'l2', seed: 0, ...quick, onWarning: () => {} });
+    expect(tf.memory().numTensors).toBe(before + 1);
+    expect(r.attacks).toEqual(['APGD-CE', 'APGD-T', 'FAB-T', 'Square']);
+    const norms = tf.tidy(() => Array.from(tf.sqrt(tf.sum(tf.square(tf.sub(r.adversarial, x)), [1, 2, 3])).dataSync()));
+    for (const d of norms) expect(d).toBeLessThanOrEqual(eps * (1 + 1e-5));
+    expect(r.robust).toBeLessThan(r.clean);
+    expect(accuracyOf(logits, r.adversarial)).toBeCloseTo(r.robust, 6);
+    r.adversarial.dispose();
+  });
+
   it('too many target classes are capped with a warning', () => {
     const warnings = run(logits, { attacks: ['apgd-t'], targetClasses: 12 });
     expect(warnings.some((m) => /12 target classes asked for, but the model has only 9 other classes; using 9/.test(m))).toBe(true);
@@ -152,12 +165,23 @@ describe('sanity warnings and versions', () => {
     ['unknown attack', { eps: 0.1, version: 'custom', attacks: ['cw'] }, /attacks: unknown attack "cw"; accepted values are apgd-ce, apgd-dlr, apgd-t, fab, fab-t, square/],
     ['unknown version', { eps: 0.1, version: 'fast' }, /version = "fast": accepted values are 'standard', 'plus', 'rand' and 'custom'/],
     ['negative eps', { eps: -0.1 }, /eps = -0.1: must be a finite number >= 0/],
-    ['L2 with Square', { eps: 0.5, norm: 'l2' }, /norm = 'l2': FAB-T is implemented for 'linf' only/],
+    ['unknown norm', { eps: 0.5, norm: 'l1' }, /norm = "l1": accepted values are 'linf' and 'l2'/],
     ['zero batch size', { eps: 0.1, batchSize: 0 }, /batchSize = 0: must be an integer >= 1/],
   ])('%s', (_name, options, message) => {
     const before = tf.memory().numTensors;
     expect(() => autoAttack(logits, few, fewY, options as never)).toThrow(message);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('L2 with Square on images under 5 pixels high: refused before any attack runs', () => {
+    const small = tf.fill([2, 4, 4, 3], 0.5) as tf.Tensor4D;
+    const f = (t: tf.Tensor4D) => tf.tile(tf.reshape(tf.sum(t, [1, 2, 3]), [-1, 1]), [1, 10]) as tf.Tensor2D;
+    const before = tf.memory().numTensors;
+    const events: unknown[] = [];
+    expect(() => autoAttack(f, small, [0, 0], { eps: 0.5, norm: 'l2', onProgress: (e) => events.push(e) })).toThrow(/autoAttack \(norm 'l2'\): Square needs images at least 5 pixels high, got 4/);
+    expect(events).toEqual([]);
+    expect(tf.memory().numTensors).toBe(before);
+    small.dispose();
   });
 });
 

@@ -1,18 +1,29 @@
-// FAB: the Linf projection by hand and against an independent bisection, the minimal distance on a
-// linear model in closed form, and the attack on a small CNN trained inside the test (seeded).
+// FAB: the Linf and L2 projections by hand and against independent solutions, the minimal Linf and L2
+// distances on a linear model in closed form, and the attack on a small CNN trained inside the test (seeded).
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../src/data/random.js';
-import { fab, fabAttack, fabTargeted, fabTargetedAttack, projectLinfOntoHyperplane } from '../src/index.js';
+import { fab, fabAttack, fabTargeted, fabTargetedAttack, projectL2OntoHyperplane, projectLinfOntoHyperplane } from '../src/index.js';
 import { linearModel } from './helpers/linear.js';
 import { syntheticData, trainSmallCnn } from './helpers/small-cnn.js';
 
-const project = (point: number[], w: number[], b: number, lo = 0, hi = 1) => {
+/** A projection's step `d` and multiplier, for number arrays. */
+const projector = (f: typeof projectLinfOntoHyperplane) => (point: number[], w: number[], b: number, lo = 0, hi = 1) => {
   const out = new Float64Array(point.length);
-  const lambda = projectLinfOntoHyperplane(point, w, b, lo, hi, out);
+  const lambda = f(point, w, b, lo, hi, out);
   return { d: Array.from(out), lambda };
 };
+const project = projector(projectLinfOntoHyperplane);
+/** A random projection problem: up to 8 coordinates in [0, 1], some zero weights, a plane near the point. */
+const randomProblem = (random: () => number) => {
+  const n = 1 + Math.floor(random() * 8);
+  const point = Array.from({ length: n }, () => random());
+  const w = Array.from({ length: n }, () => (random() < 0.15 ? 0 : 2 * random() - 1));
+  const b = w.reduce((s, wi, i) => s + wi * point[i]!, 0) + (random() - 0.5) * 1.5;
+  return { point, w, b };
+};
+const projectL2 = projector(projectL2OntoHyperplane);
 
 describe('Linf projection onto a hyperplane inside a box', () => {
   it('hand cases: free, box-active, infeasible, zero weights, already on the plane', () => {
@@ -44,10 +55,7 @@ describe('Linf projection onto a hyperplane inside a box', () => {
     const random = mulberry32(11);
     let boxActive = 0;
     for (let trial = 0; trial < 200; trial++) {
-      const n = 1 + Math.floor(random() * 8);
-      const point = Array.from({ length: n }, () => random());
-      const w = Array.from({ length: n }, () => (random() < 0.15 ? 0 : 2 * random() - 1));
-      const b = w.reduce((s, wi, i) => s + wi * point[i]!, 0) + (random() - 0.5) * 1.5;
+      const { point, w, b } = randomProblem(random);
       const { d, lambda } = project(point, w, b);
       d.forEach((v, i) => {
         expect(point[i]! + v).toBeGreaterThanOrEqual(-1e-12);
@@ -80,33 +88,141 @@ describe('Linf projection onto a hyperplane inside a box', () => {
   });
 });
 
+describe('L2 projection onto a hyperplane inside a box', () => {
+  it('hand cases: free (c w / ||w||^2), box-active, infeasible, tiny weights, other bounds', () => {
+    // w . x = 1.2 from (0.5, 0.5), w = (1, 2): d = 0.3 w / 5 (inside the box).
+    let r = projectL2([0.5, 0.5], [1, 2], 1.8);
+    expect(r.d[0]).toBeCloseTo(0.06, 12);
+    expect(r.d[1]).toBeCloseTo(0.12, 12);
+    // From (0.5, 0.95), w = (1, 1), to w . x = 1.65: free d = (0.1, 0.1) would leave the box; the second
+    // coordinate stops at 1 (0.05), the first takes the rest (0.15).
+    r = projectL2([0.5, 0.95], [1, 1], 1.65);
+    expect(r.d[0]).toBeCloseTo(0.15, 12);
+    expect(r.d[1]).toBeCloseTo(0.05, 12);
+    // Out of reach: the box corner in the right direction.
+    r = projectL2([0.9, 0.1], [1, -2], 10);
+    expect(r.d[0]).toBeCloseTo(0.1, 12);
+    expect(r.d[1]).toBeCloseTo(-0.1, 12);
+    expect(r.lambda).toBe(Infinity);
+    // A weight below 1e-8 does not move (the reference's mask); on the plane already: no step.
+    r = projectL2([0.3, 0.3], [1e-9, 2], 0.8);
+    expect(r.d[0]).toBe(0);
+    expect(r.d[1]).toBeCloseTo(0.1, 9);
+    expect(projectL2([0.25, 0.5], [1, 1], 0.75).d).toEqual([0, 0]);
+    // Bounds [-1, 1]: from 0.9 up to 1.5 along w = (1, 1): the first stops at 1, the second goes 0.5.
+    r = projectL2([0.9, 0], [1, 1], 1.5, -1, 1);
+    expect(r.d[0]).toBeCloseTo(0.1, 12);
+    expect(r.d[1]).toBeCloseTo(0.5, 12);
+  });
+
+  it('random problems: on the plane, in the box, and the KKT point of min ||d||_2 (independent bisection on the multiplier)', () => {
+    const random = mulberry32(12);
+    let boxActive = 0;
+    for (let trial = 0; trial < 200; trial++) {
+      const { point, w, b } = randomProblem(random);
+      const { d } = projectL2(point, w, b);
+      d.forEach((v, i) => {
+        expect(point[i]! + v).toBeGreaterThanOrEqual(-1e-12);
+        expect(point[i]! + v).toBeLessThanOrEqual(1 + 1e-12);
+      });
+      // The minimiser of ||d||^2 on the plane in the box is d_i = clip(-mu w_i, -p_i, 1 - p_i) for the
+      // multiplier mu where w . (p + d) = b; w . (p + d(mu)) is decreasing in mu: bisect mu.
+      const dAt = (mu: number) => w.map((wi, i) => Math.min(Math.max(-mu * wi, -point[i]!), 1 - point[i]!));
+      const value = (mu: number) => w.reduce((s, wi, i) => s + wi * (point[i]! + dAt(mu)[i]!), 0);
+      if (value(-1e6) < b || value(1e6) > b) continue; // infeasible: the corner (hand case above)
+      let [low, high] = [-1e6, 1e6];
+      for (let k = 0; k < 200; k++) {
+        const mid = (low + high) / 2;
+        value(mid) > b ? (low = mid) : (high = mid);
+      }
+      const expected = dAt(high);
+      d.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 8));
+      expect(w.reduce((s, wi, i) => s + wi * (point[i]! + d[i]!), 0)).toBeCloseTo(b, 9);
+      if (expected.some((v, i) => Math.abs(v) > 0 && Math.abs(v + high * w[i]!) > 1e-9)) boxActive++;
+    }
+    expect(boxActive).toBeGreaterThan(5);
+  });
+});
+
+/**
+ * 30 points of a 10-class linear model on 4x4x3 images in [lo, hi], labelled by it, with the
+ * closed-form distance to the boundary between y and k, `(z_y - z_k) / ||w_y - w_k||_q` (q = 1 for
+ * Linf, 2 for L2; the box inactive), and the distances of a batch of examples from x.
+ */
+function linearCase(seed: number, lo: number, hi: number, norm: 'linf' | 'l2') {
+  const classes = 10;
+  const lin = linearModel([4, 4, 3], classes, seed);
+  const n = 30;
+  const x = tf.randomUniform([n, 4, 4, 3], lo, hi, 'float32', seed + 1) as tf.Tensor4D;
+  const logits = tf.tidy(() => lin.model(x).arraySync() as number[][]);
+  const labels = logits.map((row) => row.indexOf(Math.max(...row)));
+  const d = lin.d;
+  const distTo = (i: number, k: number) => {
+    let q = 0;
+    for (let j = 0; j < d; j++) {
+      const dw = lin.weights[j * classes + labels[i]!]! - lin.weights[j * classes + k]!;
+      q += norm === 'linf' ? Math.abs(dw) : dw * dw;
+    }
+    return (logits[i]![labels[i]!]! - logits[i]![k]!) / (norm === 'linf' ? q : Math.sqrt(q));
+  };
+  const second = logits.map((row) => [...row.keys()].sort((a, b) => row[b]! - row[a]!)[1]!);
+  const nearest = labels.map((y, i) => Math.min(...[...Array(classes).keys()].filter((k) => k !== y).map((k) => distTo(i, k))));
+  const xs = x.dataSync();
+  const distances = (adv: tf.Tensor4D) => {
+    const a = adv.dataSync();
+    return labels.map((_, i) => {
+      let m = 0;
+      for (let j = 0; j < d; j++) {
+        const diff = Math.abs(a[i * d + j]! - xs[i * d + j]!);
+        m = norm === 'linf' ? Math.max(m, diff) : m + diff * diff;
+      }
+      return norm === 'linf' ? m : Math.sqrt(m);
+    });
+  };
+  return { lin, x, n, labels, distTo, second, nearest, distances };
+}
+
+describe('FAB-L2 on a linear model', () => {
+  it('FAB-T and FAB reach the closed-form L2 distance (z_y - z_k) / ||w_y - w_k||_2 from above, within 1 percent', () => {
+    // The overshoot (eta 1.05) and back-step (beta 0.9) settle ~0.5% above the boundary of a linear model (measured: at most 1.0052 d*).
+    const { lin, x, n, labels, distTo, second, nearest, distances } = linearCase(23, 0.4, 0.6, 'l2');
+    // The box [0, 1] stays inactive: the boundaries are closer than 0.4 / max|w_y - w_k| per coordinate.
+    const targeted = fabTargeted(lin.model, x, labels, { eps: 10, norm: 'l2', steps: 100, targetClasses: 1 });
+    let checked = 0;
+    distances(targeted).forEach((dist, i) => {
+      const dStar = distTo(i, second[i]!);
+      // The FAB-T example crosses some boundary (possibly another class's, nearer than the target's).
+      expect(dist).toBeGreaterThanOrEqual(nearest[i]! * (1 - 1e-5));
+      expect(dist).toBeLessThanOrEqual(dStar * 1.01);
+      if (nearest[i]! === dStar) {
+        expect(dist).toBeGreaterThanOrEqual(dStar * (1 - 1e-5));
+        checked++;
+      }
+    });
+    expect(checked).toBeGreaterThan(10);
+    // Untargeted: the nearest boundary of all.
+    const untargeted = fab(lin.model, x, labels, { eps: 10, norm: 'l2', steps: 100 });
+    distances(untargeted).forEach((dist, i) => {
+      expect(dist).toBeGreaterThanOrEqual(nearest[i]! * (1 - 1e-5));
+      expect(dist).toBeLessThanOrEqual(nearest[i]! * 1.01);
+    });
+    // With eps at the median distance: fooled only where the example fits in the L2 ball.
+    const eps = [...nearest].sort((a, b) => a - b)[Math.floor(n / 2)]!;
+    const tight = distances(fab(lin.model, x, labels, { eps, norm: 'l2', steps: 100 }));
+    tight.forEach((dist, i) => {
+      expect(dist).toBeLessThanOrEqual(eps * (1 + 1e-6));
+      if (nearest[i]! > eps * (1 + 1e-5)) expect(dist).toBe(0);
+      if (nearest[i]! * 1.01 < eps) expect(dist).toBeGreaterThan(0);
+    });
+    tf.dispose([x, targeted, untargeted]);
+    lin.dispose();
+  });
+});
+
 describe('FAB-T on a linear model', () => {
   it('finds the boundary to the second class within [d*, eta d*] of the closed-form Linf distance, fooling exactly when eps allows', () => {
-    const classes = 10;
-    const lin = linearModel([4, 4, 3], classes, 21);
-    const n = 30;
-    const x = tf.randomUniform([n, 4, 4, 3], 0.3, 0.7, 'float32', 22) as tf.Tensor4D;
-    const logits = tf.tidy(() => lin.model(x).arraySync() as number[][]);
-    const labels = logits.map((row) => row.indexOf(Math.max(...row)));
-    const d = lin.d;
-    // Closed-form Linf distance to the boundary between y and k: (z_y - z_k) / ||w_y - w_k||_1 (box inactive here).
-    const distTo = (i: number, k: number) => {
-      let l1 = 0;
-      for (let j = 0; j < d; j++) l1 += Math.abs(lin.weights[j * classes + labels[i]!]! - lin.weights[j * classes + k]!);
-      return (logits[i]![labels[i]!]! - logits[i]![k]!) / l1;
-    };
-    const second = logits.map((row) => [...row.keys()].sort((a, b) => row[b]! - row[a]!)[1]!);
+    const { lin, x, n, labels, distTo, second, nearest, distances } = linearCase(21, 0.3, 0.7, 'linf');
     const target = second.map((k, i) => distTo(i, k));
-    const nearest = labels.map((y, i) => Math.min(...[...Array(classes).keys()].filter((k) => k !== y).map((k) => distTo(i, k))));
-    const xs = x.dataSync();
-    const distances = (adv: tf.Tensor4D) => {
-      const a = adv.dataSync();
-      return labels.map((_, i) => {
-        let m = 0;
-        for (let j = 0; j < d; j++) m = Math.max(m, Math.abs(a[i * d + j]! - xs[i * d + j]!));
-        return m;
-      });
-    };
     // A generous budget: every point is fooled, between its nearest boundary and 1.05 x the target's.
     const wide = fabTargeted(lin.model, x, labels, { eps: 1, steps: 20, targetClasses: 1 });
     distances(wide).forEach((dist, i) => {
@@ -195,7 +311,7 @@ describe('FAB on a trained small CNN', () => {
     adv.dispose();
     const before = tf.memory().numTensors;
     expect(() => fab(model, x, y, { eps: -1 })).toThrow(/eps = -1: must be a finite number >= 0/);
-    expect(() => fab(model, x, y, { eps: 0.1, norm: 'l2' as never })).toThrow(/norm = "l2": FAB is implemented for 'linf' only/);
+    expect(() => fab(model, x, y, { eps: 0.1, norm: 'l1' as never })).toThrow(/norm = "l1": accepted values are 'linf' and 'l2'/);
     expect(() => fab(model, x, y, { eps: 0.1, eta: 0.5 })).toThrow(/eta = 0.5: must be a finite number >= 1/);
     expect(() => fab(model, x, y, { eps: 0.1, beta: 0 })).toThrow(/beta = 0: must be a finite number > 0 and <= 1/);
     expect(() => fabTargeted(model, x, y, { eps: 0.1, targetClasses: 10 })).toThrow(/targetClasses = 10: must be an integer >= 1 and <= 9/);

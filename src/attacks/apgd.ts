@@ -10,6 +10,7 @@ import { crossEntropy, dlrLoss, dlrTargetedLoss, type LossFn } from './losses.js
 import { logitsOf, type ModelLike } from './model.js';
 import { checkNorm, l2Norms, type Norm } from './norms.js';
 import { nonFiniteCodes, throwIfNonFinite } from './finite.js';
+import { clampBetween, whereRows } from './select.js';
 import { gradientWithValues, type GradientWithValues } from './gradient.js';
 import { attackRows, classesAtRank, indicesWhere, runCascade, targetClassCount, takeRows } from './rows.js';
 import { checkImages, checkNumber, checkOptionKeys, checkSeed, factoryOptions, optionKeys, type Bounds, type LabelsLike } from './validate.js';
@@ -28,6 +29,12 @@ export interface ApgdOptions {
   restarts?: number;
   /** Step-size halving threshold rho in (0, 1] (default 0.75). */
   rho?: number;
+  /**
+   * The step-size schedule: `'reference'` (default) as the reference code (github fra31/auto-attack)
+   * runs it for every `steps` (see {@link apgdCheckpoints}); `'paper'` as Algorithm 1 of the paper
+   * writes it. They agree at 100 and 200 iterations (up to the `<=` of the halving test).
+   */
+  schedule?: ApgdSchedule;
   /** Gradients averaged per iteration (Expectation over Transformation, for randomised models; default 1). */
   eotIter?: number;
   /** Pixel bounds (default [0, 1]). */
@@ -47,6 +54,16 @@ export interface ApgdOptions {
   /** Per-iteration trace for analysis and tests (costs a read-back per iteration when given). */
   onIteration?: (event: ApgdIteration) => void;
 }
+
+/**
+ * APGD's step-size schedules (see {@link apgdCheckpoints} and {@link apgdShouldHalve}).
+ * `'reference'`: the reference code's integer budgets, its `<=` halving test, and its first-checkpoint
+ * bookkeeping (the "halved at the last checkpoint" flags start true; the first iteration's loss is
+ * compared with 0, the unfilled row of its loss history, or with itself when `steps` is 1).
+ * `'paper'`: the paper's `ceil(p_j steps)`, the strict `<`, and a first window that compares with the
+ * start's loss and may halve for no improvement.
+ */
+export type ApgdSchedule = 'reference' | 'paper';
 
 /** What {@link ApgdOptions.onIteration} receives; arrays hold one value per attacked point of the run. */
 export interface ApgdIteration {
@@ -78,6 +95,7 @@ export const APGD_OPTION_KEYS = optionKeys<ApgdOptions>({
   steps: true,
   restarts: true,
   rho: true,
+  schedule: true,
   eotIter: true,
   bounds: true,
   seed: true,
@@ -98,6 +116,7 @@ interface ApgdConfig {
   steps: number;
   restarts: number;
   rho: number;
+  schedule: ApgdSchedule;
   eotIter: number;
   seed: number;
   init?: tf.Tensor4D;
@@ -116,6 +135,7 @@ function resolve(options: Omit<ApgdOptions, 'loss'>, name: string, keys: readonl
     steps: checkNumber(options.steps ?? 100, 'steps', { min: 1, integer: true }),
     restarts: checkNumber(options.restarts ?? 1, 'restarts', { min: 1, integer: true }),
     rho: checkNumber(options.rho ?? 0.75, 'rho', { min: 0, minExclusive: true, max: 1 }),
+    schedule: checkSchedule(options.schedule),
     eotIter: checkNumber(options.eotIter ?? 1, 'eotIter', { min: 1, integer: true }),
     seed: checkSeed(options.seed) ?? 0,
     init: options.init,
@@ -131,15 +151,36 @@ function resolveLossName(loss: unknown): 'ce' | 'dlr' {
   throw new RangeError(`loss = ${JSON.stringify(loss)}: accepted values are 'ce' and 'dlr'`);
 }
 
+function checkSchedule(schedule: unknown): ApgdSchedule {
+  if (schedule === undefined || schedule === 'reference') return 'reference';
+  if (schedule === 'paper') return 'paper';
+  throw new RangeError(`schedule = ${JSON.stringify(schedule)}: accepted values are 'reference' and 'paper'`);
+}
+
 /**
- * APGD's checkpoints: the iteration counts after which the step size may be halved,
- * `w_j = ceil(p_j * steps)` with `p_0 = 0`, `p_1 = 0.22` and `p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06)`
- * (the first checkpoint at 22% of the iterations, each gap 3% shorter than the last, never below 6%),
- * strictly increasing and at most `steps`. For 100 iterations: 22, 41, 57, 70, 80, 87, 93, 99.
+ * APGD's checkpoints: the iteration counts after which the step size may be halved, strictly
+ * increasing and at most `steps`.
+ *
+ * `'reference'` (default), as the reference code (`APGDAttack`) derives them from integer budgets:
+ * the first window is `max(floor(0.22 steps), 1)` iterations, each later one `max(floor(0.03 steps), 1)`
+ * shorter than the last but never below `max(floor(0.06 steps), 1)`. For 100 iterations: 22, 41, 57,
+ * 70, 80, 87, 93, 99; for 50: 11, 21, 30, 38, 45; for 10: 2, 3, 4, ..., 10.
+ *
+ * `'paper'`: `w_j = ceil(p_j * steps)` with `p_0 = 0`, `p_1 = 0.22` and
+ * `p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06)` (Algorithm 1). For 100 iterations the same as the
+ * reference's; for 10: 3, 5, 6, 7, 8, 9, 10.
  */
-export function apgdCheckpoints(steps: number): number[] {
+export function apgdCheckpoints(steps: number, schedule: ApgdSchedule = 'reference'): number[] {
   checkNumber(steps, 'steps', { min: 1, integer: true });
   const out: number[] = [];
+  if (checkSchedule(schedule) === 'reference') {
+    // The reference's float products truncated by int(): the same doubles in JS and Python.
+    const budget = (fraction: number) => Math.max(Math.trunc(fraction * steps), 1);
+    const decrease = budget(0.03);
+    const minimum = budget(0.06);
+    for (let window = budget(0.22), at = window; at <= steps; window = Math.max(window - decrease, minimum), at += window) out.push(at);
+    return out;
+  }
   // p in hundredths, so the schedule is exact integer arithmetic.
   let p = 22;
   let gap = 22;
@@ -153,13 +194,17 @@ export function apgdCheckpoints(steps: number): number[] {
 }
 
 /**
- * APGD's step-size rule at a checkpoint, per example: halve when fewer than `rho` of the iterations
- * since the last checkpoint increased the loss (`increases < rho * window`), or when the step was not
- * halved at the last checkpoint and the best loss has not improved since (`bestLoss <= bestAtLastCheck`).
- * Vectorised as {@link apgd} applies it; exported for tests.
+ * APGD's step-size rule at a checkpoint, per example: halve when too few of the iterations since the
+ * last checkpoint increased the loss, or when the step was not halved at the last checkpoint and the
+ * best loss has not improved since (`bestLoss <= bestAtLastCheck`). "Too few" is
+ * `increases <= rho * window` in the reference code (`'reference'`, default) and `increases < rho * window`
+ * in the paper (`'paper'`); they differ only when `rho * window` is an integer (e.g. the 16-iteration
+ * window of 100 steps). Vectorised as {@link apgd} applies it; exported for tests.
  */
-export function apgdShouldHalve(increases: number, window: number, rho: number, halvedLast: boolean, bestLoss: number, bestAtLastCheck: number): boolean {
-  return increases < rho * window || (!halvedLast && bestLoss <= bestAtLastCheck);
+export function apgdShouldHalve(increases: number, window: number, rho: number, halvedLast: boolean, bestLoss: number, bestAtLastCheck: number, schedule: ApgdSchedule = 'reference'): boolean {
+  // The reference compares in float32 (its threshold is a float32 tensor).
+  const tooFew = schedule === 'paper' ? increases < rho * window : increases <= Math.fround(rho * window);
+  return tooFew || (!halvedLast && bestLoss <= bestAtLastCheck);
 }
 
 /** `init` must be a float batch of `x`'s shape inside the bounds (it is projected onto the ball). */
@@ -190,23 +235,33 @@ function advance(state: State, next: State): State {
 /**
  * One APGD run on validated inputs (every row attacked), from a random start in the ball. Follows
  * Algorithm 1 of Croce & Hein (2020) and the reference code: first step `2 eps`, momentum 0.75 after
- * the first iteration, step halving at {@link apgdCheckpoints} by {@link apgdShouldHalve}, restart
- * from the best point on halving. Stops early once every row is misclassified.
+ * the first iteration, step halving at {@link apgdCheckpoints} by {@link apgdShouldHalve} (under
+ * `cfg.schedule`), restart from the best point on halving. Stops early once every row is misclassified.
  */
 function apgdRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, loss: LossFn, bounds: [number, number], cfg: ApgdConfig, seed: number, init: tf.Tensor4D | undefined, runIndex: number, progress: () => void): RunResult {
   const [lo, hi] = bounds;
   const { eps, norm } = cfg;
   const n = x0.shape[0];
-  const checkpoints = apgdCheckpoints(cfg.steps);
+  const reference = cfg.schedule === 'reference';
+  const checkpoints = apgdCheckpoints(cfg.steps, cfg.schedule);
   const [lower, upper] = tf.tidy(() => [tf.maximum(tf.sub(x0, eps), lo), tf.minimum(tf.add(x0, eps), hi)]);
   /** Projection onto the eps-ball around x0 and the bounds (the reference's clamp order). */
   const project = (v: tf.Tensor): tf.Tensor => {
-    if (norm === 'linf') return tf.minimum(tf.maximum(v, lower!), upper!);
+    if (norm === 'linf') return clampBetween(v, lower!, upper!);
     const delta = tf.sub(v, x0);
     const length = l2Norms(delta);
     return tf.clipByValue(tf.add(x0, tf.mul(tf.div(delta, tf.add(length, 1e-12)), tf.minimum(length, eps))), lo, hi);
   };
   const direction = (g: tf.Tensor): tf.Tensor => (norm === 'linf' ? tf.sign(g) : tf.div(g, tf.add(l2Norms(g), 1e-12)));
+  /**
+   * The loss iteration `i + 1`'s loss `l` is compared with to count an increase: the previous one, but
+   * at the first iteration under the reference schedule what the reference's history holds there (its
+   * last row, unfilled (0) unless the run has one iteration, when it is `l` itself).
+   */
+  const previousLoss = (i: number, prev: tf.Tensor, l: tf.Tensor): tf.Tensor => {
+    if (i > 0 || !reference) return prev;
+    return cfg.steps === 1 ? l : tf.zerosLike(l);
+  };
   /**
    * Gradient of the summed loss (averaged over eotIter calls), with the last call's misclassified rows
    * and losses and the largest non-finite code of every call's logits; called inside a tidy.
@@ -254,7 +309,9 @@ function apgdRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, loss: L
         increases: tf.zeros([n]),
         prevLoss: l,
         bestAtCheck: l,
-        halvedLast: tf.zeros([n], 'bool'),
+        // The reference starts its "reduced at the last check" flags at true: no halving for lack of
+        // improvement at the first checkpoint.
+        halvedLast: reference ? tf.ones([n], 'bool') : tf.zeros([n], 'bool'),
         codes,
       };
       return s;
@@ -277,19 +334,18 @@ function apgdRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, loss: L
         const x1 = project(tf.add(s.x, tf.mul(s.step, direction(s.grad))));
         const x = project(tf.add(s.x, tf.add(tf.mul(tf.sub(x1, s.x), momentum), tf.mul(tf.sub(s.x, s.xPrev), 1 - momentum)))) as tf.Tensor4D;
         const { grad, wrong, loss: l, codes } = evaluate(x);
-        const rows4 = (mask: tf.Tensor) => tf.broadcastTo(tf.reshape(mask, [n, 1, 1, 1]), x.shape);
         const improved = tf.greater(l, s.lossBest);
         const out: State = {
           x,
           xPrev: s.x,
           grad,
-          xBest: tf.where(rows4(improved), x, s.xBest),
-          gradBest: tf.where(rows4(improved), grad, s.gradBest),
+          xBest: whereRows(improved, x, s.xBest),
+          gradBest: whereRows(improved, grad, s.gradBest),
           lossBest: tf.where(improved, l, s.lossBest),
-          xBestAdv: tf.where(rows4(wrong), x, s.xBestAdv),
+          xBestAdv: whereRows(wrong, x, s.xBestAdv),
           fooled: tf.logicalOr(s.fooled, wrong),
           step: s.step,
-          increases: tf.add(s.increases, tf.cast(tf.greater(l, s.prevLoss), 'float32')),
+          increases: tf.add(s.increases, tf.cast(tf.greater(l, previousLoss(i, s.prevLoss, l)), 'float32')),
           prevLoss: l,
           bestAtCheck: s.bestAtCheck,
           halvedLast: s.halvedLast,
@@ -298,12 +354,12 @@ function apgdRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, loss: L
         if (checkpoints.includes(i + 1)) {
           const window = i + 1 - lastCheckpoint;
           const halve = tf.logicalOr(
-            tf.less(out.increases, cfg.rho * window),
+            reference ? tf.lessEqual(out.increases, cfg.rho * window) : tf.less(out.increases, cfg.rho * window),
             tf.logicalAnd(tf.logicalNot(s.halvedLast), tf.lessEqual(out.lossBest, s.bestAtCheck)),
           );
           out.step = tf.where(tf.reshape(halve, [n, 1, 1, 1]), tf.div(s.step, 2), s.step);
-          out.x = tf.where(rows4(halve), out.xBest, x);
-          out.grad = tf.where(rows4(halve), out.gradBest, grad);
+          out.x = whereRows(halve, out.xBest, x);
+          out.grad = whereRows(halve, out.gradBest, grad);
           out.increases = tf.zerosLike(out.increases);
           out.bestAtCheck = out.lossBest;
           out.halvedLast = halve;
@@ -375,10 +431,9 @@ function cascade(model: ModelLike, p: Prepared, cfg: ApgdConfig, runs: PlannedRu
  * checkpoints of {@link apgdCheckpoints} by the rule of {@link apgdShouldHalve}; iterates combine the
  * projected step with momentum 0.75.
  *
- * Where the reference code and the paper differ, this follows the paper (and the reference facts in
- * docs/attacks.md): the halving test is the strict `increases < rho * window` (the code writes `<=`;
- * they differ only when `rho * window` is an integer, e.g. the 16-iteration window of 100 steps), and
- * the first checkpoint's no-improvement test compares the best loss with the start's.
+ * Where the reference code and the paper differ, this follows the reference code by default
+ * (`schedule: 'reference'`: its integer checkpoint budgets, the `<=` of its halving test, and its
+ * first-checkpoint bookkeeping) and the paper with `schedule: 'paper'`; see {@link ApgdSchedule}.
  *
  * @param model a `tf.LayersModel` (inference mode) or a function `x => logits`
  * @param x clean images, NHWC, inside `bounds`; not modified

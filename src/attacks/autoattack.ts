@@ -14,6 +14,7 @@ import { logitsOf, type ModelLike } from './model.js';
 import { checkNorm, projectToBall, type Norm } from './norms.js';
 import { attackRows, indicesWhere, judgeRowsOf, runCascadeFrom, type RowsAttacked } from './rows.js';
 import { square } from './square.js';
+import { checkSquareL2Height } from './square-l2.js';
 import { checkNumber, checkOptionKeys, checkSeed, factoryOptions, optionKeys, type Bounds, type LabelsLike } from './validate.js';
 
 /** The attacks AutoAttack combines, by the reference's names. */
@@ -38,7 +39,7 @@ const DISPLAY: Record<AutoAttackComponent, string> = {
 export interface AutoAttackOptions {
   /** Perturbation budget (>= 0) in pixel units, e.g. 8/255 for Linf on [0, 1] images. */
   eps: number;
-  /** `'linf'` (default) or `'l2'` (APGD only: versions with FAB or Square need Linf here). */
+  /** `'linf'` (default) or `'l2'` (every attack in that norm, as the reference; L2 Square needs images at least 5 pixels high). */
   norm?: Norm;
   /**
    * `'standard'` (default): APGD-CE, APGD-T (9 targets), FAB-T (9 targets), Square (5000 queries), one
@@ -212,12 +213,6 @@ export function autoAttack(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, opti
   const queries = checkNumber(options.queries ?? 5000, 'queries', { min: 1, integer: true });
   let targetClasses = checkNumber(options.targetClasses ?? 9, 'targetClasses', { min: 1, integer: true });
   const standard = options.steps === undefined && options.queries === undefined && options.targetClasses === undefined;
-  if (norm !== 'linf') {
-    const linfOnly = plan.find((s) => s.component === 'fab' || s.component === 'fab-t' || s.component === 'square');
-    if (linfOnly) {
-      throw new RangeError(`norm = 'l2': ${DISPLAY[linfOnly.component]} is implemented for 'linf' only; use version: 'custom' with attacks from apgd-ce, apgd-dlr, apgd-t`);
-    }
-  }
   const warnings: string[] = [];
   const report = options.onWarning ?? ((message: string) => console.warn(`rmc-robust autoAttack: ${message}`));
   const warn = (message: string | undefined) => {
@@ -240,6 +235,7 @@ export function autoAttack(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, opti
     needs('apgd-dlr', 3);
     needs('apgd-t', 4);
     needs('fab-t', 2);
+    if (norm === 'l2' && plan.some((s) => s.component === 'square')) checkSquareL2Height(p.x.shape[1], 'autoAttack');
     if (targeted && targetClasses > p.numClasses - 1) {
       warn(`${targetClasses} target classes asked for, but the model has only ${p.numClasses - 1} other classes; using ${p.numClasses - 1}`);
       targetClasses = p.numClasses - 1;
@@ -293,16 +289,16 @@ export function autoAttack(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, opti
         for (let start = 0, batchIndex = 0; start < rows.length; start += batchSize, batchIndex++) {
           const report = (done: number, batchFraction: number) =>
             options.onProgress?.({ attack: name, attackIndex, attackCount: plan.length, done, total: rows.length, batchFraction, robust: count() });
-          const common = { eps, bounds: p.bounds, seed: deriveSeed(seed, attackIndex, batchIndex), onStep: (i: number, total: number) => report(start, i / total) };
+          const common = { eps, norm, bounds: p.bounds, seed: deriveSeed(seed, attackIndex, batchIndex), onStep: (i: number, total: number) => report(start, i / total) };
           const attack = (xs: tf.Tensor4D, ys: tf.Tensor1D): RowsAttacked => {
             let raw: tf.Tensor4D;
             switch (step.component) {
               case 'apgd-ce':
               case 'apgd-dlr':
-                raw = apgd(model, xs, ys, { ...common, norm, loss: step.component === 'apgd-ce' ? 'ce' : 'dlr', steps, restarts: step.restarts, eotIter: step.eotIter, onWarning: silent });
+                raw = apgd(model, xs, ys, { ...common, loss: step.component === 'apgd-ce' ? 'ce' : 'dlr', steps, restarts: step.restarts, eotIter: step.eotIter, onWarning: silent });
                 break;
               case 'apgd-t':
-                raw = apgdTargeted(model, xs, ys, { ...common, norm, steps, restarts: step.restarts, targetClasses, onWarning: silent });
+                raw = apgdTargeted(model, xs, ys, { ...common, steps, restarts: step.restarts, targetClasses, onWarning: silent });
                 break;
               case 'fab':
                 raw = fab(model, xs, ys, { ...common, steps, restarts: step.restarts });

@@ -1,7 +1,7 @@
 /**
- * FAB's Linf projection: the smallest Linf step from a point onto a hyperplane, staying inside a box
+ * FAB's projections: the smallest Linf or L2 step from a point onto a hyperplane, staying inside a box
  * (Croce & Hein, ICML 2020, "Minimally distorted adversarial examples with a fast adaptive boundary
- * attack", Section 3 and their `projection_linf`).
+ * attack", Section 3 and their `projection_linf` / `projection_l2`).
  */
 
 /**
@@ -16,29 +16,61 @@
  * `w_i = 0` do not move. Returns `lambda` (the Linf norm of `d`, unless the corner was taken).
  */
 export function projectLinfOntoHyperplane(point: ArrayLike<number>, w: ArrayLike<number>, b: number, lo: number, hi: number, out: Float32Array | Float64Array): number {
+  return projectOntoHyperplane(point, w, b, lo, hi, out, 'linf');
+}
+
+/**
+ * The minimal-L2 step `d` taking `point` onto the hyperplane `w . (point + d) = b` with
+ * `lo <= point + d <= hi`, written into `out` (length of `point`), as the reference's `projection_l2`.
+ *
+ * With `c = w . point - b`, the solution is `d_i = clip(-sign(c) lambda w_i, lo - point_i, hi - point_i)`
+ * for the smallest `lambda >= 0` with `sum_i w_i d_i = -c` (the KKT conditions of the box-constrained
+ * least-norm problem): coordinate `i` moves linearly until it reaches the box at
+ * `lambda_i = room_i / |w_i|`. Found exactly by sorting the `lambda_i`. When even the box corner
+ * cannot reach the hyperplane, `d` is that corner (as the reference). Coordinates with
+ * `|w_i| < 1e-8` do not move (as the reference). Returns `lambda`.
+ */
+export function projectL2OntoHyperplane(point: ArrayLike<number>, w: ArrayLike<number>, b: number, lo: number, hi: number, out: Float32Array | Float64Array): number {
+  return projectOntoHyperplane(point, w, b, lo, hi, out, 'l2');
+}
+
+/** Weights smaller than this in magnitude do not move their coordinate in L2 (the reference's `projection_l2`). */
+const L2_WEIGHT_FLOOR = 1e-8;
+
+/**
+ * Both projections: coordinate `i` moves by `speed_i * lambda` (Linf: 1; L2: `|w_i|`) towards
+ * decreasing `|w . x - b|` until it reaches the box (`room_i`, at `lambda_i = room_i / speed_i`);
+ * `g(lambda) = sum_i |w_i| min(speed_i lambda, room_i)` is increasing, concave and piecewise linear
+ * with kinks at the `lambda_i`: the smallest `lambda` with `g(lambda) = |c|` is found exactly by a
+ * binary search of the sorted kinks and the linear piece before the one reached.
+ */
+function projectOntoHyperplane(point: ArrayLike<number>, w: ArrayLike<number>, b: number, lo: number, hi: number, out: Float32Array | Float64Array, norm: 'linf' | 'l2'): number {
   const n = point.length;
   let c = -b;
   for (let i = 0; i < n; i++) c += w[i]! * point[i]!;
   // Move so that w . x decreases by c (c > 0) or increases by -c (c < 0).
   const direction = c >= 0 ? -1 : 1;
   const target = Math.abs(c);
+  const floor = norm === 'l2' ? L2_WEIGHT_FLOOR : 0;
   const room = new Float64Array(n);
-  const weight = new Float64Array(n);
+  const weight = new Float64Array(n); // |w_i|, 0 for coordinates that do not move
+  const speed = new Float64Array(n);
+  const kink = new Float64Array(n);
   let total = 0;
   for (let i = 0; i < n; i++) {
     const wi = w[i]!;
-    if (wi === 0) continue;
+    if (wi === 0 || Math.abs(wi) < floor) continue;
     // Coordinate i moves along direction * sign(w_i).
-    const up = direction * wi > 0;
-    room[i] = up ? hi - point[i]! : point[i]! - lo;
+    room[i] = direction * wi > 0 ? hi - point[i]! : point[i]! - lo;
     weight[i] = Math.abs(wi);
+    speed[i] = norm === 'l2' ? weight[i]! : 1;
+    kink[i] = room[i]! / speed[i]!;
     total += weight[i]! * room[i]!;
   }
   const move = (i: number, lambda: number) => {
-    const wi = w[i]!;
-    if (wi === 0) return 0;
-    const step = Math.min(lambda, room[i]!);
-    return direction * wi > 0 ? step : -step;
+    if (weight[i] === 0) return 0;
+    const step = Math.min(lambda * speed[i]!, room[i]!);
+    return direction * w[i]! > 0 ? step : -step;
   };
   if (target === 0) {
     out.fill(0, 0, n);
@@ -49,15 +81,13 @@ export function projectLinfOntoHyperplane(point: ArrayLike<number>, w: ArrayLike
     for (let i = 0; i < n; i++) out[i] = move(i, Infinity);
     return Infinity;
   }
-  // g(lambda) = sum |w_i| min(lambda, room_i) is increasing, concave and piecewise linear with kinks at
-  // the rooms: binary-search the sorted rooms for the first kink where g reaches the target, then
-  // solve the linear piece before it. (A numeric typed-array sort; no comparator, no index shuffle.)
   const g = (lambda: number) => {
     let sum = 0;
-    for (let i = 0; i < n; i++) if (weight[i]! > 0) sum += weight[i]! * Math.min(lambda, room[i]!);
+    for (let i = 0; i < n; i++) if (weight[i]! > 0) sum += weight[i]! * Math.min(lambda * speed[i]!, room[i]!);
     return sum;
   };
-  const kinks = room.filter((_, i) => weight[i]! > 0).sort();
+  // A numeric typed-array sort; no comparator, no index shuffle.
+  const kinks = kink.filter((_, i) => weight[i]! > 0).sort();
   let low = 0;
   let high = kinks.length - 1; // g(kinks[last]) = total >= target
   while (low < high) {
@@ -70,8 +100,8 @@ export function projectLinfOntoHyperplane(point: ArrayLike<number>, w: ArrayLike
   let slope = 0;
   for (let i = 0; i < n; i++) {
     if (weight[i]! === 0) continue;
-    if (room[i]! <= start) saturated += weight[i]! * room[i]!;
-    else slope += weight[i]!;
+    if (kink[i]! <= start) saturated += weight[i]! * room[i]!;
+    else slope += weight[i]! * speed[i]!;
   }
   const lambda = slope > 0 ? Math.min((target - saturated) / slope, kinks[low]!) : kinks[low]!;
   for (let i = 0; i < n; i++) out[i] = move(i, lambda);

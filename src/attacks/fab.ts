@@ -1,29 +1,31 @@
 /**
  * FAB, the Fast Adaptive Boundary attack (Croce & Hein, ICML 2020, "Minimally distorted adversarial
- * examples with a fast adaptive boundary attack"), Linf, untargeted and targeted (FAB-T), as AutoAttack
- * runs it (github fra31/auto-attack, `FABAttack`).
+ * examples with a fast adaptive boundary attack"), Linf and L2, untargeted and targeted (FAB-T), as
+ * AutoAttack runs it (github fra31/auto-attack, `FABAttack`).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { deriveSeed, mulberry32 } from '../data/random.js';
 import { prepare, untargetedAttack, type Attack, type Prepared } from './attack.js';
-import { projectLinfOntoHyperplane } from './fab-projection.js';
+import { projectL2OntoHyperplane, projectLinfOntoHyperplane } from './fab-projection.js';
 import { throwIfNonFinite, type JudgedRows } from './finite.js';
 import { gradientWithValues } from './gradient.js';
 import { logitsOf, type ModelLike } from './model.js';
+import { checkNorm, type Norm } from './norms.js';
 import { attackRows, classesAtRank, indicesWhere, judgeRowsOf, runCascade, targetClassCount } from './rows.js';
 import { checkNumber, checkOptionKeys, checkSeed, factoryOptions, optionKeys, type Bounds, type LabelsLike } from './validate.js';
 
 /** Options of {@link fab}. */
 export interface FabOptions {
-  /** Linf budget (>= 0): a point counts as fooled only when its adversarial example is within eps. */
+  /** Budget (>= 0) in the norm: a point counts as fooled only when its adversarial example is within eps. */
   eps: number;
-  /** Only `'linf'` (the default). */
-  norm?: 'linf';
+  /** `'linf'` (default) or `'l2'`: the distance FAB minimises (and its projection, its random start). */
+  norm?: Norm;
   /** Iterations per run (>= 1, default 100). */
   steps?: number;
   /**
    * Runs (>= 1, default 1; AutoAttack's `plus` uses 5 for FAB); the first starts at the clean image,
-   * later ones at a random point at Linf distance `eps / 2`. Each attacks only the points still robust.
+   * later ones at a random point at distance `eps / 2` (Linf: `t / max|t|`, `t ~ U(-1, 1)`; L2:
+   * `t / ||t||_2`, `t ~ N(0, 1)`). Each attacks only the points still robust.
    */
   restarts?: number;
   /** Largest weight of the step from the clean image, in [0, 1] (default 0.1). */
@@ -67,6 +69,7 @@ interface FabConfig {
   /** The function reporting errors, e.g. `'fab'`. */
   where: string;
   eps: number;
+  norm: Norm;
   steps: number;
   restarts: number;
   alphaMax: number;
@@ -79,12 +82,10 @@ interface FabConfig {
 function resolve(options: FabOptions, name: string, keys: readonly string[]): FabConfig {
   if (!options || typeof options !== 'object') throw new TypeError(`${name}: options with at least { eps } are required`);
   checkOptionKeys(options, keys, name);
-  if (options.norm !== undefined && options.norm !== 'linf') {
-    throw new RangeError(`norm = ${JSON.stringify(options.norm)}: FAB is implemented for 'linf' only`);
-  }
   return {
     where: name,
     eps: checkNumber(options.eps, 'eps', { min: 0 }),
+    norm: checkNorm(options.norm),
     steps: checkNumber(options.steps ?? 100, 'steps', { min: 1, integer: true }),
     restarts: checkNumber(options.restarts ?? 1, 'restarts', { min: 1, integer: true }),
     alphaMax: checkNumber(options.alphaMax ?? 0.1, 'alphaMax', { min: 0, max: 1 }),
@@ -97,10 +98,11 @@ function resolve(options: FabOptions, name: string, keys: readonly string[]): Fa
 
 /**
  * The linearised boundary FAB steps to at `x`: per row the logit difference `f = z_k - z_y` and its
- * gradient, for `k` the target (targeted) or the class whose linearised boundary is nearest in Linf,
- * `|f_k| / ||grad f_k||_1` (untargeted; all classes' gradients from one batched backward pass).
+ * gradient, for `k` the target (targeted) or the class whose linearised boundary is nearest,
+ * `|f_k| / ||grad f_k||_q` with `q` the dual norm (Linf: L1; L2: L2) (untargeted; all classes'
+ * gradients from one batched backward pass).
  */
-function linearise(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, targets: tf.Tensor1D | undefined, numClasses: number): { f: Float64Array; g: Float32Array } {
+function linearise(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, targets: tf.Tensor1D | undefined, numClasses: number, norm: Norm): { f: Float64Array; g: Float32Array } {
   const [fTensor, gTensor] = tf.tidy(() => {
     const n = x.shape[0];
     if (targets) {
@@ -115,7 +117,8 @@ function linearise(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, target
     const flat = tf.reshape(grads, [numClasses, n, -1]);
     // The label's own "difference" is excluded (the reference sets it to 1e10).
     const isLabel = tf.cast(tf.transpose(tf.oneHot(labels, numClasses)), 'bool');
-    const distance = tf.where(isLabel, tf.fill([numClasses, n], Infinity), tf.div(tf.abs(f), tf.add(tf.sum(tf.abs(flat), 2), 1e-12)));
+    const dual = norm === 'linf' ? tf.sum(tf.abs(flat), 2) : tf.sqrt(tf.sum(tf.square(flat), 2));
+    const distance = tf.where(isLabel, tf.fill([numClasses, n], Infinity), tf.div(tf.abs(f), tf.add(dual, 1e-12)));
     const pick = tf.transpose(tf.oneHot(tf.argMin(distance, 0), numClasses)); // [classes, n]
     return [tf.sum(tf.mul(f, pick), 0), tf.sum(tf.mul(flat, tf.expandDims(pick, 2)), 0)];
   });
@@ -126,9 +129,25 @@ function linearise(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, target
   }
 }
 
+/** The norm of a vector. */
+function normOf(v: ArrayLike<number>, norm: Norm): number {
+  let t = 0;
+  if (norm === 'linf') {
+    for (let j = 0; j < v.length; j++) t = Math.max(t, Math.abs(v[j]!));
+    return t;
+  }
+  for (let j = 0; j < v.length; j++) t += v[j]! ** 2;
+  return Math.sqrt(t);
+}
+
+/** Standard normal draws from a uniform generator (Box-Muller). */
+function gaussian(random: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+}
+
 /**
- * One FAB run on validated rows (all classified correctly): returns, per row, the smallest-Linf
- * adversarial example found and its distance (Infinity where none was found).
+ * One FAB run on validated rows (all classified correctly): returns, per row, the smallest adversarial
+ * example found (in `cfg.norm`) and its distance (Infinity where none was found).
  */
 function fabRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, targets: tf.Tensor1D | undefined, numClasses: number, bounds: [number, number], cfg: FabConfig, randomStart: boolean, seed: number, progress: () => void) {
   const [lo, hi] = bounds;
@@ -137,18 +156,17 @@ function fabRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, targets:
   const clean = Float32Array.from(x0.dataSync());
   const x1 = Float32Array.from(clean);
   if (randomStart) {
-    // x + (eps / 2) t / max|t|, t ~ U(-1, 1), clipped (the reference's start with no success yet).
+    // x + (eps / 2) t / ||t||, clipped (the reference's start with no success yet): Linf t ~ U(-1, 1),
+    // L2 t ~ N(0, 1).
     const random = mulberry32(seed);
     const t = new Float64Array(dim);
     for (let r = 0; r < n; r++) {
-      let max = 0;
-      for (let j = 0; j < dim; j++) {
-        t[j] = 2 * random() - 1;
-        max = Math.max(max, Math.abs(t[j]!));
-      }
-      for (let j = 0; j < dim; j++) x1[r * dim + j] = Math.min(Math.max(clean[r * dim + j]! + (cfg.eps * t[j]!) / max / 2, lo), hi);
+      for (let j = 0; j < dim; j++) t[j] = cfg.norm === 'linf' ? 2 * random() - 1 : gaussian(random);
+      const length = normOf(t, cfg.norm);
+      for (let j = 0; j < dim; j++) x1[r * dim + j] = Math.min(Math.max(clean[r * dim + j]! + (cfg.eps * t[j]!) / length / 2, lo), hi);
     }
   }
+  const projectOntoHyperplane = cfg.norm === 'linf' ? projectLinfOntoHyperplane : projectL2OntoHyperplane;
   const best = Float32Array.from(clean);
   const distance = new Float64Array(n).fill(Infinity);
   const d1 = new Float64Array(dim);
@@ -159,7 +177,7 @@ function fabRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, targets:
     let f: Float64Array;
     let g: Float32Array;
     try {
-      ({ f, g } = linearise(model, current, labels, targets, numClasses));
+      ({ f, g } = linearise(model, current, labels, targets, numClasses, cfg.norm));
     } finally {
       current.dispose();
     }
@@ -171,16 +189,10 @@ function fabRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, targets:
       // Hyperplane w . x' = b through the linearised boundary: f + w . (x' - x1) = 0.
       let b = -f[r]!;
       for (let j = 0; j < dim; j++) b += w[j]! * point[j]!;
-      projectLinfOntoHyperplane(point, w, b, lo, hi, d1);
-      projectLinfOntoHyperplane(origin, w, b, lo, hi, d2);
-      let a1 = 0;
-      let a2 = 0;
-      for (let j = 0; j < dim; j++) {
-        a1 = Math.max(a1, Math.abs(d1[j]!));
-        a2 = Math.max(a2, Math.abs(d2[j]!));
-      }
-      a1 = Math.max(a1, 1e-8);
-      a2 = Math.max(a2, 1e-8);
+      projectOntoHyperplane(point, w, b, lo, hi, d1);
+      projectOntoHyperplane(origin, w, b, lo, hi, d2);
+      const a1 = Math.max(normOf(d1, cfg.norm), 1e-8);
+      const a2 = Math.max(normOf(d2, cfg.norm), 1e-8);
       const alpha = Math.min(Math.max(a1 / (a1 + a2), 0), cfg.alphaMax);
       for (let j = 0; j < dim; j++) {
         const v = (point[j]! + cfg.eta * d1[j]!) * (1 - alpha) + (origin[j]! + cfg.eta * d2[j]!) * alpha;
@@ -198,8 +210,8 @@ function fabRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, targets:
     for (let r = 0; r < n; r++) {
       if (judged.correct[r]) continue;
       const offset = r * dim;
-      let t = 0;
-      for (let j = 0; j < dim; j++) t = Math.max(t, Math.abs(x1[offset + j]! - clean[offset + j]!));
+      for (let j = 0; j < dim; j++) d1[j] = x1[offset + j]! - clean[offset + j]!;
+      const t = normOf(d1, cfg.norm);
       if (t < distance[r]!) {
         distance[r] = t;
         best.set(x1.subarray(offset, offset + dim), offset);
@@ -245,10 +257,11 @@ function fabCascade(model: ModelLike, p: Prepared, cfg: FabConfig, targetRanks: 
 }
 
 /**
- * FAB, untargeted, Linf: a minimal-perturbation attack that repeatedly linearises the classifier at the
- * current iterate, takes the nearest linearised decision boundary (the class `k` minimising
- * `|z_k - z_y| / ||grad (z_k - z_y)||_1`), projects both the iterate and the clean image onto it inside
- * the box (Linf, {@link projectLinfOntoHyperplane}), and moves to the biased combination
+ * FAB, untargeted, Linf or L2: a minimal-perturbation attack that repeatedly linearises the classifier
+ * at the current iterate, takes the nearest linearised decision boundary (the class `k` minimising
+ * `|z_k - z_y| / ||grad (z_k - z_y)||_q`, `q` the dual norm: L1 for Linf, L2 for L2), projects both the
+ * iterate and the clean image onto it inside the box ({@link projectLinfOntoHyperplane},
+ * {@link projectL2OntoHyperplane}: the reference's `projection_linf` / `projection_l2`), and moves to the biased combination
  * `(x1 + eta d1)(1 - alpha) + (x + eta d2) alpha` with `alpha = min(||d1|| / (||d1|| + ||d2||), alphaMax)`;
  * after each success it keeps the smallest adversarial example so far and steps back towards the clean
  * image by `beta`. As in AutoAttack, a point counts as fooled only when that example is within eps.
@@ -296,11 +309,11 @@ export type FabAttackOptions = Omit<FabOptions, 'eps'> & {
   name?: string;
 };
 
-/** FAB as an {@link Attack} value (fixed-epsilon: success within eps, untargeted, Linf). */
+/** FAB as an {@link Attack} value (fixed-epsilon: success within eps, untargeted; Linf or L2). */
 export function fabAttack(options: FabAttackOptions = {}): Attack {
   const { name, rest } = factoryOptions(options, FAB_OPTION_KEYS, 'fabAttack');
   resolve({ ...rest, eps: 0 }, 'fabAttack', FAB_OPTION_KEYS);
-  return untargetedAttack(name ?? 'FAB', 'linf', options.bounds, (model, x, labels, eps) => fab(model, x, labels, { ...rest, eps }));
+  return untargetedAttack(name ?? 'FAB', checkNorm(options.norm), options.bounds, (model, x, labels, eps) => fab(model, x, labels, { ...rest, eps }));
 }
 
 /** Options of {@link fabTargetedAttack}. */
@@ -313,5 +326,5 @@ export type FabTargetedAttackOptions = Omit<FabTargetedOptions, 'eps'> & {
 export function fabTargetedAttack(options: FabTargetedAttackOptions = {}): Attack {
   const { name, rest } = factoryOptions(options, FAB_TARGETED_OPTION_KEYS, 'fabTargetedAttack');
   resolve({ ...rest, eps: 0 }, 'fabTargetedAttack', FAB_TARGETED_OPTION_KEYS);
-  return untargetedAttack(name ?? 'FAB-T', 'linf', options.bounds, (model, x, labels, eps) => fabTargeted(model, x, labels, { ...rest, eps }));
+  return untargetedAttack(name ?? 'FAB-T', checkNorm(options.norm), options.bounds, (model, x, labels, eps) => fabTargeted(model, x, labels, { ...rest, eps }));
 }

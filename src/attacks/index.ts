@@ -18,6 +18,7 @@ export {
   type ApgdAttackOptions,
   type ApgdTargetedAttackOptions,
   type ApgdIteration,
+  type ApgdSchedule,
 } from './apgd.js';
 export {
   fab,
@@ -29,7 +30,7 @@ export {
   type FabAttackOptions,
   type FabTargetedAttackOptions,
 } from './fab.js';
-export { projectLinfOntoHyperplane } from './fab-projection.js';
+export { projectLinfOntoHyperplane, projectL2OntoHyperplane } from './fab-projection.js';
 export {
   autoAttack,
   autoAttackAttack,

@@ -3,6 +3,7 @@
  * and put attacked rows back in place.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { replaceRowsOnCpu, whereRows } from './select.js';
 import { judgeRows, NonFiniteLogitsError, throwIfNonFinite, type JudgedRows } from './finite.js';
 import { checkNumber } from './validate.js';
 
@@ -26,6 +27,8 @@ export function putRows<T extends tf.Tensor>(full: T, rows: readonly number[], v
   return tf.tidy(() => {
     const n = full.shape[0];
     if (rows.length === 0 || (replace !== undefined && !Array.from(replace).some(Boolean))) return tf.clone(full);
+    const onCpu = replaceRowsOnCpu(full, rows, values, replace);
+    if (onCpu) return onCpu;
     const position = new Int32Array(n);
     const mask = new Uint8Array(n);
     rows.forEach((row, k) => {
@@ -35,9 +38,7 @@ export function putRows<T extends tf.Tensor>(full: T, rows: readonly number[], v
       }
     });
     const taken = tf.gather(values, tf.tensor1d(position, 'int32'));
-    const shape = [n, ...new Array<number>(full.rank - 1).fill(1)];
-    const m = tf.broadcastTo(tf.reshape(tf.tensor1d(mask, 'bool'), shape), full.shape);
-    return tf.where(m, taken, full) as T;
+    return whereRows(tf.tensor1d(mask, 'bool'), taken, full);
   });
 }
 

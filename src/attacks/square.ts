@@ -1,22 +1,25 @@
 /**
  * Square Attack (Andriushchenko, Croce, Flammarion & Hein, ECCV 2020, "Square Attack: a
- * query-efficient black-box adversarial attack via random search"), Linf, as AutoAttack runs it.
+ * query-efficient black-box adversarial attack via random search"), Linf and L2, as AutoAttack runs it.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { deriveSeed, mulberry32 } from '../data/random.js';
 import { prepare, untargetedAttack, type Attack } from './attack.js';
 import { crossEntropy, cwLoss } from './losses.js';
+import { clampBetween } from './select.js';
 import { logitsOf, type ModelLike } from './model.js';
+import { checkNorm, type Norm } from './norms.js';
+import { checkSquareL2Height, squareL2Candidate, squareL2Pattern, squareL2Side, squareL2Start } from './square-l2.js';
 import { NonFiniteLogitsError, nonFiniteCodes, throwIfNonFinite } from './finite.js';
 import { attackRows, indicesWhere, putRows, runCascade, takeRows } from './rows.js';
 import { checkNumber, checkOptionKeys, checkSeed, factoryOptions, optionKeys, type Bounds, type LabelsLike } from './validate.js';
 
 /** Options of {@link square}. */
 export interface SquareOptions {
-  /** Linf budget (>= 0) in pixel units, e.g. 8/255 on [0, 1] images. */
+  /** Budget (>= 0) in pixel units, e.g. 8/255 in Linf or 0.5 in L2 on [0, 1] images. */
   eps: number;
-  /** Only `'linf'` (the default). */
-  norm?: 'linf';
+  /** `'linf'` (default) or `'l2'` (the reference's L2 windows; images at least 5 pixels high). */
+  norm?: Norm;
   /** Iterations (queries after the initial one) per restart, >= 1 (default 5000, AutoAttack's). */
   queries?: number;
   /** Initial fraction of the pixels a square covers, in (0, 1] (default 0.8). */
@@ -54,6 +57,7 @@ const SQUARE_OPTION_KEYS = optionKeys<SquareOptions>({
 
 interface SquareConfig {
   eps: number;
+  norm: Norm;
   queries: number;
   pInit: number;
   restarts: number;
@@ -66,13 +70,11 @@ interface SquareConfig {
 function resolve(options: SquareOptions, name: string): SquareConfig {
   if (!options || typeof options !== 'object') throw new TypeError(`${name}: options with at least { eps } are required`);
   checkOptionKeys(options, SQUARE_OPTION_KEYS, name);
-  if (options.norm !== undefined && options.norm !== 'linf') {
-    throw new RangeError(`norm = ${JSON.stringify(options.norm)}: Square is implemented for 'linf' only`);
-  }
   const loss = options.loss ?? 'margin';
   if (loss !== 'margin' && loss !== 'ce') throw new RangeError(`loss = ${JSON.stringify(loss)}: accepted values are 'margin' and 'ce'`);
   return {
     eps: checkNumber(options.eps, 'eps', { min: 0 }),
+    norm: checkNorm(options.norm),
     queries: checkNumber(options.queries ?? 5000, 'queries', { min: 1, integer: true }),
     pInit: checkNumber(options.pInit ?? 0.8, 'pInit', { min: 0, minExclusive: true, max: 1 }),
     restarts: checkNumber(options.restarts ?? 1, 'restarts', { min: 1, integer: true }),
@@ -126,30 +128,50 @@ function squareRun(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, bounds
   const { eps } = cfg;
   const random = mulberry32(seed);
   const sign = () => (random() < 0.5 ? -1 : 1);
-  // Vertical stripes: one random sign per image, column and channel.
-  const stripes = new Float32Array(n * w * c);
-  for (let i = 0; i < stripes.length; i++) stripes[i] = eps * sign();
-  let best = tf.tidy(() => tf.clipByValue(tf.add(x, tf.tensor4d(stripes, [n, 1, w, c])), lo, hi) as tf.Tensor4D);
+  let best: tf.Tensor4D;
+  if (cfg.norm === 'l2') {
+    best = squareL2Start(x, eps, bounds, sign);
+  } else {
+    // Vertical stripes: one random sign per image, column and channel.
+    const stripes = new Float32Array(n * w * c);
+    for (let i = 0; i < stripes.length; i++) stripes[i] = eps * sign();
+    best = tf.tidy(() => tf.clipByValue(tf.add(x, tf.tensor4d(stripes, [n, 1, w, c])), lo, hi) as tf.Tensor4D);
+  }
+  /** The clean images and best points of the active rows (no copy while every row is active). */
+  const rowsOf = (active: number[]): [tf.Tensor4D, tf.Tensor4D] =>
+    active.length === n ? [x, best] : [takeRows(x, active), takeRows(best, active)];
+  // The reference draws a corner from [0, side - s) (and 0 when the square fills the side).
+  const corner = (s: number): [number, number] => [Math.floor(random() * (h - s)), Math.floor(random() * (w - s))];
+  /** Linf: one window of the batch moved to a vertex of the eps-box, one random sign per channel. */
+  const linfCandidate = (p: number, active: number[]) => {
+    const s = Math.min(squareSide(p, h, w), h, w);
+    const [top, left] = corner(s);
+    const signs = Array.from({ length: c }, () => 2 * eps * sign());
+    const window = new Float32Array(h * w * c);
+    for (let i = top; i < top + s; i++) for (let j = left; j < left + s; j++) for (let k = 0; k < c; k++) window[(i * w + j) * c + k] = signs[k]!;
+    return tf.tidy(() => {
+      const [xCurr, bestCurr] = rowsOf(active);
+      const moved = tf.add(bestCurr, tf.tensor4d(window, [1, h, w, c]));
+      return tf.clipByValue(clampBetween(moved, tf.sub(xCurr, eps), tf.add(xCurr, eps)), lo, hi) as tf.Tensor4D;
+    });
+  };
+  /** L2: the reference's two windows, its pattern (transposed at random) and a sign per row and channel. */
+  const l2Candidate = (p: number, active: number[]) => {
+    const s = squareL2Side(p, h, w);
+    const first = corner(s);
+    const second = corner(s);
+    const pattern = squareL2Pattern(s, random() > 0.5);
+    const signs = Float32Array.from({ length: active.length * c }, sign);
+    return tf.tidy(() => squareL2Candidate(...rowsOf(active), { s, first, second, pattern, signs }, eps, bounds));
+  };
   try {
     const { margin, loss } = marginAndLoss(model, best, labels, cfg.loss);
     for (let iteration = 0; iteration < cfg.queries; iteration++) {
       const active = indicesWhere(Array.from(margin, (m) => (m > 0 ? 1 : 0)));
       if (active.length === 0) break;
       const p = squareFraction(iteration, cfg.pInit, cfg.queries, cfg.rescaleSchedule);
-      const s = Math.min(squareSide(p, h, w), h, w);
-      // The reference draws the corner from [0, side - s) (and 0 when the square fills the side).
-      const top = Math.floor(random() * (h - s));
-      const left = Math.floor(random() * (w - s));
-      const signs = Array.from({ length: c }, () => 2 * eps * sign());
-      const window = new Float32Array(h * w * c);
-      for (let i = top; i < top + s; i++) for (let j = left; j < left + s; j++) for (let k = 0; k < c; k++) window[(i * w + j) * c + k] = signs[k]!;
       const yCurr = takeRows(labels, active);
-      const candidate = tf.tidy(() => {
-        const xCurr = takeRows(x, active);
-        const bestCurr = tf.gather(best, tf.tensor1d(active, 'int32'));
-        const moved = tf.add(bestCurr, tf.tensor4d(window, [1, h, w, c]));
-        return tf.clipByValue(tf.minimum(tf.maximum(moved, tf.sub(xCurr, eps)), tf.add(xCurr, eps)), lo, hi) as tf.Tensor4D;
-      });
+      const candidate = cfg.norm === 'l2' ? l2Candidate(p, active) : linfCandidate(p, active);
       try {
         let next: ReturnType<typeof marginAndLoss>;
         try {
@@ -184,12 +206,16 @@ function squareRun(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, bounds
 }
 
 /**
- * Square Attack, Linf, as AutoAttack runs it: a black-box random search that uses forward passes
- * only (so it works where gradients are masked). It starts from vertical stripes of `+-eps`; each
- * iteration draws one square window (its side from the schedule of {@link squareFraction}, one random
- * position for the batch) and a random sign per channel, moves the window of every point still
- * classified correctly to that vertex of its eps-box, and keeps the move where the loss (margin by
- * default) decreases or the point becomes misclassified. Points are dropped once misclassified.
+ * Square Attack, Linf or L2, as AutoAttack runs it: a black-box random search that uses forward passes
+ * only (so it works where gradients are masked). Linf: it starts from vertical stripes of `+-eps`;
+ * each iteration draws one square window (its side from the schedule of {@link squareFraction}, one
+ * random position for the batch) and a random sign per channel, moves the window of every point still
+ * classified correctly to that vertex of its eps-box. L2 (the reference's L2 version): it starts from a
+ * grid of centred square patterns with random signs on the eps-sphere; each iteration draws two
+ * windows of odd side (at least 3), moves the perturbation's mass of both into the first as a signed
+ * two-lobe pattern (random sign per point and channel), and rescales to norm eps. Either way the move
+ * is kept where the loss (margin by default) decreases or the point becomes misclassified. Points are
+ * dropped once misclassified.
  *
  * @param model a `tf.LayersModel` (inference mode) or a function `x => logits`
  * @param x clean images, NHWC, inside `bounds`; not modified
@@ -202,6 +228,7 @@ export function square(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, options:
   const cfg = resolve(options, 'square');
   const p = prepare(model, x, y, options.bounds);
   try {
+    if (cfg.norm === 'l2') checkSquareL2Height(x.shape[1], 'square');
     const predict = (t: tf.Tensor4D) => logitsOf(model, t);
     const total = cfg.restarts * cfg.queries;
     return runCascade(predict, p.x, p.labels, 'square', (state) => {
@@ -224,9 +251,9 @@ export type SquareAttackOptions = Omit<SquareOptions, 'eps'> & {
   name?: string;
 };
 
-/** Square as an {@link Attack} value (fixed-epsilon, untargeted, Linf), e.g. for {@link robustAccuracy}. */
+/** Square as an {@link Attack} value (fixed-epsilon, untargeted; Linf or L2), e.g. for {@link robustAccuracy}. */
 export function squareAttack(options: SquareAttackOptions = {}): Attack {
   const { name, rest } = factoryOptions(options, SQUARE_OPTION_KEYS, 'squareAttack');
   resolve({ ...rest, eps: 0 }, 'squareAttack');
-  return untargetedAttack(name ?? 'Square', 'linf', options.bounds, (model, x, labels, eps) => square(model, x, labels, { ...rest, eps }));
+  return untargetedAttack(name ?? 'Square', checkNorm(options.norm), options.bounds, (model, x, labels, eps) => square(model, x, labels, { ...rest, eps }));
 }
