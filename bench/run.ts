@@ -14,7 +14,8 @@
  * the quiet native run.
  *
  * Options: --repeats N (default 5), --warmup N (untimed steps first, default 3), --batch N (default 32),
- * --quick (forward and PGD of 1-2-2-2 only), --no-routes (skip the second table). Each column runs ours
+ * --quick (forward and PGD of 1-2-2-2 only), --no-routes (skip the second table), --only-routes (the second
+ * table alone). Each column runs ours
  * and then PyTorch's cell, so a change in the machine's load during the run touches both sides of a
  * ratio alike.
  */
@@ -31,6 +32,7 @@ const batch = option('--batch', 32);
 const warmup = option('--warmup', 3);
 const quick = args.includes('--quick');
 const routes = !args.includes('--no-routes');
+const onlyRoutes = args.includes('--only-routes');
 
 interface Cell {
   imagesPerSecond?: number;
@@ -86,31 +88,33 @@ console.log(`machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, ${(tota
 console.log(`ResNet18 (CIFAR, 32x32), batch ${batch}, images/s (median of ${repeats} after ${warmup} warm-up steps); peak RSS of each cell's process in MiB`);
 console.log('PGD step = forward + gradient w.r.t. the input; train step = forward + weight gradients + SGD (momentum) update\n');
 
-const python = findTorchPython();
-const mine: Cell[] = [];
-const theirs: Cell[] | null = python ? [] : null;
-for (const [what, strides] of columns) {
-  mine.push(ours(what, strides));
-  if (python) theirs!.push(torchCell(python, what, strides));
-}
+if (!onlyRoutes) {
+  const python = findTorchPython();
+  const mine: Cell[] = [];
+  const theirs: Cell[] | null = python ? [] : null;
+  for (const [what, strides] of columns) {
+    mine.push(ours(what, strides));
+    if (python) theirs!.push(torchCell(python, what, strides));
+  }
 
-console.log(`| | ${columns.map(([w, s]) => label(w, s)).join(' | ')} |`);
-console.log(`|---|${columns.map(() => '---').join('|')}|`);
-console.log(`| rmc-robust (tfjs-backend-cpu + kernel pack) | ${mine.map((c) => fmt(c.imagesPerSecond)).join(' | ')} |`);
-console.log(`| peak RSS, MiB | ${mine.map((c) => c.maxRssMiB.toFixed(0)).join(' | ')} |`);
-if (theirs) {
-  console.log(`| PyTorch ${theirs[0]!.torch} CPU (2 threads, channels_last) | ${theirs.map((c) => fmt(c.imagesPerSecond)).join(' | ')} |`);
-  console.log(`| peak RSS, MiB | ${theirs.map((c) => c.maxRssMiB.toFixed(0)).join(' | ')} |`);
-  console.log(`| ratio rmc-robust / PyTorch | ${mine.map((c, i) => (c.imagesPerSecond! / theirs[i]!.imagesPerSecond!).toFixed(2)).join(' | ')} |`);
-} else {
-  console.log('\nPyTorch is not importable here (apt-get install python3-torch installs it for /usr/bin/python3): our numbers alone.');
-}
-console.log(`\nkernels: ${JSON.stringify(mine[0]!.kernels)}`);
+  console.log(`| | ${columns.map(([w, s]) => label(w, s)).join(' | ')} |`);
+  console.log(`|---|${columns.map(() => '---').join('|')}|`);
+  console.log(`| rmc-robust (tfjs-backend-cpu + kernel pack) | ${mine.map((c) => fmt(c.imagesPerSecond)).join(' | ')} |`);
+  console.log(`| peak RSS, MiB | ${mine.map((c) => c.maxRssMiB.toFixed(0)).join(' | ')} |`);
+  if (theirs) {
+    console.log(`| PyTorch ${theirs[0]!.torch} CPU (2 threads, channels_last) | ${theirs.map((c) => fmt(c.imagesPerSecond)).join(' | ')} |`);
+    console.log(`| peak RSS, MiB | ${theirs.map((c) => c.maxRssMiB.toFixed(0)).join(' | ')} |`);
+    console.log(`| ratio rmc-robust / PyTorch | ${mine.map((c, i) => (c.imagesPerSecond! / theirs[i]!.imagesPerSecond!).toFixed(2)).join(' | ')} |`);
+  } else {
+    console.log('\nPyTorch is not importable here (apt-get install python3-torch installs it for /usr/bin/python3): our numbers alone.');
+  }
+  console.log(`\nkernels: ${JSON.stringify(mine[0]!.kernels)}`);
 
-const overhead = ours('pgd20-overhead', '1-2-2-2', Math.max(3, Math.min(repeats, 5)));
-console.log(
-  `\npgd() with 20 steps vs 20 bare gradient steps (ResNet18 width 1/4, batch ${batch}): ${overhead.libraryMs!.toFixed(0)} ms vs ${overhead.bareMs!.toFixed(0)} ms, overhead ${(overhead.overhead! * 100).toFixed(1)}% (peak RSS ${overhead.maxRssMiB.toFixed(0)} MiB)`,
-);
+  const overhead = ours('pgd20-overhead', '1-2-2-2', Math.max(3, Math.min(repeats, 5)));
+  console.log(
+    `\npgd() with 20 steps vs 20 bare gradient steps (ResNet18 width 1/4, batch ${batch}): ${overhead.libraryMs!.toFixed(0)} ms vs ${overhead.bareMs!.toFixed(0)} ms, overhead ${(overhead.overhead! * 100).toFixed(1)}% (peak RSS ${overhead.maxRssMiB.toFixed(0)} MiB)`,
+  );
+}
 
 if (routes) {
   // The PGD step on every way the kernels can run, against the quiet native run (the package's defaults).

@@ -1,29 +1,19 @@
 // `rmc-robust eval` on a model whose weights are NaN (as a diverged training run leaves them) stops with
 // one line naming the model, the batch and the cause; it printed clean = FGSM = PGD-10 = the share of
 // label 0. Runs the built CLI (dist/esm/cli/main.js, built by `npm test`'s pretest).
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliRun } from './helpers/run-cli.js';
 import { fileSystem, resnet18 } from '../src/index.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = join(root, 'dist', 'esm', 'cli', 'main.js');
 const work = mkdtempSync(join(tmpdir(), 'rmc-eval-nan-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function run(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: work, env: { ...process.env, OMP_NUM_THREADS: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+function run(...args: string[]): Promise<CliRun> {
+  return runCli(work, args);
 }
 
 beforeAll(async () => {

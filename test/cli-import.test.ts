@@ -2,30 +2,23 @@
 // model directories that give PyTorch's logits and that `rmc-robust eval --attacks autoattack` evaluates.
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runCli, type CliRun } from './helpers/run-cli.js';
 import { fileSystem } from '../src/index.node.js';
 import { decode, maxAbsDiff } from './helpers/fixture.js';
 import { manifest } from './helpers/torch-checkpoints.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = join(root, 'dist', 'esm', 'cli', 'main.js');
 const fixtures = join(root, 'test', 'fixtures', 'torch-checkpoints');
 const work = mkdtempSync(join(tmpdir(), 'rmc-cli-import-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function run(...args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: work, env: { ...process.env, OMP_NUM_THREADS: '1' } });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.on('exit', (code) => resolve({ code, out }));
-  });
+function run(...args: string[]): Promise<CliRun> {
+  return runCli(work, args);
 }
 
 /** The logits of the saved model on the manifest's input, against the case's PyTorch logits. */

@@ -4,38 +4,20 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { cliPath as cli, runCli, type CliRun } from './helpers/run-cli.js';
 import { closedLoopbackPort } from './helpers/local-server.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = join(root, 'dist', 'esm', 'cli', 'main.js');
 const work = mkdtempSync(join(tmpdir(), 'rmc-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** What a run printed: `out` both streams as they came, `stdout` and `stderr` each. */
-interface CliRun {
-  code: number | null;
-  out: string;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI without blocking this worker's event loop (a blocked worker misses vitest's RPC). */
 function run(...args: string[]): Promise<CliRun> {
-  return runWith({}, ...args);
+  return runCli(work, args);
 }
 
 function runWith(env: Record<string, string>, ...args: string[]): Promise<CliRun> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: work, env: { ...process.env, OMP_NUM_THREADS: '1', ...env } });
-    let out = '';
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => ((out += d), (stdout += d)));
-    child.stderr.on('data', (d) => ((out += d), (stderr += d)));
-    child.on('close', (code) => resolve({ code, out, stdout, stderr }));
-  });
+  return runCli(work, args, env);
 }
 
 /** One line on stderr, `rmc-robust: ...`, no stack trace. */

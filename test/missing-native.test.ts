@@ -36,6 +36,9 @@ describe('the missing-native-kernels message', () => {
     expect(messages[0]).toMatch(/Why: source: not built; prebuilt: needs glibc 2\.34/);
     expect(messages[0]).toMatch(/Fix: .*sudo apt-get install libdnnl-dev\), then run: npm rebuild rmc-robust/);
     expect(messages[0]).toMatch(/times slower/);
+    // What runs instead decides the figure quoted: tfjs's own kernels, or the package's WebAssembly SIMD ones.
+    expect(missingNativeMessage('x')).toMatch(/tfjs-backend-cpu's JS kernels,\n  about 250 times slower/);
+    expect(missingNativeMessage('x', true)).toMatch(/WebAssembly SIMD kernels \(one thread\),\n  about 11 times slower/);
     tf.dispose([...small, ...heavy, ...heavier]);
   });
 });

@@ -8,8 +8,8 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliPath as cli, runCli, type CliRun } from './helpers/run-cli.js';
 import { robustAccuracy } from '../src/attacks/robust-accuracy.js';
 import { pgdAttack } from '../src/attacks/pgd.js';
 import { loadCifar10Sample } from '../src/data/sample.js';
@@ -21,8 +21,6 @@ import type { RunResult } from '../src/node/sweep/store.js';
 import { adversarialTrain } from '../src/train/adversarial-train.js';
 import { presets } from '../src/train/presets.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = join(root, 'dist', 'esm', 'cli', 'main.js');
 const work = mkdtempSync(join(tmpdir(), 'rmc-sweep-'));
 let redis: ChildProcess;
 let url = '';
@@ -64,21 +62,8 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function run(...args: string[]): Promise<CliRun> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: work, env: { ...process.env, OMP_NUM_THREADS: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli(work, args);
 }
 
 /** A worker process in its own process group (so SIGKILL takes its sandboxed run with it, as a machine dying would). */
