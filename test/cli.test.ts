@@ -70,7 +70,7 @@ describe('rmc-robust', () => {
     [['eval'], "rmc-robust: required option '--model <dir>' not specified; see 'rmc-robust eval --help'"],
     [['train', ...guard, '--epochs'], "rmc-robust: option '--epochs <n>' argument missing; see 'rmc-robust train --help'"],
     [['train', '--epochs', '', ...guard], "rmc-robust: --epochs '': must be an integer >= 1; see 'rmc-robust train --help'"],
-    [[], 'rmc-robust: missing command: one of prepare, train, eval, import, analyze, demo, info; see \'rmc-robust --help\''],
+    [[], 'rmc-robust: missing command: one of prepare, train, eval, import, analyze, demo, sweep, worker, info; see \'rmc-robust --help\''],
   ] as const)('usage error %j: exit 2 and one line', async (args, line) => {
     const r = await run(...args);
     expect(r.code, r.out).toBe(2);

@@ -67,7 +67,12 @@ function run(...args: string[]): Promise<CliRun> {
 }
 
 /** A worker process in its own process group (so SIGKILL takes its sandboxed run with it, as a machine dying would). */
-function startWorker(results: string): { child: ChildProcess; output: () => string; waitFor: (pattern: RegExp) => Promise<RegExpMatchArray> } {
+function startWorker(results: string): {
+  child: ChildProcess;
+  output: () => string;
+  waitFor: (pattern: RegExp) => Promise<RegExpMatchArray>;
+  waitUntil: <T>(found: (output: string) => T | undefined) => Promise<T>;
+} {
   const child = spawn(process.execPath, [cli, 'worker', '--redis', url, '--stalled-after', '2', '--results', results], {
     cwd: work, detached: true, env: { ...process.env, OMP_NUM_THREADS: '1' },
   });
@@ -82,16 +87,22 @@ function startWorker(results: string): { child: ChildProcess; output: () => stri
   return {
     child,
     output: () => out,
-    waitFor: (pattern) => new Promise((resolve, reject) => {
+    waitFor: (pattern) => waitUntil((text) => pattern.exec(text) ?? undefined),
+    waitUntil,
+  };
+
+  /** Resolves with the first non-undefined `found(output)`, checked whenever the worker prints. */
+  function waitUntil<T>(found: (output: string) => T | undefined): Promise<T> {
+    return new Promise((resolve, reject) => {
       const check = () => {
-        const m = pattern.exec(out);
-        if (m) resolve(m);
+        const value = found(out);
+        if (value !== undefined) resolve(value);
       };
       waiters.push(check);
-      child.once('exit', () => reject(new Error(`worker exited before printing ${pattern}: ${out}`)));
+      child.once('exit', () => reject(new Error(`worker exited before printing what the test waits for: ${out}`)));
       check();
-    }),
-  };
+    });
+  }
 }
 
 // Tiny runs on the embedded CIFAR-10 sample: ResNet18 at width 1/16, 3 epochs of 4 batches of TRADES
@@ -172,10 +183,18 @@ describe('a sweep on BullMQ and Redis', () => {
     const again = await run('sweep', 'submit', gridFile, '--redis', url, '--results', results);
     expect(again.stdout).toMatch(/tiny: 6 runs, queued 0, 6 already done or queued/);
 
-    // Worker A checkpoints a run's first epoch: kill it (and its run) at once; B takes the run over.
-    const [, killedId] = await a.waitFor(/^run ([0-9a-f]{24}) \([^)]*\): epoch 1\/3 checkpointed$/m);
+    // Worker A checkpoints a run's first epoch: kill it (and its run) at once; B takes the run over. The
+    // run is one A is still in (a slow reaction must not pick the first-epoch line of a run A finished).
+    const inProgress = (text: string) => {
+      for (const [, id] of text.matchAll(/^run ([0-9a-f]{24}) \([^)]*\): epoch 1\/3 checkpointed$/gm)) {
+        if (!new RegExp(`^run ${id} \\([^)]*\\): epoch [23]/3 checkpointed$|^completed run ${id} `, 'm').test(text)) return id!;
+      }
+      return undefined;
+    };
+    const killedId = await a.waitUntil(inProgress);
     process.kill(-a.child.pid!, 'SIGKILL');
     await new Promise((resolve) => (a.child.exitCode !== null || a.child.signalCode !== null ? resolve(null) : a.child.once('exit', resolve)));
+    expect(a.output(), 'worker A finished the run before the kill landed').not.toMatch(new RegExp(`^completed run ${killedId} `, 'm'));
 
     for (;;) {
       const status = await run('sweep', 'status', gridFile, '--redis', url, '--results', results, '--json');
@@ -194,9 +213,9 @@ describe('a sweep on BullMQ and Redis', () => {
     expect(text.stdout).toMatch(/^tiny: 4 done, 0 running, 2 failed, 0 waiting, 0 not submitted; ETA 0 s$/m);
     const logs = [a.output(), b.output()].join('\n');
     // Each run completed once; the killed run was started twice (A, then B), the others once; bad runs not retried.
-    for (const r of good) expect(logs.match(new RegExp(`^completed run ${r.id} `, 'gm'))).toHaveLength(1);
-    for (const r of good) expect(logs.match(new RegExp(`^started run ${r.id} `, 'gm'))).toHaveLength(r.id === killedId ? 2 : 1);
-    for (const r of bad) expect(logs.match(new RegExp(`^started run ${r.id} `, 'gm'))).toHaveLength(1);
+    for (const r of good) expect(logs.match(new RegExp(`^completed run ${r.id} `, 'gm')), logs).toHaveLength(1);
+    for (const r of good) expect(logs.match(new RegExp(`^started run ${r.id} `, 'gm')), logs).toHaveLength(r.id === killedId ? 2 : 1);
+    for (const r of bad) expect(logs.match(new RegExp(`^started run ${r.id} `, 'gm')), logs).toHaveLength(1);
     expect(b.output()).toMatch(new RegExp(`^completed run ${killedId}`, 'm'));
     const killed = readResult(results, killedId!);
     expect(killed.startEpoch).toBeGreaterThanOrEqual(1);
