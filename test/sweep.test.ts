@@ -106,12 +106,12 @@ function startWorker(results: string): {
 }
 
 // Tiny runs on the embedded CIFAR-10 sample: ResNet18 at width 1/16, 3 epochs of 4 batches of TRADES
-// with a 1-step attack; two strides x two seeds, and strides that ResNet18 refuses (the failing runs).
+// with a 1-step attack and the learning rate dropped for the last epoch; two strides x two seeds, and strides that ResNet18 refuses (the failing runs).
 const grid: SweepGrid = {
   name: 'tiny',
   title: 'tiny sweep',
   scale: 'smoke',
-  settings: { width: 1 / 16, epochs: 3, batchSize: 4, trainSize: 16, testSize: 32, evalBatchSize: 32 },
+  settings: { width: 1 / 16, epochs: 3, lrMilestones: [2], batchSize: 4, trainSize: 16, testSize: 32, evalBatchSize: 32 },
   seeds: [0, 1],
   models: [{ arch: 'resnet18', strides: '1-2-2-2' }, { arch: 'resnet18', strides: '1-1-2-2' }, { arch: 'resnet18', strides: '1-2-2' }],
   defenses: ['trades'],
@@ -155,6 +155,17 @@ describe('grids and run ids', () => {
     expect(() => expandGrid({ ...grid, defenses: ['tradez' as never] })).toThrow(/grid defenses: "tradez" is not accepted/);
     expect(() => expandGrid({ ...grid, seeds: [0, 0] })).toThrow(/grid seeds: a seed is repeated/);
     expect(() => expandGrid({ ...grid, settings: { epochz: 1 } as never })).toThrow(/grid settings.epochz: unknown setting/);
+    expect(() => expandGrid({ ...grid, settings: { lrMilestones: [] } })).toThrow(/grid settings.lrMilestones: expected a non-empty array/);
+    expect(() => expandGrid({ ...grid, settings: { lrMilestones: [3, 2] } })).toThrow(/grid settings.lrMilestones: must be strictly increasing/);
+    expect(() => expandGrid({ ...grid, settings: { lrMilestones: [0] } })).toThrow(/grid settings.lrMilestones\[0\]: 0 is not an integer >= 1/);
+    expect(() => expandGrid({ ...grid, defenses: ['fat'], settings: { lrMilestones: [5] } })).toThrow(/grid settings.lrMilestones: fat's schedule has 3 rate changes .* give 3 milestones, got 1/);
+  });
+
+  it('lrMilestones replaces the preset\'s milestones and is part of the run id; without it the id is as before', () => {
+    const plain = expandGrid({ ...grid, settings: { ...grid.settings, lrMilestones: undefined } });
+    expect(runs.map((r) => r.config.lrMilestones)).toEqual(runs.map(() => [2]));
+    expect(plain.every((r) => !('lrMilestones' in r.config))).toBe(true);
+    expect(plain.map((r) => r.id).filter((id) => runs.some((x) => x.id === id))).toEqual([]);
   });
 
   it('aggregation: mean, sample std and n per cell over the seeds present; absent cells are missing, not zero', () => {
@@ -267,7 +278,7 @@ describe('a sweep on BullMQ and Redis', () => {
     const testSplit = { images: test.images.subarray(0, 32 * 3072), labels: test.labels.subarray(0, 32), count: 32 };
     const model = resnet18({ strides: '1-1-2-2', pooling: 'avg', width: 1 / 16, numClasses: 10, seed: 1 });
     try {
-      const trained = await adversarialTrain(model, train, { ...presets.trades, epochs: 3, batchSize: 4, attackSteps: 1, seed: 1 });
+      const trained = await adversarialTrain(model, train, { ...presets.trades, lr: { ...presets.trades.lr, milestones: [2] }, epochs: 3, batchSize: 4, attackSteps: 1, seed: 1 });
       const pgd20 = pgdAttack({ name: 'PGD-20', steps: c.evalSteps['PGD-20'], relStepSize: 0.25, seed: 1 + 1000 });
       const acc = robustAccuracy(model, testSplit, [pgd20], { eps: 8 / 255, batchSize: 32 });
       const result = readResult(results, r.id);

@@ -72,6 +72,8 @@ export interface RunConfig {
   data: string;
   width: number;
   epochs: number;
+  /** Learning-rate milestones replacing the preset's (absent: the preset's). */
+  lrMilestones?: number[];
   batchSize: number;
   /** Training attack steps (null: the preset's). */
   trainAttackSteps: number | null;
@@ -161,14 +163,31 @@ export function checkGrid(grid: unknown): SweepGrid {
   if (g['best'] !== undefined) checkList<Defense>(g['best'], 'best', DEFENSES);
   if (g['settings'] !== undefined && (g['settings'] === null || typeof g['settings'] !== 'object')) fail('settings', 'expected an object of scale settings');
   const settings = (g['settings'] ?? {}) as Record<string, unknown>;
-  const settingKeys = Object.keys(SCALE_SETTINGS.full).concat(['epochs', 'batchSize', 'trainAttackSteps', 'trainSize', 'testSize']);
+  const settingKeys = Object.keys(SCALE_SETTINGS.full).concat(['epochs', 'lrMilestones', 'batchSize', 'trainAttackSteps', 'trainSize', 'testSize']);
   for (const key of Object.keys(settings)) if (!settingKeys.includes(key)) fail(`settings.${key}`, `unknown setting; the settings are ${[...new Set(settingKeys)].join(', ')}`);
   for (const key of ['epochs', 'batchSize', 'trainAttackSteps', 'trainSize', 'testSize', 'evalBatchSize']) {
     const v = settings[key];
     if (v !== undefined && (!Number.isSafeInteger(v) || (v as number) < 1)) fail(`settings.${key}`, `${JSON.stringify(v)} is not an integer >= 1`);
   }
+  const milestones = settings['lrMilestones'];
+  if (milestones !== undefined) {
+    if (!Array.isArray(milestones) || milestones.length === 0) fail('settings.lrMilestones', 'expected a non-empty array of epochs');
+    milestones.forEach((m: unknown, i) => {
+      if (!Number.isSafeInteger(m) || (m as number) < 1) fail(`settings.lrMilestones[${i}]`, `${JSON.stringify(m)} is not an integer >= 1`);
+      if (i > 0 && (m as number) <= (milestones[i - 1] as number)) fail('settings.lrMilestones', `must be strictly increasing, got ${JSON.stringify(milestones)}`);
+    });
+  }
   if (settings['width'] !== undefined && !(typeof settings['width'] === 'number' && settings['width'] > 0)) fail('settings.width', 'expected a number > 0');
   return grid as SweepGrid;
+}
+
+/** `milestones` checked against `defense`'s schedule: a preset with explicit factors needs one per milestone. */
+function lrMilestonesFor(defense: Defense, milestones: number[]): number[] {
+  const factors = presets[defense].lr.factors;
+  if (factors && factors.length !== milestones.length) {
+    fail('settings.lrMilestones', `${defense}'s schedule has ${factors.length} rate changes (factors ${factors.join(', ')}); give ${factors.length} milestones, got ${milestones.length}`);
+  }
+  return [...milestones];
 }
 
 /** A model's default row label: architecture, non-average pooling, upsampling. */
@@ -203,6 +222,7 @@ export function expandGrid(input: SweepGrid, version = packageVersion()): SweepR
           data: s.data,
           width: s.width,
           epochs: s.epochs ?? preset.epochs,
+          ...(s.lrMilestones ? { lrMilestones: lrMilestonesFor(defense, s.lrMilestones) } : {}),
           batchSize: s.batchSize ?? preset.batchSize,
           trainAttackSteps: defense === 'standard' ? null : s.trainAttackSteps ?? null,
           trainSize: s.trainSize ?? null,

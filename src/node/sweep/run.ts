@@ -134,6 +134,7 @@ export async function executeRun(run: Pick<SweepRun, 'id' | 'config'>, store: Re
       result = await adversarialTrain(model, train, {
         ...presets[config.defense],
         epochs: config.epochs,
+        ...(config.lrMilestones ? { lr: { ...presets[config.defense].lr, milestones: config.lrMilestones } } : {}),
         batchSize: config.batchSize,
         ...(config.trainAttackSteps !== null ? { attackSteps: config.trainAttackSteps } : {}),
         seed: config.seed,

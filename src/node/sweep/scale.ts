@@ -15,6 +15,13 @@ export interface ScaleSettings {
   width: number;
   /** Training epochs (undefined: the preset's, e.g. 110 for TRADES). */
   epochs?: number;
+  /**
+   * Epochs (0-based) at which the learning rate drops, replacing the preset's milestones (undefined: the
+   * preset's, e.g. [100, 105] for TRADES). The preset's factors apply in order (TRADES: x0.1, then
+   * x0.01), so a preset with explicit factors (FAT) needs as many milestones. For a run shorter than the
+   * paper's, e.g. `[14]` for 15 epochs compresses TRADES's schedule (its last 9% at the lower rates).
+   */
+  lrMilestones?: number[];
   /** Training batch size (undefined: the preset's 128). */
   batchSize?: number;
   /** PGD steps of the training attack (undefined: the preset's 10). */
