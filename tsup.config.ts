@@ -2,9 +2,9 @@ import { defineConfig } from 'tsup';
 
 // The CommonJS build, for `require('rmc-robust')`: one bundle per entry (dist/cjs/index.cjs, the
 // universal API; dist/cjs/index.node.cjs, the same with the Node services), with rolled-up declarations
-// (.d.cts). The ESM build is tsc's, one file per module (tsconfig.build.json).
+// (.d.cts); dist/cjs/sweep.cjs, `rmc-robust/sweep`. The ESM build is tsc's, one file per module (tsconfig.build.json).
 export default defineConfig({
-  entry: { index: 'src/index.ts', 'index.node': 'src/index.node.ts' },
+  entry: { index: 'src/index.ts', 'index.node': 'src/index.node.ts', sweep: 'src/sweep.ts' },
   outDir: 'dist/cjs',
   format: ['cjs'],
   dts: true,

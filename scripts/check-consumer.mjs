@@ -19,8 +19,8 @@ import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  Checks, PEERS, checkSample, checkSmoke, entryFiles, installConsumer, installedVersion, mustRun, packRepo,
-  parseArgs, peerDeclaration, run, gist, sampleScript, smokeScript,
+  Checks, PEERS, checkSample, checkSmoke, checkSweep, entryFiles, installConsumer, installedVersion, mustRun, packRepo,
+  parseArgs, peerDeclaration, run, gist, sampleScript, smokeScript, sweepScript,
 } from './lib/consumer.mjs';
 
 const opts = parseArgs(process.argv.slice(2), 'node scripts/check-consumer.mjs [--repo DIR] [--keep]');
@@ -41,7 +41,7 @@ const ATTW_PROFILE = 'strict';
  * compile if the package's types resolve to `any`. `baseline: true` gives the same imports of the
  * tfjs peers without rmc-robust (see {@link tsc}).
  */
-function consumerTs(style, baseline = false) {
+function consumerTs(style, baseline = false, node = true) {
   const tfjs =
     style === 'import'
       ? `import * as tf from '@tensorflow/tfjs-core';
@@ -58,8 +58,25 @@ import '@tensorflow/tfjs-backend-cpu';`;
 const { resnet18, pgd, tradesLoss, loadCifar10Sample } = rmc;
 const Normalize = rmc.Normalize;
 type Normalize = rmc.Normalize;`;
+  // Node projects also type-check the Node-only subpath rmc-robust/sweep.
+  const sweep = !node
+    ? ''
+    : style === 'import'
+      ? `import { paperGrid, expandGrid, type SweepGrid } from 'rmc-robust/sweep';`
+      : `import sweep = require('rmc-robust/sweep');
+const { paperGrid, expandGrid } = sweep;
+type SweepGrid = sweep.SweepGrid;`;
+  const sweepUse = !node
+    ? ''
+    : `const grid: SweepGrid = paperGrid('table3', { scale: 'smoke' });
+  const runs: number = expandGrid(grid).length;
+  // @ts-expect-error the paper grids are table3 to table6
+  paperGrid('table9');
+  void runs;
+  `;
   return `${tfjs}
 ${rmc}
+${sweep}
 
 export async function main(): Promise<string> {
   const norm: Normalize = new Normalize({ mean: [0.5, 0.5, 0.5], std: [0.2, 0.2, 0.2], name: 'n' });
@@ -80,7 +97,7 @@ export async function main(): Promise<string> {
   new Normalize({ name: 'n' });
   // @ts-expect-error the split is 'train' or 'test'
   void loadCifar10Sample('validation');
-  return \`\${count} \${mean.length} \${loss.dataSync()[0]}\`;
+  ${sweepUse}return \`\${count} \${mean.length} \${loss.dataSync()[0]}\`;
 }
 `;
 }
@@ -146,8 +163,11 @@ async function baseline([, dir, options, style], tag) {
 /** Type-checks the consumer file under one setup: throws on errors that are not upstream ones. */
 async function tsc(setup, i) {
   const [, dir, options, style] = setup;
-  writeFileSync(join(dir, `consumer-${style}.ts`), consumerTs(style));
-  const { errors, ms } = await tscErrors(dir, { ...strict, ...options }, `consumer-${style}.ts`, `${i}`);
+  // A browser project (no @types/node) does not import the Node-only rmc-robust/sweep: its own file.
+  const node = !options.types || options.types.length > 0;
+  const file = `consumer-${style}${node ? '' : '-browser'}.ts`;
+  writeFileSync(join(dir, file), consumerTs(style, false, node));
+  const { errors, ms } = await tscErrors(dir, { ...strict, ...options }, file, `${i}`);
   await sharedBaseline.catch(() => {});
   const unexplained = () => errors.filter((l) => !upstream.has(l));
   if (unexplained().some((l) => l.startsWith('node_modules/@tensorflow/'))) await baseline(setup, i);
@@ -199,6 +219,8 @@ try {
     writeFileSync(join(cjs, 'smoke.cjs'), smokeScript('cjs'));
     writeFileSync(join(esm, 'sample.mjs'), sampleScript('esm'));
     writeFileSync(join(cjs, 'sample.cjs'), sampleScript('cjs'));
+    writeFileSync(join(esm, 'sweep.mjs'), sweepScript('esm'));
+    writeFileSync(join(cjs, 'sweep.cjs'), sweepScript('cjs'));
     const node = (dir, file) => mustRun(process.execPath, [file], { cwd: dir });
     const esmRun = await checks.check('ESM import: resnet18 + pgd + tradesLoss (.mjs)', async () => checkSmoke(await node(esm, 'smoke.mjs')));
     await checks.check('CJS require: resnet18 + pgd + tradesLoss (.cjs)', async () => {
@@ -235,8 +257,16 @@ try {
     });
     await checks.check("loadCifar10Sample('test') (ESM)", async () => checkSample(await node(esm, 'sample.mjs')));
     await checks.check("loadCifar10Sample('test') (CJS)", async () => checkSample(await node(cjs, 'sample.cjs')));
+    const esmSweep = await checks.check("import 'rmc-robust/sweep': one embedded run (ESM)", async () => checkSweep(await node(esm, 'sweep.mjs')));
+    await checks.check("require('rmc-robust/sweep'): one embedded run (CJS)", async () => {
+      const r = checkSweep(await node(cjs, 'sweep.cjs'));
+      if (esmSweep && JSON.stringify([r.id, r.metrics, r.losses]) !== JSON.stringify([esmSweep.id, esmSweep.metrics, esmSweep.losses])) {
+        throw new Error(`CJS run differs from ESM: ${r.note} vs ${esmSweep.note}`);
+      }
+      return `${r.note}${esmSweep ? ', same as ESM' : ''}`;
+    });
   } else {
-    for (const name of ['ESM import', 'CJS require', 'npx rmc-robust --help', 'npx rmc-robust info', 'loadCifar10Sample (ESM)', 'loadCifar10Sample (CJS)']) checks.skip(name, 'install');
+    for (const name of ['ESM import', 'CJS require', 'npx rmc-robust --help', 'npx rmc-robust info', 'loadCifar10Sample (ESM)', 'loadCifar10Sample (CJS)', 'rmc-robust/sweep (ESM)', 'rmc-robust/sweep (CJS)']) checks.skip(name, 'install');
   }
 
   if (tools) {

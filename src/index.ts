@@ -10,6 +10,7 @@
  * and the native kernels plugged in (see docs/packaging.md).
  *
  * @packageDocumentation
+ * @module rmc-robust
  */
 export * from './models/index.js';
 export { fileSystem, writeAtomic } from './io/file-system.js';

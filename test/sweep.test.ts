@@ -232,6 +232,23 @@ describe('a sweep on BullMQ and Redis', () => {
     expect(killed.startEpoch).toBeGreaterThanOrEqual(1);
     expect(killed.losses).toHaveLength(3); // the whole run's history, the epochs before the kill included
     for (const r of good.filter((r) => r.id !== killedId)) expect(readResult(results, r.id).startEpoch).toBe(0);
+
+    // Failed runs stay failed when the grid is submitted again, unless --retry-failed queues them again.
+    const resubmitted = await run('sweep', 'submit', gridFile, '--redis', url, '--results', results);
+    expect(resubmitted.stdout).toMatch(/tiny: 6 runs, queued 0, 4 already done or queued, 2 failed before \(--retry-failed queues them again\)/);
+    expect(resubmitted.code).toBe(1);
+    const mark = b.output().length; // before submitting: B may fail the retried runs before the CLI returns
+    const retried = await run('sweep', 'submit', gridFile, '--redis', url, '--results', results, '--retry-failed');
+    expect(retried.stdout).toMatch(/tiny: 6 runs, queued 0, 4 already done or queued, 2 failed runs queued again;/);
+    expect(retried.code).toBe(0);
+    await b.waitUntil((text) => (bad.every((r) => new RegExp(`^failed run ${r.id} `, 'm').test(text.slice(mark))) ? true : undefined));
+    const after = JSON.parse((await run('sweep', 'status', gridFile, '--redis', url, '--results', results, '--json')).stdout) as { counts: Record<string, number> };
+    expect(after.counts).toEqual({ done: 4, running: 0, failed: 2, waiting: 0, 'not submitted': 0 });
+    const all = [a.output(), b.output()].join('\n');
+    for (const r of bad) {
+      expect(all.match(new RegExp(`^started run ${r.id} `, 'gm')), all).toHaveLength(2);
+      expect(b.output().slice(mark), 'the retry counts its attempts from zero').toMatch(new RegExp(`^started run ${r.id} .*, attempt 1$`, 'm'));
+    }
   });
 
   it('the embedded executor gives the same results and table; collect matches the results cell by cell', async () => {

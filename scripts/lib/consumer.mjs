@@ -239,6 +239,52 @@ export function sampleScript(format) {
 `;
 }
 
+/**
+ * `rmc-robust/sweep` as an ES module or a CommonJS script: the paper's Table III grid expands, and one
+ * smoke-scale run (ResNet18 at width 1/64 on two sample images) goes through the embedded executor into
+ * a directory store; prints one JSON line with the run's metrics and losses ({@link checkSweep}).
+ */
+export function sweepScript(format) {
+  const header =
+    format === 'esm'
+      ? `import '@tensorflow/tfjs-backend-cpu';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { paperGrid, expandGrid, embeddedExecutor, directoryStore } from 'rmc-robust/sweep';`
+      : `require('@tensorflow/tfjs-backend-cpu');
+const { mkdtempSync, rmSync } = require('node:fs');
+const { tmpdir } = require('node:os');
+const { join } = require('node:path');
+const { paperGrid, expandGrid, embeddedExecutor, directoryStore } = require('rmc-robust/sweep');`;
+  return `${header}
+
+(async () => {
+  const table3 = expandGrid(paperGrid('table3', { scale: 'smoke', seeds: [0, 1] })).length;
+  const grid = { name: 'one', scale: 'smoke', seeds: [0], models: [{ arch: 'resnet18', strides: '1-1-2-2' }], defenses: ['trades'], metrics: ['Natural', 'PGD-20'] };
+  const dir = mkdtempSync(join(tmpdir(), 'rmc-sweep-'));
+  try {
+    const store = directoryStore(dir);
+    const summary = await embeddedExecutor(store).submit(grid);
+    const [run] = expandGrid(grid);
+    const result = await store.readResult(run.id);
+    console.log(JSON.stringify({ table3, summary, id: run.id, metrics: result && result.metrics, losses: result && result.losses }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+})().catch((e) => { console.error(\`Error: \${e.message}\`); process.exit(1); });
+`;
+}
+
+/** Asserts on a sweep script's output: Table III's 8 runs for 2 seeds, the one run done with its metrics. */
+export function checkSweep(stdout) {
+  const r = JSON.parse(stdout.trim().split('\n').pop() ?? '{}');
+  if (r.table3 !== 8) throw new Error(`paperGrid('table3') with 2 seeds expanded to ${r.table3} runs, expected 8`);
+  if (r.summary?.added !== 1 || r.summary.failed.length) throw new Error(`submit: ${JSON.stringify(r.summary)}`);
+  if (!(Number.isFinite(r.metrics?.Natural) && Number.isFinite(r.metrics['PGD-20']) && r.losses?.length === 1)) throw new Error(`result: ${JSON.stringify(r)}`);
+  return { ...r, note: `run ${r.id}: Natural ${r.metrics.Natural}%, PGD-20 ${r.metrics['PGD-20']}%, loss ${r.losses[0].toFixed(4)}` };
+}
+
 /** Asserts on a sample script's output: 1000 images of 32x32x3, 100 per class. */
 export function checkSample(stdout) {
   const r = JSON.parse(stdout.trim().split('\n').pop() ?? '{}');

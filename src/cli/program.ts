@@ -124,6 +124,7 @@ function sweepCommand(name: string, description: string): Command {
 }
 sweepCommand('submit', 'run the grid\'s unfinished runs here, or with --redis queue them for workers; finished or queued runs are not added again')
   .option('--attempts <n>', 'with --redis: attempts per run (a bad configuration fails at once)', integerValue('--attempts', 1), '3')
+  .option('--retry-failed', 'with --redis: queue the runs that failed again (each resumes from its last checkpoint)')
   .action(sweepSubmitCommand);
 sweepCommand('status', 'done, running, failed and waiting runs of the grid, with an ETA')
   .option('--json', 'print the status as JSON')

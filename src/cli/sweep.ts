@@ -22,6 +22,8 @@ export interface SweepOptions {
   data?: string;
   /** submit: attempts per run on Redis. */
   attempts?: string;
+  /** submit: queue failed runs again. */
+  retryFailed?: boolean;
 }
 
 /** `0,1,2` or `0-4` (or a mix): distinct integers >= 0. */
@@ -79,9 +81,11 @@ export async function sweepSubmitCommand(spec: string, o: SweepOptions): Promise
   const grid = resolveGrid(spec, o);
   const ex = await executor(o, (line) => console.log(line));
   try {
-    const s = await ex.submit(grid);
-    const verb = o.redis === undefined ? 'ran' : 'queued';
-    console.log(`${grid.name}: ${s.total} runs, ${verb} ${s.added}, ${s.skipped} already ${o.redis === undefined ? 'done' : 'done or queued'}${s.failed.length ? `, ${s.failed.length} failed` : ''}; results in ${directoryStore(o.results).location}`);
+    const s = await ex.submit(grid, { retryFailed: o.retryFailed === true });
+    const embedded = o.redis === undefined;
+    const retried = s.retried ? `, ${s.retried} failed runs queued again` : '';
+    const failed = !s.failed.length ? '' : embedded ? `, ${s.failed.length} failed` : `, ${s.failed.length} failed before (--retry-failed queues them again)`;
+    console.log(`${grid.name}: ${s.total} runs, ${embedded ? 'ran' : 'queued'} ${s.added}, ${s.skipped} already ${embedded ? 'done' : 'done or queued'}${retried}${failed}; results in ${directoryStore(o.results).location}`);
     if (s.failed.length) process.exitCode = 1;
   } finally {
     await ex.close();

@@ -25,14 +25,29 @@ export interface CellStats {
 
 /** A sweep's table: rows (labels) x columns (e.g. strides) x metrics, each cell with its statistics or null. */
 export interface SweepTable {
+  /** The grid's name. */
   name: string;
+  /** The grid's title (default: its name). */
   title: string;
   /** Column labels; the first is the one the others are compared with (↑/↓). */
   columns: string[];
+  /** The metrics of each cell, in column order. */
   metrics: Metric[];
-  rows: Array<{ label: string; cells: Record<string, Partial<Record<Metric, CellStats | null>>> }>;
+  /** The rows, in grid order. */
+  rows: Array<{
+    /** Row label. */
+    label: string;
+    /** Per column label, per metric: the statistics over seeds, or null when no seed finished. */
+    cells: Record<string, Partial<Record<Metric, CellStats | null>>>;
+  }>;
   /** Runs of the grid and how many have finished. */
-  runs: { total: number; finished: number };
+  runs: {
+    /** Runs of the grid. */
+    total: number;
+    /** Runs with a result in the store. */
+    finished: number;
+  };
+  /** Lines printed under the table. */
   notes: string[];
 }
 
@@ -121,12 +136,22 @@ export async function readResults(store: ResultsStore, runs: SweepRun[]): Promis
   return results;
 }
 
+/** What {@link collectSweep} returns. */
+export interface CollectedSweep {
+  /** The table with every cell's statistics. */
+  table: SweepTable;
+  /** The table as Markdown (what `<name>.md` holds). */
+  markdown: string;
+  /** The files written. */
+  files: string[];
+}
+
 /**
  * Collects `grid` from `store` into `outDir`: `<name>.md`, `<name>.json` (the table with every cell's
  * statistics) and `<name>-plot.svg` (+ its JSON: one line per row and column over the metrics, at the
  * means). Returns the table and the files written.
  */
-export async function collectSweep(grid: SweepGrid, store: ResultsStore, outDir: string): Promise<{ table: SweepTable; markdown: string; files: string[] }> {
+export async function collectSweep(grid: SweepGrid, store: ResultsStore, outDir: string): Promise<CollectedSweep> {
   const runs = expandGrid(grid);
   const table = aggregate(grid, runs, await readResults(store, runs));
   const markdown = sweepTableMarkdown(table);

@@ -4,6 +4,7 @@
  */
 import { expandGrid, type SweepGrid, type SweepRun } from './grid.js';
 import { executeRun, RunConfigError, type ExecuteRunOptions } from './run.js';
+import { checkOptionKeys, optionKeys } from '../../attacks/validate.js';
 import type { ResultsStore } from './store.js';
 
 /** State of a run in a sweep. */
@@ -14,7 +15,20 @@ export interface SweepStatus {
   /** Runs by state. */
   counts: Record<RunState, number>;
   /** Each run with its state, and the error of a failed one. */
-  runs: Array<{ id: string; row: string; column: string; seed: number; state: RunState; error?: string }>;
+  runs: Array<{
+    /** The run's id. */
+    id: string;
+    /** Its row in the table. */
+    row: string;
+    /** Its column in the table. */
+    column: string;
+    /** Its seed. */
+    seed: number;
+    /** Where it stands. */
+    state: RunState;
+    /** The error of a failed run. */
+    error?: string;
+  }>;
   /** Estimated seconds until the waiting and running runs are done (null: no finished run to time yet). */
   etaSeconds: number | null;
 }
@@ -27,14 +41,37 @@ export interface SubmitSummary {
   added: number;
   /** Runs already done or already queued: not added again. */
   skipped: number;
-  /** Runs that failed (embedded: during this call), with their errors. */
-  failed: Array<{ id: string; error: string }>;
+  /** Failed runs queued again ({@link SubmitOptions.retryFailed}; Redis). */
+  retried: number;
+  /**
+   * Runs that failed, with their errors: embedded, during this call; Redis, runs whose jobs had failed
+   * before and were not retried.
+   */
+  failed: Array<{
+    /** The run's id. */
+    id: string;
+    /** Its error message. */
+    error: string;
+  }>;
 }
+
+/** Options of {@link SweepExecutor.submit}. */
+export interface SubmitOptions {
+  /**
+   * Queue again the runs whose jobs failed (default false: a failed run stays failed, listed in
+   * {@link SubmitSummary.failed}), with their attempts counted from zero; each resumes from its last
+   * checkpoint. The embedded executor keeps no failed state between calls: it always runs them again.
+   */
+  retryFailed?: boolean;
+}
+
+/** The option names {@link SweepExecutor.submit} accepts. */
+export const SUBMIT_OPTION_KEYS = optionKeys<SubmitOptions>({ retryFailed: true });
 
 /** Runs a grid: in this process, or by queueing it for workers. */
 export interface SweepExecutor {
   /** Submits the grid's runs that are not done (nor queued); the embedded executor runs them before returning. */
-  submit(grid: SweepGrid): Promise<SubmitSummary>;
+  submit(grid: SweepGrid, options?: SubmitOptions): Promise<SubmitSummary>;
   /** Where each run of the grid stands. */
   status(grid: SweepGrid): Promise<SweepStatus>;
   /** Releases connections. */
@@ -64,9 +101,10 @@ export interface EmbeddedExecutorOptions {
 export function embeddedExecutor(store: ResultsStore, options: EmbeddedExecutorOptions = {}): SweepExecutor {
   const failures = new Map<string, string>();
   return {
-    async submit(grid) {
+    async submit(grid, submitOptions = {}) {
+      checkOptionKeys(submitOptions, SUBMIT_OPTION_KEYS, 'submit');
       const runs = expandGrid(grid);
-      const summary: SubmitSummary = { total: runs.length, added: 0, skipped: 0, failed: [] };
+      const summary: SubmitSummary = { total: runs.length, added: 0, skipped: 0, retried: 0, failed: [] };
       for (const run of runs) {
         if (await store.readResult(run.id)) {
           summary.skipped++;

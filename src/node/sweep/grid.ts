@@ -28,8 +28,13 @@ export interface GridModel {
   strides?: string;
   /** Global pooling before the classifier (default `'avg'`). */
   pooling?: Pooling;
-  /** Input upsampling. */
-  upsample?: { scale: number; mode?: 'nearest' | 'bilinear' };
+  /** Input upsampling (default none). */
+  upsample?: {
+    /** Integer factor of the input's height and width (e.g. 2: 32x32 -> 64x64). */
+    scale: number;
+    /** Interpolation (default `'nearest'`). */
+    mode?: 'nearest' | 'bilinear';
+  };
   /** Table row label (default: the architecture with its pooling and upsampling). */
   row?: string;
   /** Table column label (default: the strides); the first column of the grid is the one compared against (↑/↓). */
@@ -64,28 +69,48 @@ export interface SweepGrid {
 
 /** Everything that determines a run's result: what its id hashes. */
 export interface RunConfig {
+  /** Architecture. */
   arch: SweepArchitecture;
+  /** Stride configuration, e.g. `'1-1-2-2'` (null: the architecture's original). */
   strides: string | null;
+  /** Global pooling before the classifier. */
   pooling: Pooling;
-  upsample: { scale: number; mode: 'nearest' | 'bilinear' } | null;
+  /** Input upsampling (null: none). */
+  upsample: {
+    /** Integer factor of the input's height and width. */
+    scale: number;
+    /** Interpolation. */
+    mode: 'nearest' | 'bilinear';
+  } | null;
+  /** Defense the network is trained with (its preset's hyperparameters). */
   defense: Defense;
+  /** Data: `sample`, `cifar10:<dir>` or `cifar100:<dir>`. */
   data: string;
+  /** Channel multiplier of the network (1 = the paper's widths). */
   width: number;
+  /** Training epochs. */
   epochs: number;
   /** Learning-rate milestones replacing the preset's (absent: the preset's). */
   lrMilestones?: number[];
+  /** Training batch size. */
   batchSize: number;
   /** Training attack steps (null: the preset's). */
   trainAttackSteps: number | null;
+  /** First n training images (null: all). */
   trainSize: number | null;
+  /** First n test images (null: all). */
   testSize: number | null;
+  /** Steps of the evaluation attacks. */
   evalSteps: ScaleSettings['evalSteps'];
+  /** AutoAttack budgets (empty: the standard ones). */
   autoAttack: ScaleSettings['autoAttack'];
+  /** Evaluation batch size. */
   evalBatchSize: number;
   /** The attacks evaluated (Natural is always). */
   attacks: Exclude<Metric, 'Natural'>[];
   /** Validate each epoch with PGD-10 and evaluate the best checkpoint too. */
   validate: boolean;
+  /** Seed of initialisation, shuffling, augmentation and the attacks' random starts. */
   seed: number;
   /** The rmc-robust version that ran it. */
   version: string;
@@ -95,8 +120,11 @@ export interface RunConfig {
 export interface SweepRun {
   /** Stable hash of `config` (24 hex digits). */
   id: string;
+  /** What the run trains and evaluates. */
   config: RunConfig;
+  /** Its row in the table. */
   row: string;
+  /** Its column in the table. */
   column: string;
 }
 

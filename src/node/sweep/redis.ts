@@ -7,10 +7,13 @@
  *
  * bullmq and ioredis are loaded only when a sweep uses Redis.
  */
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Job, Queue, Worker } from 'bullmq';
 import { expandGrid, type RunConfig, type SweepGrid } from './grid.js';
-import { countStates, type RunState, type SubmitSummary, type SweepExecutor, type SweepStatus } from './executor.js';
+import { checkOptionKeys } from '../../attacks/validate.js';
+import { countStates, SUBMIT_OPTION_KEYS, type RunState, type SubmitSummary, type SweepExecutor, type SweepStatus } from './executor.js';
+import { packageFile } from '../package-path.js';
 import type { ResultsStore } from './store.js';
 
 /** The default queue name. */
@@ -18,7 +21,9 @@ export const DEFAULT_QUEUE = 'rmc-sweep';
 
 /** What a job carries: the run and the results store its worker writes to. */
 export interface SweepJobData {
+  /** The run's id (the job's id too). */
   id: string;
+  /** The run's configuration. */
   config: RunConfig;
   /** The results store's directory, as the submitting machine sees it (a worker may override it). */
   results: string;
@@ -86,12 +91,23 @@ export async function redisExecutor(options: RedisExecutorOptions): Promise<Swee
   const attempts = options.attempts ?? 3;
   const backoff = (options.backoffSeconds ?? 10) * 1000;
   return {
-    async submit(grid) {
+    async submit(grid, submitOptions = {}) {
+      checkOptionKeys(submitOptions, SUBMIT_OPTION_KEYS, 'submit');
       const runs = expandGrid(grid);
-      const summary: SubmitSummary = { total: runs.length, added: 0, skipped: 0, failed: [] };
+      const summary: SubmitSummary = { total: runs.length, added: 0, skipped: 0, retried: 0, failed: [] };
       for (const run of runs) {
-        if ((await options.store.readResult(run.id)) || (await queue.getJob(run.id))) {
+        if (await options.store.readResult(run.id)) {
           summary.skipped++;
+          continue;
+        }
+        const job = await queue.getJob(run.id);
+        if (job) {
+          if ((await job.getState()) !== 'failed') summary.skipped++;
+          else if (submitOptions.retryFailed) {
+            // BullMQ moves the job back to waiting; its checkpoints in the store let it resume.
+            await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+            summary.retried++;
+          } else summary.failed.push({ id: run.id, error: job.failedReason });
           continue;
         }
         // Adding a job id that exists is a no-op in BullMQ, so two submitters cannot queue a run twice.
@@ -147,6 +163,20 @@ function jobState(state: string): RunState {
   }
 }
 
+/**
+ * The sandboxed processor's file: beside this module (src/ in development, the ESM build installed);
+ * from the CommonJS bundle (dist/cjs/*.cjs, no sibling module) the ESM build's, which the child
+ * process loads on its own.
+ */
+function processorFile(): string {
+  const here = import.meta.url;
+  const sibling = fileURLToPath(new URL(here.endsWith('.ts') ? './processor.ts' : './processor.js', here));
+  if (existsSync(sibling)) return sibling;
+  const esm = packageFile('dist/esm/node/sweep/processor.js', here);
+  if (!esm) throw new Error(`rmc-robust: the sweep processor is missing (looked for ${sibling} and dist/esm/node/sweep/processor.js); reinstall rmc-robust`);
+  return esm;
+}
+
 /** Options of {@link startWorker}. */
 export interface WorkerOptions {
   /** Redis URL. */
@@ -184,8 +214,7 @@ export async function startWorker(options: WorkerOptions): Promise<SweepWorker> 
   if (!(stalled >= 1000)) throw new RangeError(`stalledSeconds ${options.stalledSeconds}: must be a number >= 1`);
   await pingRedis(url);
   const { Worker } = await import('bullmq');
-  const here = import.meta.url;
-  const processor = fileURLToPath(new URL(here.endsWith('.ts') ? './processor.ts' : './processor.js', here));
+  const processor = processorFile();
   const log = options.log ?? ((line: string) => console.log(line));
   const worker = new Worker<SweepJobData>(name, processor, {
     connection: connection(url),

@@ -30,6 +30,10 @@ import type { ResultsStore, RunMetrics, RunResult } from './store.js';
 
 /** A run whose configuration cannot run (a network its builder refuses, unknown data): retrying will not help. */
 export class RunConfigError extends Error {
+  /**
+   * A configuration error.
+   * @param message what is wrong with the configuration.
+   */
   constructor(message: string) {
     super(message);
     this.name = 'RunConfigError';
@@ -162,7 +166,7 @@ export async function executeRun(run: Pick<SweepRun, 'id' | 'config'>, store: Re
     let best: RunResult['best'] = null;
     if (config.validate) {
       const loaded = await checkpointStore(checkpoints).load('best', model);
-      if (!loaded?.state.best) throw new Error(`run ${run.id}: no best checkpoint in ${checkpoints}`);
+      if (!loaded?.state.best) throw new Error(`run ${run.id}: no best checkpoint in ${typeof checkpoints === 'string' ? checkpoints : 'its checkpoint store'}`);
       const epoch = loaded.state.best.epoch;
       // When the last epoch validated best, the best weights are the final ones: same results.
       best = { epoch, metrics: epoch === config.epochs - 1 ? metrics : evaluate() };

@@ -31,7 +31,16 @@ export interface ScaleSettings {
   /** First n test images (undefined: all). */
   testSize?: number;
   /** Steps of the evaluation attacks (Table I: PGD-10/20/50 and DeepFool-50). */
-  evalSteps: { 'PGD-10': number; 'PGD-20': number; 'PGD-50': number; DeepFool: number };
+  evalSteps: {
+    /** Steps of PGD-10 (the paper: 10). */
+    'PGD-10': number;
+    /** Steps of PGD-20 (the paper: 20). */
+    'PGD-20': number;
+    /** Steps of PGD-50 (the paper: 50). */
+    'PGD-50': number;
+    /** Iterations of DeepFool (the paper: 50). */
+    DeepFool: number;
+  };
   /** AutoAttack budgets: empty for the standard settings (100 iterations, 5000 Square queries, 9 targets). */
   autoAttack: Pick<AutoAttackOptions, 'steps' | 'queries' | 'targetClasses'>;
   /** Evaluation batch size. */

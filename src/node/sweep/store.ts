@@ -6,10 +6,9 @@
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { fileSystem } from '../file-system.js';
-import { writeAtomic } from '../file-system.js';
-import type { RunConfig } from './grid.js';
-import type { Metric } from './grid.js';
+import { fileSystem, writeAtomic } from '../file-system.js';
+import type { Metric, RunConfig } from './grid.js';
+import type { CheckpointStore } from '../../train/checkpoint.js';
 
 /** Accuracies (%) of a model, by metric. */
 export type RunMetrics = Partial<Record<Metric, number>>;
@@ -18,11 +17,17 @@ export type RunMetrics = Partial<Record<Metric, number>>;
 export interface RunResult {
   /** The run's id (hash of `config`). */
   id: string;
+  /** What the run trained and evaluated. */
   config: RunConfig;
   /** Accuracies (%) of the final weights. */
   metrics: RunMetrics;
   /** With `config.validate`: the best epoch under PGD-10 validation (0-based) and its weights' accuracies. */
-  best: { epoch: number; metrics: RunMetrics } | null;
+  best: {
+    /** The best epoch (0-based). */
+    epoch: number;
+    /** Its weights' accuracies (%). */
+    metrics: RunMetrics;
+  } | null;
   /** Mean training loss of every epoch of the run, those before a resume included. */
   losses: number[];
   /** The epoch training started from: 0, or the checkpoint's epoch when a retried run resumed. */
@@ -45,8 +50,11 @@ export interface ResultsStore {
   writeResult(result: RunResult): Promise<void>;
   /** Saves a run's final model (atomically: the directory is renamed into place). */
   saveModel(id: string, model: tfl.LayersModel): Promise<void>;
-  /** Where run `id` checkpoints (a directory), so a retried run resumes. */
-  checkpoints(id: string): string;
+  /**
+   * Where run `id` checkpoints, so a retried run resumes: a directory, a tfjs URL, or a
+   * `CheckpointStore` (e.g. `ioCheckpoints` over an object store's IO handlers).
+   */
+  checkpoints(id: string): string | CheckpointStore;
 }
 
 function checkId(id: string): string {
