@@ -223,6 +223,7 @@ describe('a sweep on BullMQ and Redis', () => {
     const text = await run('sweep', 'status', gridFile, '--redis', url, '--results', results);
     expect(text.stdout).toMatch(/^tiny: 4 done, 0 running, 2 failed, 0 waiting, 0 not submitted; ETA 0 s$/m);
     const logs = [a.output(), b.output()].join('\n');
+    expect(logs, 'workers and their run processes print no tfjs-node banner').not.toMatch(/looks like you are running TensorFlow\.js in Node\.js/);
     // Each run completed once; the killed run was started twice (A, then B), the others once; bad runs not retried.
     for (const r of good) expect(logs.match(new RegExp(`^completed run ${r.id} `, 'gm')), logs).toHaveLength(1);
     for (const r of good) expect(logs.match(new RegExp(`^started run ${r.id} `, 'gm')), logs).toHaveLength(r.id === killedId ? 2 : 1);

@@ -5,9 +5,10 @@
  * the commands say how to install it. Exits with runCli's code (src/cli/usage.ts); whatever fails
  * before it can run is one line on stderr and exit code 1, never a stack trace.
  */
-export {};
+import { dropTfjsNodeBanner } from '../node/quiet-tfjs.js';
 
 try {
+  dropTfjsNodeBanner();
   let cpuBackendMissing = false;
   try {
     await import('@tensorflow/tfjs-backend-cpu');

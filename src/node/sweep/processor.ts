@@ -6,6 +6,7 @@
  */
 import '@tensorflow/tfjs-backend-cpu';
 import '../register.js';
+import { dropTfjsNodeBanner } from '../quiet-tfjs.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { SandboxedJob } from 'bullmq';
 import { executeRun, RunConfigError } from './run.js';
@@ -14,6 +15,7 @@ import type { SweepJobData } from './redis.js';
 import type { RunResult } from './store.js';
 
 const parent = process.ppid;
+dropTfjsNodeBanner();
 
 export default async function processSweepJob(job: SandboxedJob<SweepJobData>): Promise<Pick<RunResult, 'id' | 'metrics' | 'startEpoch' | 'seconds'>> {
   await tf.setBackend('cpu');
