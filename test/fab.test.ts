@@ -311,7 +311,7 @@ describe('FAB on a trained small CNN', () => {
     adv.dispose();
     const before = tf.memory().numTensors;
     expect(() => fab(model, x, y, { eps: -1 })).toThrow(/eps = -1: must be a finite number >= 0/);
-    expect(() => fab(model, x, y, { eps: 0.1, norm: 'l1' as never })).toThrow(/norm = "l1": accepted values are 'linf' and 'l2'/);
+    expect(() => fab(model, x, y, { eps: 0.1, norm: 'l0' as never })).toThrow(/norm = "l0": accepted values are 'linf', 'l2' and 'l1'/);
     expect(() => fab(model, x, y, { eps: 0.1, eta: 0.5 })).toThrow(/eta = 0.5: must be a finite number >= 1/);
     expect(() => fab(model, x, y, { eps: 0.1, beta: 0 })).toThrow(/beta = 0: must be a finite number > 0 and <= 1/);
     expect(() => fabTargeted(model, x, y, { eps: 0.1, targetClasses: 10 })).toThrow(/targetClasses = 10: must be an integer >= 1 and <= 9/);

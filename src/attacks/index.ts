@@ -30,7 +30,8 @@ export {
   type FabAttackOptions,
   type FabTargetedAttackOptions,
 } from './fab.js';
-export { projectLinfOntoHyperplane, projectL2OntoHyperplane } from './fab-projection.js';
+export { projectLinfOntoHyperplane, projectL2OntoHyperplane, projectL1OntoHyperplane } from './fab-projection.js';
+export { projectOntoL1BallInBox } from './l1-projection.js';
 export {
   autoAttack,
   autoAttackAttack,
