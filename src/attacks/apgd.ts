@@ -15,7 +15,6 @@ import { nonFiniteCodes, throwIfNonFinite } from './finite.js';
 import { clampBetween, whereRows } from './select.js';
 import { gradientWithValues, type GradientWithValues } from './gradient.js';
 import { attackRows, classesAtRank, indicesWhere, runCascade, targetClassCount, takeRows } from './rows.js';
-import type { projectOntoL1BallInBox } from './l1-projection.js';
 import { checkImages, checkNumber, checkOptionKeys, checkSeed, factoryOptions, optionKeys, type Bounds, type LabelsLike } from './validate.js';
 
 /** Options of {@link apgd}. */
