@@ -63,6 +63,15 @@ def dlr(z, y):
     return -(z[u, y] - zs[:, -2] * top_is_y - zs[:, -1] * (1 - top_is_y)) / (zs[:, -1] - zs[:, -3] + 1e-12)
 
 
+def gradient(model, crit, xa, y):
+    """The gradient of the summed per-point loss at xa, the losses and the logits."""
+    xa = xa.detach().requires_grad_(True)
+    z = model(xa)
+    loss = crit(z, y)
+    (g,) = torch.autograd.grad(loss.sum(), xa)
+    return g.detach(), loss.detach(), z.detach()
+
+
 def apgd(model, x, y, x_init, eps, norm, n_iter, loss_name, rho=0.75):
     crit = (lambda z, t: F.cross_entropy(z, t, reduction='none')) if loss_name == 'ce' else dlr
     n = x.shape[0]
@@ -77,11 +86,7 @@ def apgd(model, x, y, x_init, eps, norm, n_iter, loss_name, rho=0.75):
         return (x + d / (l2(d) + 1e-12) * torch.min(torch.full_like(l2(d), eps), l2(d))).clamp(0, 1)
 
     def grad_at(xa):
-        xa = xa.detach().requires_grad_(True)
-        z = model(xa)
-        loss = crit(z, y)
-        (g,) = torch.autograd.grad(loss.sum(), xa)
-        return g.detach(), loss.detach(), z.detach()
+        return gradient(model, crit, xa, y)
 
     x_adv = project(x_init)
     g, loss, z = grad_at(x_adv)
@@ -180,11 +185,7 @@ def apgd_l1(model, x, y, x_init, eps, n_iter, loss_name, target=None, stop_early
     u = torch.arange(n)
 
     def grad_at(xa):
-        xa = xa.detach().requires_grad_(True)
-        z = model(xa)
-        loss = crit(z, y)
-        (g,) = torch.autograd.grad(loss.sum(), xa)
-        return g.detach(), loss.detach(), z.detach()
+        return gradient(model, crit, xa, y)
 
     x_adv = x_init.clone().clamp(0, 1)
     x_best, x_best_adv = x_adv.clone(), x_adv.clone()

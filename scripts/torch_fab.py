@@ -78,48 +78,6 @@ def projection_l2(points_to_project, w_hyperplane, b_hyperplane):
     return d * (w.abs() > 1e-8).float()
 
 
-def fab_targeted_l2(model, x, la, la_target, n_iter=100, alpha_max=0.1, eta=1.05, beta=0.9):
-    """attack_single_run(x, y, use_rand_start=False, is_targeted=True) for norm='L2', on points the model classifies correctly."""
-    bs = x.shape[0]
-    u1 = torch.arange(bs)
-    im2, la2, la_target2 = x.clone(), la.clone(), la_target.clone()
-    x0 = im2.clone().reshape([bs, -1])
-    adv = im2.clone()
-    res2 = 1e10 * torch.ones([bs])
-    x1 = im2.clone()
-    for _ in range(n_iter):
-        xg = x1.clone().requires_grad_()
-        y = model(xg)
-        diffy = -(y[u1, la2] - y[u1, la_target2])
-        sumdiffy = diffy.sum()
-        g2, = torch.autograd.grad(sumdiffy, xg)
-        with torch.no_grad():
-            df = diffy.detach().unsqueeze(1)
-            dg = g2.detach().unsqueeze(1)
-            dist1 = df.abs() / (1e-12 + (dg ** 2).reshape(dg.shape[0], dg.shape[1], -1).sum(dim=-1).sqrt())
-            ind = dist1.min(dim=1)[1]
-            dg2 = dg[u1, ind]
-            b = (- df[u1, ind] + (dg2 * x1).view(x1.shape[0], -1).sum(dim=-1))
-            w = dg2.reshape([bs, -1])
-            d3 = projection_l2(torch.cat((x1.reshape([bs, -1]), x0), 0), torch.cat((w, w), 0), torch.cat((b, b), 0))
-            d1 = torch.reshape(d3[:bs], x1.shape)
-            d2 = torch.reshape(d3[-bs:], x1.shape)
-            a0 = (d3 ** 2).sum(dim=1, keepdim=True).sqrt().view(-1, 1, 1, 1)
-            a0 = torch.max(a0, 1e-8 * torch.ones(a0.shape))
-            a1, a2 = a0[:bs], a0[-bs:]
-            alpha = torch.min(torch.max(a1 / (a1 + a2), torch.zeros(a1.shape)), alpha_max * torch.ones(a1.shape))
-            x1 = ((x1 + eta * d1) * (1 - alpha) + (im2 + d2 * eta) * alpha).clamp(0.0, 1.0)
-            is_adv = model(x1).argmax(1) != la2
-            if is_adv.sum() > 0:
-                ind_adv = is_adv.nonzero().flatten()
-                t = ((x1[ind_adv] - im2[ind_adv]) ** 2).reshape(ind_adv.shape[0], -1).sum(dim=-1).sqrt()
-                closer = (t < res2[ind_adv]).float().reshape([-1, 1, 1, 1])
-                adv[ind_adv] = x1[ind_adv] * closer + adv[ind_adv] * (1 - closer)
-                res2[ind_adv] = t * (t < res2[ind_adv]).float() + res2[ind_adv] * (t >= res2[ind_adv]).float()
-                x1[ind_adv] = im2[ind_adv] + (x1[ind_adv] - im2[ind_adv]) * beta
-    return adv, res2
-
-
 def projection_l1(points_to_project, w_hyperplane, b_hyperplane):
     """The reference's projection_l1: per row the minimal-L1 step onto w . x = b inside [0, 1]."""
     t, w, b = points_to_project, w_hyperplane.clone(), b_hyperplane
@@ -156,9 +114,18 @@ def projection_l1(points_to_project, w_hyperplane, b_hyperplane):
     return d * (w.abs() > 1e-8).float()
 
 
-def fab_l1(model, x, la, la_target=None, n_iter=100, alpha_max=0.1, eta=1.05, beta=0.9):
-    """attack_single_run(x, y, use_rand_start=False) for norm='L1', targeted when la_target is given, on
-    points the model classifies correctly."""
+# Per norm: the dual norm of the gradients (the distance to a linearised boundary), the norm of steps
+# and perturbations (per row of a [rows, size] tensor), and the projection onto a hyperplane in the box.
+NORMS = {
+    'L2': (lambda g: (g ** 2).sum(dim=-1).sqrt(), lambda v: (v ** 2).sum(dim=-1).sqrt(), projection_l2),
+    'L1': (lambda g: g.abs().max(dim=-1)[0], lambda v: v.abs().sum(dim=-1), projection_l1),
+}
+
+
+def fab_single_run(model, x, la, la_target, norm, n_iter=100, alpha_max=0.1, eta=1.05, beta=0.9):
+    """attack_single_run(x, y, use_rand_start=False) for norm 'L2' or 'L1', targeted when la_target is
+    given (is_targeted=True), on points the model classifies correctly."""
+    dual, length, projection = NORMS[norm]
     bs = x.shape[0]
     u1 = torch.arange(bs)
     im2 = x.clone()
@@ -180,15 +147,15 @@ def fab_l1(model, x, la, la_target=None, n_iter=100, alpha_max=0.1, eta=1.05, be
             dg = grads - grads[u1, la].unsqueeze(1)
             df[u1, la] = 1e10
         with torch.no_grad():
-            dist1 = df.abs() / (1e-12 + dg.abs().reshape([df.shape[0], df.shape[1], -1]).max(dim=2)[0])
+            dist1 = df.abs() / (1e-12 + dual(dg.reshape(dg.shape[0], dg.shape[1], -1)))
             ind = dist1.min(dim=1)[1]
             dg2 = dg[u1, ind]
             b = (- df[u1, ind] + (dg2 * x1).view(x1.shape[0], -1).sum(dim=-1))
             w = dg2.reshape([bs, -1])
-            d3 = projection_l1(torch.cat((x1.reshape([bs, -1]), x0), 0), torch.cat((w, w), 0), torch.cat((b, b), 0))
+            d3 = projection(torch.cat((x1.reshape([bs, -1]), x0), 0), torch.cat((w, w), 0), torch.cat((b, b), 0))
             d1 = torch.reshape(d3[:bs], x1.shape)
             d2 = torch.reshape(d3[-bs:], x1.shape)
-            a0 = d3.abs().sum(dim=1, keepdim=True).view(-1, 1, 1, 1)
+            a0 = length(d3).view(-1, 1, 1, 1)
             a0 = torch.max(a0, 1e-8 * torch.ones(a0.shape))
             a1, a2 = a0[:bs], a0[-bs:]
             alpha = torch.min(torch.max(a1 / (a1 + a2), torch.zeros(a1.shape)), alpha_max * torch.ones(a1.shape))
@@ -196,7 +163,7 @@ def fab_l1(model, x, la, la_target=None, n_iter=100, alpha_max=0.1, eta=1.05, be
             is_adv = model(x1).argmax(1) != la
             if is_adv.sum() > 0:
                 ind_adv = is_adv.nonzero().flatten()
-                t = (x1[ind_adv] - im2[ind_adv]).abs().reshape(ind_adv.shape[0], -1).sum(dim=-1)
+                t = length((x1[ind_adv] - im2[ind_adv]).reshape(ind_adv.shape[0], -1))
                 closer = (t < res2[ind_adv]).float().reshape([-1, 1, 1, 1])
                 adv[ind_adv] = x1[ind_adv] * closer + adv[ind_adv] * (1 - closer)
                 res2[ind_adv] = t * (t < res2[ind_adv]).float() + res2[ind_adv] * (t >= res2[ind_adv]).float()
@@ -208,7 +175,7 @@ def l1_cases(model, x, y, target):
     cases = {}
     steps = 20
     for name, targets in [('fabTargetedL1', target), ('fabL1', None)]:
-        adv, distance = fab_l1(model, x, y, targets, n_iter=steps)
+        adv, distance = fab_single_run(model, x, y, targets, 'L1', n_iter=steps)
         with torch.no_grad():
             pred = model(adv).argmax(1)
         print(f'{name}: distances {distance.tolist()}', file=sys.stderr)
@@ -233,7 +200,7 @@ def main():
     rank = 2
     target = logits.sort(dim=1, descending=True)[1][:, rank - 1]
     steps = 20
-    adv, distance = fab_targeted_l2(model, x, y, target, n_iter=steps)
+    adv, distance = fab_single_run(model, x, y, target, 'L2', n_iter=steps)
     with torch.no_grad():
         pred = model(adv).argmax(1)
     print(f'distances {distance.tolist()}', file=sys.stderr)

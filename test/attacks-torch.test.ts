@@ -16,6 +16,11 @@ function setup() {
   return { model, x };
 }
 
+/** A fixture of scripts/torch_*.py: the network it was made on, and its cases. */
+function attackFixture<Cases>(name: string): { model: string; cases: Cases } {
+  return JSON.parse(readFileSync(fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url)), 'utf8')) as { model: string; cases: Cases };
+}
+
 function predictions(model: ReturnType<typeof resnet18>, adv: tf.Tensor4D): number[] {
   return tf.tidy(() => Array.from(tf.argMax(model.predict(adv) as tf.Tensor, 1).dataSync()));
 }
@@ -70,7 +75,7 @@ interface ApgdCase {
   stepSizes: number[];
   bestLoss: number[];
 }
-const apgdFixture = JSON.parse(readFileSync(fileURLToPath(new URL('./fixtures/torch-apgd.json', import.meta.url)), 'utf8')) as { model: string; cases: Record<string, ApgdCase> };
+const apgdFixture = attackFixture<Record<string, ApgdCase>>('torch-apgd.json');
 
 describe('APGD agrees with PyTorch', () => {
   it('the fixture is made on this network', () => {
@@ -122,7 +127,7 @@ interface SquareCase {
   fooled: boolean[];
 }
 
-const squareFixture = JSON.parse(readFileSync(fileURLToPath(new URL('./fixtures/torch-square.json', import.meta.url)), 'utf8')) as { model: string; cases: Record<string, SquareCase> };
+const squareFixture = attackFixture<Record<string, SquareCase>>('torch-square.json');
 
 describe('Square L2 agrees with PyTorch', () => {
   it('the fixture is made on this network', () => {
@@ -153,7 +158,7 @@ interface FabCase {
   distances: number[];
 }
 
-const fabFixture = JSON.parse(readFileSync(fileURLToPath(new URL('./fixtures/torch-fab.json', import.meta.url)), 'utf8')) as { model: string; cases: Record<string, FabCase> };
+const fabFixture = attackFixture<Record<string, FabCase>>('torch-fab.json');
 
 describe('FAB-T L2 agrees with PyTorch', () => {
   it('the fixture is made on this network', () => {
@@ -177,19 +182,10 @@ describe('FAB-T L2 agrees with PyTorch', () => {
 // sorting and binary search in float32, the L1 branch of attack_single_run from a given x_init, and
 // decr_eps_pgd for the larger-eps schedule), on the same network, from the same start points; and the
 // projection itself on random problems.
-interface ApgdL1Case {
-  eps: number;
+interface ApgdL1Case extends Omit<ApgdCase, 'norm' | 'loss'> {
   loss: 'ce' | 'dlr' | 'dlr-targeted';
   largerEps: boolean;
-  steps: number;
   targets: number[];
-  labels: number[];
-  start: Encoded;
-  adversarial: Encoded;
-  predictions: number[];
-  fooled: boolean[];
-  stepSizes: number[];
-  bestLoss: number[];
   sparsity: number[];
 }
 interface L1ProjectionCase {
@@ -199,10 +195,7 @@ interface L1ProjectionCase {
   correction: number[][];
 }
 
-const apgdL1Fixture = JSON.parse(readFileSync(fileURLToPath(new URL('./fixtures/torch-apgd-l1.json', import.meta.url)), 'utf8')) as {
-  model: string;
-  cases: Record<string, ApgdL1Case> & { projection: L1ProjectionCase };
-};
+const apgdL1Fixture = attackFixture<Record<string, ApgdL1Case> & { projection: L1ProjectionCase }>('torch-apgd-l1.json');
 const apgdL1Cases = Object.keys(apgdL1Fixture.cases).filter((k) => k !== 'projection');
 
 describe('APGD-L1 agrees with PyTorch', () => {
@@ -270,13 +263,8 @@ describe('APGD-L1 agrees with PyTorch', () => {
 // projection_l1 (cheapest coordinates first, by sorting 1/|w| and a binary search on the cumulative
 // sums, in float32) and the dual-norm (max |grad|) choice of the nearest boundary, from the clean images
 // (no randomness), target rank 2; and projection_l1 itself on random problems.
-interface FabL1Case {
-  steps: number;
+interface FabL1Case extends FabCase {
   targetRank: number | null;
-  labels: number[];
-  adversarial: Encoded;
-  predictions: number[];
-  distances: number[];
 }
 interface HyperplaneProjectionCase {
   points: number[][];
@@ -285,10 +273,7 @@ interface HyperplaneProjectionCase {
   steps: number[][];
 }
 
-const fabL1Fixture = JSON.parse(readFileSync(fileURLToPath(new URL('./fixtures/torch-fab-l1.json', import.meta.url)), 'utf8')) as {
-  model: string;
-  cases: Record<string, FabL1Case> & { projection: HyperplaneProjectionCase };
-};
+const fabL1Fixture = attackFixture<Record<string, FabL1Case> & { projection: HyperplaneProjectionCase }>('torch-fab-l1.json');
 
 describe('FAB-L1 agrees with PyTorch', () => {
   it('the fixture is made on this network', () => {
