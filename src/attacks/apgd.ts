@@ -82,7 +82,7 @@ export type ApgdSchedule = 'reference' | 'paper';
 export interface ApgdIteration {
   /** Index of the run (restarts, then target classes, in the order they are made). */
   run: number;
-  /** Iterations done in this run (0 = the random start). */
+  /** Iterations done in this run (0 = the random start; with `largerEps`, counted on across its stages). */
   iteration: number;
   /** Loss at the current iterate (before a restart from the best point). */
   loss: Float32Array;
