@@ -238,7 +238,7 @@ describe('APGD input errors', () => {
     ['zero steps', () => apgd(lin3.model, x, [0, 1], { eps: 0.1, steps: 0 }), /steps = 0: must be an integer >= 1/],
     ['label out of range', () => apgd(lin3.model, x, [0, 3], { eps: 0.1 }), /y\[1\] = 3: labels must be integers in \[0, 2\]/],
     ['APGD-T with 3 classes', () => apgdTargeted(lin3.model, x, [0, 1], { eps: 0.1 }), /needs at least 4 classes, the model has 3/],
-    ['unknown norm', () => apgd(lin3.model, x, [0, 1], { eps: 0.1, norm: 'l1' as never }), /norm = "l1": accepted values are 'linf' and 'l2'/],
+    ['unknown norm', () => apgd(lin3.model, x, [0, 1], { eps: 0.1, norm: 'l0' as never }), /norm = "l0": accepted values are 'linf', 'l2' and 'l1'/],
     ['unknown schedule', () => apgd(lin3.model, x, [0, 1], { eps: 0.1, schedule: 'code' as never }), /schedule = "code": accepted values are 'reference' and 'paper'/],
   ])('%s', (_name, call, message) => {
     const before = tf.memory().numTensors;

@@ -115,6 +115,11 @@ describe('every attack refuses a model whose logits are NaN', () => {
       // Clean logits are finite.
       tf.dispose(isAdversarial(fragile, xs, yTensor));
       expectNonFinite(() => pgd(fragile, xs, y, { eps: 0.2, steps: 3, seed: 0 }), /^pgd: .*\(NaN\)/);
+      // The L1 paths, on the points they attack (those classified correctly): APGD-L1 on the larger-eps
+      // schedule (its stages' tensors are freed too) and FAB-L1.
+      const clean = tf.tidy(() => Array.from(tf.argMax(fragile(xs), 1).dataSync()));
+      expectNonFinite(() => apgd(fragile, xs, clean, { eps: 0.2, norm: 'l1', steps: 4, largerEps: true }), /^apgd: .*\(NaN\)/);
+      expectNonFinite(() => fab(fragile, xs, clean, { eps: 5, norm: 'l1', steps: 10 }), /^fab: .*\(NaN\)/);
       expectNonFinite(() => robustAccuracy(fragile, { x: xs, y }, [fgsmAttack()], { eps: 0.2 }), /^robustAccuracy: .* in batch 0 \(images 0-3\) under FGSM; the weights may have diverged$/);
     } finally {
       xs.dispose();

@@ -13,7 +13,7 @@ const options = fc.record({
   seed: fc.integer({ min: 0, max: 1000 }),
   n: fc.integer({ min: 1, max: 4 }),
   eps: fc.oneof(fc.constant(0), fc.double({ min: 1e-3, max: 0.5, noNaN: true })),
-  norm: fc.constantFrom<Norm>('linf', 'l2'),
+  norm: fc.constantFrom<'linf' | 'l2'>('linf', 'l2'),
   steps: fc.integer({ min: 1, max: 4 }),
   relStepSize: fc.double({ min: 0.05, max: 1.5, noNaN: true }),
   randomStart: fc.boolean(),
@@ -62,7 +62,7 @@ describe('attack properties (random inputs and options)', () => {
 
   it('the sweep returns per epsilon raw, clipped (in the ball) and success, and keeps only those tensors', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 1000 }), fc.constantFrom<Norm>('linf', 'l2'), fc.boolean(), (seed, norm, minimization) => {
+      fc.property(fc.integer({ min: 0, max: 1000 }), fc.constantFrom<'linf' | 'l2'>('linf', 'l2'), fc.boolean(), (seed, norm, minimization) => {
         const x = tf.randomUniform([3, ...shape], 0, 1, 'float32', seed) as tf.Tensor4D;
         const y = [seed % 10, (seed + 1) % 10, (seed + 2) % 10];
         const attack = minimization ? deepfoolAttack({ norm, steps: 5 }) : pgdAttack({ norm, steps: 3, seed });

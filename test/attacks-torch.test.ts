@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { apgd, deepfoolAttack, fabTargeted, importTorchStateDict, pgd, resnet18, square, type ApgdIteration } from '../src/index.js';
+import { apgd, apgdTargeted, deepfoolAttack, fab, fabTargeted, importTorchStateDict, pgd, projectL1OntoHyperplane, projectOntoL1BallInBox, resnet18, square, type ApgdIteration } from '../src/index.js';
 import { decode, loadTorchFixture, maxAbsDiff, stateDictOf, type Encoded } from './helpers/fixture.js';
 
 const entry = loadTorchFixture().models.find((m) => m.attacks)!;
@@ -14,6 +14,11 @@ function setup() {
   importTorchStateDict(model, stateDictOf(entry.stateDict));
   const x = tf.tensor4d(decode(entry.input), entry.input.shape as [number, number, number, number]);
   return { model, x };
+}
+
+/** A fixture of scripts/torch_*.py: the network it was made on, and its cases. */
+function attackFixture<Cases>(name: string): { model: string; cases: Cases } {
+  return JSON.parse(readFileSync(fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url)), 'utf8')) as { model: string; cases: Cases };
 }
 
 function predictions(model: ReturnType<typeof resnet18>, adv: tf.Tensor4D): number[] {
@@ -70,7 +75,7 @@ interface ApgdCase {
   stepSizes: number[];
   bestLoss: number[];
 }
-const apgdFixture = JSON.parse(readFileSync(fileURLToPath(new URL('./fixtures/torch-apgd.json', import.meta.url)), 'utf8')) as { model: string; cases: Record<string, ApgdCase> };
+const apgdFixture = attackFixture<Record<string, ApgdCase>>('torch-apgd.json');
 
 describe('APGD agrees with PyTorch', () => {
   it('the fixture is made on this network', () => {
@@ -122,7 +127,7 @@ interface SquareCase {
   fooled: boolean[];
 }
 
-const squareFixture = JSON.parse(readFileSync(fileURLToPath(new URL('./fixtures/torch-square.json', import.meta.url)), 'utf8')) as { model: string; cases: Record<string, SquareCase> };
+const squareFixture = attackFixture<Record<string, SquareCase>>('torch-square.json');
 
 describe('Square L2 agrees with PyTorch', () => {
   it('the fixture is made on this network', () => {
@@ -153,7 +158,7 @@ interface FabCase {
   distances: number[];
 }
 
-const fabFixture = JSON.parse(readFileSync(fileURLToPath(new URL('./fixtures/torch-fab.json', import.meta.url)), 'utf8')) as { model: string; cases: Record<string, FabCase> };
+const fabFixture = attackFixture<Record<string, FabCase>>('torch-fab.json');
 
 describe('FAB-T L2 agrees with PyTorch', () => {
   it('the fixture is made on this network', () => {
@@ -168,6 +173,140 @@ describe('FAB-T L2 agrees with PyTorch', () => {
     const ours = tf.tidy(() => Array.from(tf.sqrt(tf.sum(tf.square(tf.sub(adv, x)), [1, 2, 3])).dataSync()));
     ours.forEach((d, i) => expect(Math.abs(d - c.distances[i]!) / c.distances[i]!, `point ${i}: ${d} vs ${c.distances[i]}`).toBeLessThan(1e-4));
     expect(maxAbsDiff(adv.dataSync(), decode(c.adversarial))).toBeLessThan(1e-4);
+    tf.dispose([x, adv]);
+    model.dispose();
+  });
+});
+
+// APGD-L1 against scripts/torch_apgd.py's port of the reference's L1 code paths (its L1_projection by
+// sorting and binary search in float32, the L1 branch of attack_single_run from a given x_init, and
+// decr_eps_pgd for the larger-eps schedule), on the same network, from the same start points; and the
+// projection itself on random problems.
+interface ApgdL1Case extends Omit<ApgdCase, 'norm' | 'loss'> {
+  loss: 'ce' | 'dlr' | 'dlr-targeted';
+  largerEps: boolean;
+  targets: number[];
+  sparsity: number[];
+}
+interface L1ProjectionCase {
+  x: number[][];
+  delta: number[][];
+  eps: number[];
+  correction: number[][];
+}
+
+const apgdL1Fixture = attackFixture<Record<string, ApgdL1Case> & { projection: L1ProjectionCase }>('torch-apgd-l1.json');
+const apgdL1Cases = Object.keys(apgdL1Fixture.cases).filter((k) => k !== 'projection');
+
+describe('APGD-L1 agrees with PyTorch', () => {
+  it('the fixture is made on this network', () => {
+    expect(apgdL1Fixture.model).toBe(entry.id);
+  });
+
+  it('the projection onto the L1 ball in [0, 1]: the port\'s float32 sort-and-bisect result within 1e-5', () => {
+    const { x, delta, eps, correction } = apgdL1Fixture.cases.projection;
+    let thresholded = 0;
+    x.forEach((origin, r) => {
+      const out = new Float64Array(origin.length);
+      const lambda = projectOntoL1BallInBox(delta[r]!, origin, eps[r]!, 0, 1, out);
+      out.forEach((v, j) => expect(v, `row ${r}, coordinate ${j}`).toBeCloseTo(delta[r]![j]! + correction[r]![j]!, 5));
+      if (lambda > 0) thresholded++;
+    });
+    // Both regimes: the box alone, and the soft threshold.
+    expect(thresholded).toBeGreaterThan(5);
+    expect(thresholded).toBeLessThan(x.length);
+  });
+
+  // As in Linf/L2 above, a point whose cross-entropy at the start is ~0 (a saturated softmax, gradients
+  // near 1e-6) may part: float32 noise decides which coordinates rank in the sparse step's top share
+  // (measured while writing this: l1Ce's point 2, start loss 1.2e-7, counts 153 moved coordinates here
+  // and 154 in PyTorch after the first step). Every other point agrees in every respect.
+  it.each(apgdL1Cases)('%s: same predictions; examples (1e-4), best losses, step sizes and sparsities on all but a saturated point', (key) => {
+    const c = apgdL1Fixture.cases[key] as ApgdL1Case;
+    const { model, x } = setup();
+    const init = tf.tensor4d(decode(c.start), c.start.shape as [number, number, number, number]);
+    const events: ApgdIteration[] = [];
+    const common = { eps: c.eps, norm: 'l1' as const, steps: c.steps, init, largerEps: c.largerEps, onIteration: (e: ApgdIteration) => events.push(e) };
+    const adv = c.loss === 'dlr-targeted' ? apgdTargeted(model, x, c.labels, { ...common, targetClasses: 1 }) : apgd(model, x, c.labels, { ...common, loss: c.loss });
+    expect(predictions(model, adv)).toEqual(c.predictions);
+    // The labels are the clean predictions: every point is attacked in one run, so the trace is per point.
+    const [first, last] = [events[0]!, events[events.length - 1]!];
+    expect(last.iteration).toBe(c.steps);
+    const ours = adv.dataSync();
+    const theirs = decode(c.adversarial);
+    const size = ours.length / c.labels.length;
+    const parted = c.labels.map((_, i) => {
+      const agrees =
+        maxAbsDiff(ours.subarray(i * size, (i + 1) * size), theirs.subarray(i * size, (i + 1) * size)) < 1e-4 &&
+        Math.abs(last.bestLoss[i]! - c.bestLoss[i]!) < 1e-4 &&
+        last.stepSize[i] === Math.fround(c.stepSizes[i]!) &&
+        last.sparsity![i] === Math.fround(c.sparsity[i]!);
+      return !agrees;
+    });
+    const saturated = (i: number) => c.loss === 'ce' && first.loss[i]! < 1e-5;
+    parted.forEach((p, i) => {
+      if (p) expect(saturated(i), `point ${i} parted`).toBe(true);
+    });
+    expect(parted.filter(Boolean).length).toBeLessThanOrEqual(1);
+    // Some points fooled, not all; the step sizes went through resets and cuts.
+    expect(c.fooled.filter(Boolean).length).toBeGreaterThan(1);
+    expect(c.fooled.some((f) => !f)).toBe(true);
+    expect(new Set(c.stepSizes).size).toBeGreaterThan(2);
+    const l1 = tf.tidy(() => Array.from(tf.sum(tf.abs(tf.sub(adv, x)), [1, 2, 3]).dataSync()));
+    l1.forEach((d) => expect(d).toBeLessThanOrEqual(c.eps * (1 + 1e-5)));
+    tf.dispose([x, adv, init]);
+    model.dispose();
+  });
+});
+
+// FAB and FAB-T in L1 against scripts/torch_fab.py: the reference's attack_single_run with its
+// projection_l1 (cheapest coordinates first, by sorting 1/|w| and a binary search on the cumulative
+// sums, in float32) and the dual-norm (max |grad|) choice of the nearest boundary, from the clean images
+// (no randomness), target rank 2; and projection_l1 itself on random problems.
+interface FabL1Case extends FabCase {
+  targetRank: number | null;
+}
+interface HyperplaneProjectionCase {
+  points: number[][];
+  w: number[][];
+  b: number[];
+  steps: number[][];
+}
+
+const fabL1Fixture = attackFixture<Record<string, FabL1Case> & { projection: HyperplaneProjectionCase }>('torch-fab-l1.json');
+
+describe('FAB-L1 agrees with PyTorch', () => {
+  it('the fixture is made on this network', () => {
+    expect(fabL1Fixture.model).toBe(entry.id);
+  });
+
+  it("projectL1OntoHyperplane: the port's projection_l1 within 1e-5, free, partial and corner cases", () => {
+    const { points, w, b, steps } = fabL1Fixture.cases.projection;
+    let corners = 0;
+    points.forEach((point, r) => {
+      const out = new Float64Array(point.length);
+      const length = projectL1OntoHyperplane(point, w[r]!, b[r]!, 0, 1, out);
+      out.forEach((v, j) => expect(v, `row ${r}, coordinate ${j}`).toBeCloseTo(steps[r]![j]!, 5));
+      if (length === Infinity) corners++;
+    });
+    expect(corners).toBeGreaterThan(3);
+    expect(corners).toBeLessThan(points.length - 3);
+  });
+
+  it.each(['fabTargetedL1', 'fabL1'])('%s: same predictions, L1 distances within 1e-4 relative, examples within 1e-4', (key) => {
+    const c = fabL1Fixture.cases[key] as FabL1Case;
+    const { model, x } = setup();
+    const options = { eps: 100, norm: 'l1' as const, steps: c.steps };
+    const adv = c.targetRank ? fabTargeted(model, x, c.labels, { ...options, targetClasses: 1 }) : fab(model, x, c.labels, options);
+    expect(predictions(model, adv)).toEqual(c.predictions);
+    const ours = tf.tidy(() => Array.from(tf.sum(tf.abs(tf.sub(adv, x)), [1, 2, 3]).dataSync()));
+    ours.forEach((d, i) => {
+      // 1e10: the reference's "no adversarial example found"; here the clean image comes back.
+      if (c.distances[i]! >= 1e10) expect(d, `point ${i}`).toBe(0);
+      else expect(Math.abs(d - c.distances[i]!) / c.distances[i]!, `point ${i}: ${d} vs ${c.distances[i]}`).toBeLessThan(1e-4);
+    });
+    expect(maxAbsDiff(adv.dataSync(), decode(c.adversarial))).toBeLessThan(1e-4);
+    expect(c.distances.filter((d) => d < 1e10).length).toBeGreaterThan(3);
     tf.dispose([x, adv]);
     model.dispose();
   });

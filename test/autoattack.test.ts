@@ -165,7 +165,7 @@ describe('sanity warnings and versions', () => {
     ['unknown attack', { eps: 0.1, version: 'custom', attacks: ['cw'] }, /attacks: unknown attack "cw"; accepted values are apgd-ce, apgd-dlr, apgd-t, fab, fab-t, square/],
     ['unknown version', { eps: 0.1, version: 'fast' }, /version = "fast": accepted values are 'standard', 'plus', 'rand' and 'custom'/],
     ['negative eps', { eps: -0.1 }, /eps = -0.1: must be a finite number >= 0/],
-    ['unknown norm', { eps: 0.5, norm: 'l1' }, /norm = "l1": accepted values are 'linf' and 'l2'/],
+    ['unknown norm', { eps: 0.5, norm: 'l0' }, /norm = "l0": accepted values are 'linf', 'l2' and 'l1'/],
     ['zero batch size', { eps: 0.1, batchSize: 0 }, /batchSize = 0: must be an integer >= 1/],
   ])('%s', (_name, options, message) => {
     const before = tf.memory().numTensors;

@@ -5,7 +5,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../src/data/random.js';
 import { fab, fabAttack, fabTargeted, fabTargetedAttack, projectL2OntoHyperplane, projectLinfOntoHyperplane } from '../src/index.js';
-import { linearModel } from './helpers/linear.js';
+import { l1DistanceInBox, linearModel } from './helpers/linear.js';
 import { syntheticData, trainSmallCnn } from './helpers/small-cnn.js';
 
 /** A projection's step `d` and multiplier, for number arrays. */
@@ -147,9 +147,10 @@ describe('L2 projection onto a hyperplane inside a box', () => {
 /**
  * 30 points of a 10-class linear model on 4x4x3 images in [lo, hi], labelled by it, with the
  * closed-form distance to the boundary between y and k, `(z_y - z_k) / ||w_y - w_k||_q` (q = 1 for
- * Linf, 2 for L2; the box inactive), and the distances of a batch of examples from x.
+ * Linf, 2 for L2; the box inactive; L1: {@link l1DistanceInBox}, the box included), and the distances
+ * of a batch of examples from x.
  */
-function linearCase(seed: number, lo: number, hi: number, norm: 'linf' | 'l2') {
+function linearCase(seed: number, lo: number, hi: number, norm: 'linf' | 'l2' | 'l1') {
   const classes = 10;
   const lin = linearModel([4, 4, 3], classes, seed);
   const n = 30;
@@ -157,7 +158,12 @@ function linearCase(seed: number, lo: number, hi: number, norm: 'linf' | 'l2') {
   const logits = tf.tidy(() => lin.model(x).arraySync() as number[][]);
   const labels = logits.map((row) => row.indexOf(Math.max(...row)));
   const d = lin.d;
+  const xs = x.dataSync();
   const distTo = (i: number, k: number) => {
+    if (norm === 'l1') {
+      const dw = Array.from({ length: d }, (_, j) => lin.weights[j * classes + labels[i]!]! - lin.weights[j * classes + k]!);
+      return l1DistanceInBox(logits[i]![labels[i]!]! - logits[i]![k]!, dw, xs.subarray(i * d, (i + 1) * d));
+    }
     let q = 0;
     for (let j = 0; j < d; j++) {
       const dw = lin.weights[j * classes + labels[i]!]! - lin.weights[j * classes + k]!;
@@ -167,27 +173,32 @@ function linearCase(seed: number, lo: number, hi: number, norm: 'linf' | 'l2') {
   };
   const second = logits.map((row) => [...row.keys()].sort((a, b) => row[b]! - row[a]!)[1]!);
   const nearest = labels.map((y, i) => Math.min(...[...Array(classes).keys()].filter((k) => k !== y).map((k) => distTo(i, k))));
-  const xs = x.dataSync();
   const distances = (adv: tf.Tensor4D) => {
     const a = adv.dataSync();
     return labels.map((_, i) => {
       let m = 0;
       for (let j = 0; j < d; j++) {
         const diff = Math.abs(a[i * d + j]! - xs[i * d + j]!);
-        m = norm === 'linf' ? Math.max(m, diff) : m + diff * diff;
+        m = norm === 'linf' ? Math.max(m, diff) : norm === 'l1' ? m + diff : m + diff * diff;
       }
-      return norm === 'linf' ? m : Math.sqrt(m);
+      return norm === 'l2' ? Math.sqrt(m) : m;
     });
   };
   return { lin, x, n, labels, distTo, second, nearest, distances };
 }
 
-describe('FAB-L2 on a linear model', () => {
-  it('FAB-T and FAB reach the closed-form L2 distance (z_y - z_k) / ||w_y - w_k||_2 from above, within 1 percent', () => {
-    // The overshoot (eta 1.05) and back-step (beta 0.9) settle ~0.5% above the boundary of a linear model (measured: at most 1.0052 d*).
-    const { lin, x, n, labels, distTo, second, nearest, distances } = linearCase(23, 0.4, 0.6, 'l2');
-    // The box [0, 1] stays inactive: the boundaries are closer than 0.4 / max|w_y - w_k| per coordinate.
-    const targeted = fabTargeted(lin.model, x, labels, { eps: 10, norm: 'l2', steps: 100, targetClasses: 1 });
+describe('FAB-L2 and FAB-L1 on a linear model', () => {
+  // L2: the box [0, 1] stays inactive (the boundaries are closer than 0.4 / max|w_y - w_k| per
+  // coordinate). L1: the closed form is the fractional knapsack inside the box, active for some points.
+  it.each([
+    ['L2', '(z_y - z_k) / ||w_y - w_k||_2', 'l2', 23, 0.4, 0.6],
+    ['L1', 'inside the box (the coordinates of largest |w_y - w_k| first)', 'l1', 31, 0.3, 0.7],
+  ] as const)('FAB-T and FAB reach the closed-form %s distance %s from above, within 1 percent; one tensor returned', (_name, _formula, norm, seed, lo, hi) => {
+    // The overshoot (eta 1.05) and back-step (beta 0.9) settle ~0.5% above the boundary of a linear model (measured in L2: at most 1.0052 d*).
+    const { lin, x, n, labels, distTo, second, nearest, distances } = linearCase(seed, lo, hi, norm);
+    const before = tf.memory().numTensors;
+    const targeted = fabTargeted(lin.model, x, labels, { eps: 100, norm, steps: 100, targetClasses: 1 });
+    expect(tf.memory().numTensors).toBe(before + 1);
     let checked = 0;
     distances(targeted).forEach((dist, i) => {
       const dStar = distTo(i, second[i]!);
@@ -201,14 +212,14 @@ describe('FAB-L2 on a linear model', () => {
     });
     expect(checked).toBeGreaterThan(10);
     // Untargeted: the nearest boundary of all.
-    const untargeted = fab(lin.model, x, labels, { eps: 10, norm: 'l2', steps: 100 });
+    const untargeted = fab(lin.model, x, labels, { eps: 100, norm, steps: 100 });
     distances(untargeted).forEach((dist, i) => {
       expect(dist).toBeGreaterThanOrEqual(nearest[i]! * (1 - 1e-5));
       expect(dist).toBeLessThanOrEqual(nearest[i]! * 1.01);
     });
-    // With eps at the median distance: fooled only where the example fits in the L2 ball.
+    // With eps at the median distance: fooled only where the example fits in the ball.
     const eps = [...nearest].sort((a, b) => a - b)[Math.floor(n / 2)]!;
-    const tight = distances(fab(lin.model, x, labels, { eps, norm: 'l2', steps: 100 }));
+    const tight = distances(fab(lin.model, x, labels, { eps, norm, steps: 100 }));
     tight.forEach((dist, i) => {
       expect(dist).toBeLessThanOrEqual(eps * (1 + 1e-6));
       if (nearest[i]! > eps * (1 + 1e-5)) expect(dist).toBe(0);
@@ -311,7 +322,7 @@ describe('FAB on a trained small CNN', () => {
     adv.dispose();
     const before = tf.memory().numTensors;
     expect(() => fab(model, x, y, { eps: -1 })).toThrow(/eps = -1: must be a finite number >= 0/);
-    expect(() => fab(model, x, y, { eps: 0.1, norm: 'l1' as never })).toThrow(/norm = "l1": accepted values are 'linf' and 'l2'/);
+    expect(() => fab(model, x, y, { eps: 0.1, norm: 'l0' as never })).toThrow(/norm = "l0": accepted values are 'linf', 'l2' and 'l1'/);
     expect(() => fab(model, x, y, { eps: 0.1, eta: 0.5 })).toThrow(/eta = 0.5: must be a finite number >= 1/);
     expect(() => fab(model, x, y, { eps: 0.1, beta: 0 })).toThrow(/beta = 0: must be a finite number > 0 and <= 1/);
     expect(() => fabTargeted(model, x, y, { eps: 0.1, targetClasses: 10 })).toThrow(/targetClasses = 10: must be an integer >= 1 and <= 9/);

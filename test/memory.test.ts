@@ -107,6 +107,7 @@ describe('tensor accounting of the public functions', () => {
       () => isAdversarial(model, x, y),
       () => perturbationNorms(x, 'l2'),
       () => perturbationNorms(x, 'linf'),
+      () => perturbationNorms(x, 'l1'),
     ]) {
       expect(await leftBehind(() => outputs.push(fn()))).toBe(1);
     }

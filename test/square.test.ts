@@ -140,7 +140,7 @@ describe('Square on a trained small CNN', () => {
 
   it.each([
     ['negative eps', { eps: -1 }, /eps = -1: must be a finite number >= 0/],
-    ['unknown norm', { eps: 0.5, norm: 'l1' }, /norm = "l1": accepted values are 'linf' and 'l2'/],
+    ['unknown norm', { eps: 0.5, norm: 'l1' }, /norm = "l1": accepted values are 'linf' and 'l2' \(norm 'l1' is for apgd, apgdTargeted, fab, fabTargeted and autoAttack\)/],
     ['pInit above 1', { eps: 0.1, pInit: 1.5 }, /pInit = 1.5: must be a finite number > 0 and <= 1/],
     ['zero queries', { eps: 0.1, queries: 0 }, /queries = 0: must be an integer >= 1/],
     ['unknown loss', { eps: 0.1, loss: 'cw' }, /loss = "cw": accepted values are 'margin' and 'ce'/],

@@ -1,14 +1,16 @@
 /**
  * Auto-PGD (Croce & Hein, ICML 2020, "Reliable evaluation of adversarial robustness with an ensemble
  * of diverse parameter-free attacks"): APGD-CE, APGD-DLR and the targeted APGD-T of AutoAttack, in
- * Linf and L2, with the settings of the reference implementation (github fra31/auto-attack).
+ * Linf and L2, and in L1 as APGD-L1 (Croce & Hein, ICML 2021, "Mind the box"), with the settings of the
+ * reference implementation (github fra31/auto-attack).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { deriveSeed, seededRandomNormal } from '../data/random.js';
 import { prepare, untargetedAttack, type Attack, type Prepared } from './attack.js';
 import { crossEntropy, dlrLoss, dlrTargetedLoss, type LossFn } from './losses.js';
 import { logitsOf, type ModelLike } from './model.js';
-import { checkNorm, l2Norms, type Norm } from './norms.js';
+import { l1ProjectionCorrection, sparseL1Step } from './l1-projection.js';
+import { checkNormWithL1, l2Norms, type Norm } from './norms.js';
 import { nonFiniteCodes, throwIfNonFinite } from './finite.js';
 import { clampBetween, whereRows } from './select.js';
 import { gradientWithValues, type GradientWithValues } from './gradient.js';
@@ -19,7 +21,10 @@ import { checkImages, checkNumber, checkOptionKeys, checkSeed, factoryOptions, o
 export interface ApgdOptions {
   /** Perturbation budget (>= 0) in pixel units, e.g. 8/255 for Linf on [0, 1] images. */
   eps: number;
-  /** `'linf'` (default) or `'l2'`. */
+  /**
+   * `'linf'` (default), `'l2'` or `'l1'` (APGD-L1: sparse steps, the L1 ball intersected with the
+   * bounds; see {@link apgd}).
+   */
   norm?: Norm;
   /** `'ce'` (cross-entropy, APGD-CE, default) or `'dlr'` (Difference of Logits Ratio, APGD-DLR). */
   loss?: 'ce' | 'dlr';
@@ -27,14 +32,22 @@ export interface ApgdOptions {
   steps?: number;
   /** Runs from random starts (>= 1, default 1); each restart attacks only the points still robust. */
   restarts?: number;
-  /** Step-size halving threshold rho in (0, 1] (default 0.75). */
+  /** Step-size halving threshold rho in (0, 1] (default 0.75; not used by L1, as the reference). */
   rho?: number;
   /**
    * The step-size schedule: `'reference'` (default) as the reference code (github fra31/auto-attack)
    * runs it for every `steps` (see {@link apgdCheckpoints}); `'paper'` as Algorithm 1 of the paper
-   * writes it. They agree at 100 and 200 iterations (up to the `<=` of the halving test).
+   * writes it. They agree at 100 and 200 iterations (up to the `<=` of the halving test). L1 has its
+   * own schedule (see {@link apgd}) and takes only `'reference'`.
    */
   schedule?: ApgdSchedule;
+  /**
+   * L1 only: the reference's `use_largereps` (what AutoAttack's standard L1 version runs, default
+   * false): each run is three runs, at 3 eps for `ceil(0.3 steps)` iterations, at 2 eps for as many, and
+   * at eps for the rest, each starting at the best point (highest loss) of the one before projected
+   * onto its smaller ball; only the last one's successes count. Needs `steps >= 2`.
+   */
+  largerEps?: boolean;
   /** Gradients averaged per iteration (Expectation over Transformation, for randomised models; default 1). */
   eotIter?: number;
   /** Pixel bounds (default [0, 1]). */
@@ -69,7 +82,7 @@ export type ApgdSchedule = 'reference' | 'paper';
 export interface ApgdIteration {
   /** Index of the run (restarts, then target classes, in the order they are made). */
   run: number;
-  /** Iterations done in this run (0 = the random start). */
+  /** Iterations done in this run (0 = the random start; with `largerEps`, counted on across its stages). */
   iteration: number;
   /** Loss at the current iterate (before a restart from the best point). */
   loss: Float32Array;
@@ -77,8 +90,10 @@ export interface ApgdIteration {
   bestLoss: Float32Array;
   /** Step size for the next iteration. */
   stepSize: Float32Array;
-  /** Set at checkpoints: 1 where the step was halved. */
+  /** Linf and L2, set at checkpoints: 1 where the step was halved. */
   halved?: Uint8Array;
+  /** L1: the fraction of the coordinates the next sparse step moves (the reference's `topk`). */
+  sparsity?: Float32Array;
 }
 
 /** Options of {@link apgdTargeted}. */
@@ -96,6 +111,7 @@ export const APGD_OPTION_KEYS = optionKeys<ApgdOptions>({
   restarts: true,
   rho: true,
   schedule: true,
+  largerEps: true,
   eotIter: true,
   bounds: true,
   seed: true,
@@ -117,6 +133,7 @@ interface ApgdConfig {
   restarts: number;
   rho: number;
   schedule: ApgdSchedule;
+  largerEps: boolean;
   eotIter: number;
   seed: number;
   init?: tf.Tensor4D;
@@ -128,14 +145,21 @@ interface ApgdConfig {
 function resolve(options: Omit<ApgdOptions, 'loss'>, name: string, keys: readonly string[]): ApgdConfig {
   if (!options || typeof options !== 'object') throw new TypeError(`${name}: options with at least { eps } are required`);
   checkOptionKeys(options, keys, name);
+  const norm = checkNormWithL1(options.norm);
+  const largerEps = options.largerEps ?? false;
+  if (typeof largerEps !== 'boolean') throw new TypeError(`largerEps = ${JSON.stringify(largerEps)}: must be true or false`);
+  if (largerEps && norm !== 'l1') throw new RangeError(`largerEps: only with norm 'l1' (the reference's use_largereps), not '${norm}'`);
+  const schedule = checkSchedule(options.schedule);
+  if (norm === 'l1' && schedule !== 'reference') throw new RangeError(`schedule = '${schedule}': norm 'l1' follows the reference code only ('reference')`);
   return {
     where: name,
     eps: checkNumber(options.eps, 'eps', { min: 0 }),
-    norm: checkNorm(options.norm),
-    steps: checkNumber(options.steps ?? 100, 'steps', { min: 1, integer: true }),
+    norm,
+    steps: checkLargerEpsSteps(checkNumber(options.steps ?? 100, 'steps', { min: 1, integer: true }), largerEps),
     restarts: checkNumber(options.restarts ?? 1, 'restarts', { min: 1, integer: true }),
     rho: checkNumber(options.rho ?? 0.75, 'rho', { min: 0, minExclusive: true, max: 1 }),
-    schedule: checkSchedule(options.schedule),
+    schedule,
+    largerEps,
     eotIter: checkNumber(options.eotIter ?? 1, 'eotIter', { min: 1, integer: true }),
     seed: checkSeed(options.seed) ?? 0,
     init: options.init,
@@ -143,6 +167,12 @@ function resolve(options: Omit<ApgdOptions, 'loss'>, name: string, keys: readonl
     onWarning: options.onWarning ?? ((message) => console.warn(`rmc-robust ${name}: ${message}`)),
     onIteration: options.onIteration,
   };
+}
+
+/** The larger-eps schedule needs two iterations (its last stage takes `steps - 2 ceil(0.3 steps)`). */
+function checkLargerEpsSteps(steps: number, largerEps: boolean): number {
+  if (largerEps && steps < 2) throw new RangeError(`steps = ${steps}: largerEps needs at least 2 (its stages take ceil(0.3 steps), ceil(0.3 steps) and the rest)`);
+  return steps;
 }
 
 function resolveLossName(loss: unknown): 'ce' | 'dlr' {
@@ -216,14 +246,20 @@ function checkInit(init: tf.Tensor4D | undefined, p: Prepared): void {
   }
 }
 
-/** What one APGD run found: per example, whether some iterate was misclassified, and that iterate. */
+/** What one APGD run found: per example, whether some iterate was misclassified, that iterate, and the iterate of highest loss. */
 interface RunResult {
   fooled: tf.Tensor1D;
   xAdv: tf.Tensor4D;
+  xBest: tf.Tensor4D;
 }
 
-/** The iteration's tensors; `codes` keeps per row the largest non-finite code of the logits so far. */
-type State = Record<'x' | 'xPrev' | 'grad' | 'xBest' | 'gradBest' | 'lossBest' | 'xBestAdv' | 'fooled' | 'step' | 'increases' | 'prevLoss' | 'bestAtCheck' | 'halvedLast' | 'codes', tf.Tensor>;
+/**
+ * The iteration's tensors; `codes` keeps per row the largest non-finite code of the logits so far. L1
+ * adds `sparsity` (the reference's `topk`) and `sparseCount` (the nonzero coordinates of the best
+ * point's perturbation at the last checkpoint, its `sp_old`).
+ */
+type State = Record<'x' | 'xPrev' | 'grad' | 'xBest' | 'gradBest' | 'lossBest' | 'xBestAdv' | 'fooled' | 'step' | 'increases' | 'prevLoss' | 'bestAtCheck' | 'halvedLast' | 'codes', tf.Tensor> &
+  Partial<Record<'sparsity' | 'sparseCount', tf.Tensor>>;
 
 /** Replaces `state` by `next`, disposing the tensors `next` no longer holds. */
 function advance(state: State, next: State): State {
@@ -232,18 +268,66 @@ function advance(state: State, next: State): State {
   return next;
 }
 
+/** One APGD run's budget and start (each stage of the larger-eps schedule is a run of its own). */
+interface RunSpec {
+  eps: number;
+  steps: number;
+  /** Seed of the random start, when there is no `init`. */
+  seed: number;
+  /** The start point (projected onto the ball and the bounds) instead of a random one. */
+  init?: tf.Tensor4D;
+  /** Stop once every row is misclassified (not in the larger-eps stages before the last). */
+  stopWhenAllFooled: boolean;
+  /** Iterations of the same run traced before this one (the larger-eps stages count on); 0 traces the start. */
+  iterationOffset: number;
+}
+
 /**
- * One APGD run on validated inputs (every row attacked), from a random start in the ball. Follows
- * Algorithm 1 of Croce & Hein (2020) and the reference code: first step `2 eps`, momentum 0.75 after
- * the first iteration, step halving at {@link apgdCheckpoints} by {@link apgdShouldHalve} (under
- * `cfg.schedule`), restart from the best point on halving. Stops early once every row is misclassified.
+ * APGD-L1's checkpoints (the reference's L1 branch): every `max(floor(0.04 steps), 1)` iterations.
+ * At each, per example, with `s` the nonzero coordinates of the best point's perturbation: the
+ * sparsity becomes `s / size / 1.5`; where `s` fell below 0.95 of its value at the last checkpoint the
+ * step size goes back to eps and the example restarts from its best point, elsewhere it is divided by
+ * 1.5; then it is clamped to `[eps / 10, eps]`.
  */
-function apgdRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, loss: LossFn, bounds: [number, number], cfg: ApgdConfig, seed: number, init: tf.Tensor4D | undefined, runIndex: number, progress: () => void): RunResult {
+function l1Checkpoints(steps: number): number[] {
+  const every = Math.max(Math.trunc(0.04 * steps), 1);
+  const out: number[] = [];
+  for (let at = every; at <= steps; at += every) out.push(at);
+  return out;
+}
+
+/**
+ * The larger-eps schedule (the reference's `use_largereps`): budgets 3 eps, 2 eps and eps for
+ * `ceil(0.3 steps)`, `ceil(0.3 steps)` and the remaining iterations (the last stage may get 0).
+ */
+export function largerEpsStages(eps: number, steps: number): { eps: number; steps: number }[] {
+  const first = Math.ceil(0.3 * steps);
+  return [
+    { eps: 3 * eps, steps: first },
+    { eps: 2 * eps, steps: first },
+    { eps, steps: steps - 2 * first },
+  ];
+}
+
+/**
+ * One APGD run on validated inputs (every row attacked), from `spec.init` or a random start in the
+ * ball. Linf and L2 follow Algorithm 1 of Croce & Hein (2020) and the reference code: first step
+ * `2 eps`, momentum 0.75 after the first iteration, step halving at {@link apgdCheckpoints} by
+ * {@link apgdShouldHalve} (under `cfg.schedule`), restart from the best point on halving. L1 follows
+ * the reference's L1 branch: first step eps, sparse steps ({@link sparseL1Step}) without momentum, the
+ * sparsity and step size adapted at the checkpoints of {@link l1Checkpoints}. Stops early once every
+ * row is misclassified when `spec.stopWhenAllFooled`.
+ */
+function apgdRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, loss: LossFn, bounds: [number, number], cfg: ApgdConfig, spec: RunSpec, runIndex: number, progress: () => void): RunResult {
   const [lo, hi] = bounds;
-  const { eps, norm } = cfg;
+  const { norm } = cfg;
+  const { eps, init } = spec;
   const n = x0.shape[0];
+  const size = x0.size / n;
+  const l1 = norm === 'l1';
   const reference = cfg.schedule === 'reference';
-  const checkpoints = apgdCheckpoints(cfg.steps, cfg.schedule);
+  const checkpoints = l1 ? l1Checkpoints(spec.steps) : apgdCheckpoints(spec.steps, cfg.schedule);
+  const origin = l1 ? (x0.dataSync() as Float32Array) : undefined;
   const [lower, upper] = tf.tidy(() => [tf.maximum(tf.sub(x0, eps), lo), tf.minimum(tf.add(x0, eps), hi)]);
   /** Projection onto the eps-ball around x0 and the bounds (the reference's clamp order). */
   const project = (v: tf.Tensor): tf.Tensor => {
@@ -252,6 +336,9 @@ function apgdRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, loss: L
     const length = l2Norms(delta);
     return tf.clipByValue(tf.add(x0, tf.mul(tf.div(delta, tf.add(length, 1e-12)), tf.minimum(length, eps))), lo, hi);
   };
+  /** L1: `base` plus the correction projecting the perturbation `delta` onto the L1 ball and the bounds, clipped (the reference's `base + L1_projection(x, delta, eps)`). */
+  const correctL1 = (base: tf.Tensor, delta: tf.Tensor): tf.Tensor4D =>
+    tf.clipByValue(tf.add(base, tf.tensor(l1ProjectionCorrection(delta.dataSync() as Float32Array, origin!, n, eps, lo, hi), x0.shape)), lo, hi) as tf.Tensor4D;
   const direction = (g: tf.Tensor): tf.Tensor => (norm === 'linf' ? tf.sign(g) : tf.div(g, tf.add(l2Norms(g), 1e-12)));
   /**
    * The loss iteration `i + 1`'s loss `l` is compared with to count an increase: the previous one, but
@@ -260,7 +347,7 @@ function apgdRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, loss: L
    */
   const previousLoss = (i: number, prev: tf.Tensor, l: tf.Tensor): tf.Tensor => {
     if (i > 0 || !reference) return prev;
-    return cfg.steps === 1 ? l : tf.zerosLike(l);
+    return spec.steps === 1 ? l : tf.zerosLike(l);
   };
   /**
    * Gradient of the summed loss (averaged over eotIter calls), with the last call's misclassified rows
@@ -278,23 +365,34 @@ function apgdRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, loss: L
     if (cfg.eotIter > 1) grad = tf.div(grad!, cfg.eotIter);
     return { grad: grad!, codes: codes!, wrong: tf.notEqual(tf.argMax(last!.logits, 1), labels), loss: last!.value };
   };
+  /** L1: per row, the coordinates where `x` differs from x0 (the reference's `L0_norm(x - x0)`), float32. */
+  const nonzeroCount = (x: tf.Tensor): tf.Tensor => tf.sum(tf.cast(tf.notEqual(x, x0), 'float32'), [1, 2, 3]);
 
   // Every tensor of the state is disposed at the end, and when the model or the loss throws.
   let state!: State;
   try {
     state = tf.tidy(() => {
       let x: tf.Tensor4D;
-      if (init) {
+      if (l1) {
+        if (init) {
+          x = correctL1(init, tf.sub(init, x0));
+        } else {
+          const t = seededRandomNormal(x0.shape, 0, 1, spec.seed);
+          x = correctL1(tf.add(x0, t), t);
+        }
+      } else if (init) {
         x = project(init) as tf.Tensor4D;
       } else {
-        const t = norm === 'linf' ? tf.randomUniform(x0.shape, -1, 1, 'float32', seed) : seededRandomNormal(x0.shape, 0, 1, seed);
+        const t = norm === 'linf' ? tf.randomUniform(x0.shape, -1, 1, 'float32', spec.seed) : seededRandomNormal(x0.shape, 0, 1, spec.seed);
         const scale = norm === 'linf' ? tf.max(tf.abs(t), [1, 2, 3], true) : l2Norms(t);
         x = tf.clipByValue(tf.add(x0, tf.mul(tf.div(t, tf.add(scale, 1e-12)), eps)), lo, hi) as tf.Tensor4D;
       }
       const { grad, wrong, loss: l, codes } = evaluate(x);
-      const zeroGradients = tf.sum(tf.cast(tf.equal(tf.sum(tf.abs(grad), [1, 2, 3]), 0), 'int32')).dataSync()[0]!;
-      if (zeroGradients > 0) {
-        cfg.onWarning(`${zeroGradients} of ${n} points have an all-zero gradient at the start; gradient-based attacks are unreliable on them (masked gradients?)`);
+      if (spec.iterationOffset === 0) {
+        const zeroGradients = tf.sum(tf.cast(tf.equal(tf.sum(tf.abs(grad), [1, 2, 3]), 0), 'int32')).dataSync()[0]!;
+        if (zeroGradients > 0) {
+          cfg.onWarning(`${zeroGradients} of ${n} points have an all-zero gradient at the start; gradient-based attacks are unreliable on them (masked gradients?)`);
+        }
       }
       const s: State = {
         x,
@@ -305,7 +403,7 @@ function apgdRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, loss: L
         lossBest: l,
         xBestAdv: x,
         fooled: wrong,
-        step: tf.fill([n, 1, 1, 1], 2 * eps),
+        step: tf.fill([n, 1, 1, 1], l1 ? eps : 2 * eps),
         increases: tf.zeros([n]),
         prevLoss: l,
         bestAtCheck: l,
@@ -314,6 +412,13 @@ function apgdRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, loss: L
         halvedLast: reference ? tf.ones([n], 'bool') : tf.zeros([n], 'bool'),
         codes,
       };
+      if (l1) {
+        // The reference: a fifth of the coordinates from a random start; from a given start, 1/1.5 of
+        // the share its perturbation moves.
+        const count = init ? nonzeroCount(x) : tf.fill([n], size);
+        s.sparseCount = count;
+        s.sparsity = init ? tf.div(tf.div(count, size), 1.5) : tf.fill([n], 0.2);
+      }
       return s;
     });
     const trace = (iteration: number, halved?: tf.Tensor) =>
@@ -324,18 +429,35 @@ function apgdRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, loss: L
         bestLoss: Float32Array.from(state.lossBest.dataSync()),
         stepSize: Float32Array.from(state.step.dataSync()),
         halved: halved && Uint8Array.from(halved.dataSync()),
+        sparsity: state.sparsity && Float32Array.from(state.sparsity.dataSync()),
       });
-    trace(0);
+    if (spec.iterationOffset === 0) trace(0);
     let lastCheckpoint = 0;
-    for (let i = 0; i < cfg.steps; i++) {
+    for (let i = 0; i < spec.steps; i++) {
       const momentum = i > 0 ? 0.75 : 1;
       const next = tf.tidy((): State => {
         const s = state;
-        const x1 = project(tf.add(s.x, tf.mul(s.step, direction(s.grad))));
-        const x = project(tf.add(s.x, tf.add(tf.mul(tf.sub(x1, s.x), momentum), tf.mul(tf.sub(s.x, s.xPrev), 1 - momentum)))) as tf.Tensor4D;
+        let x: tf.Tensor4D;
+        if (l1) {
+          const stepped = sparseL1Step({
+            x: s.x.dataSync() as Float32Array,
+            origin: origin!,
+            grad: s.grad.dataSync() as Float32Array,
+            stepSize: s.step.dataSync(),
+            sparsity: s.sparsity!.dataSync(),
+            rows: n,
+            eps,
+            bounds,
+          });
+          x = tf.tensor4d(stepped, x0.shape);
+        } else {
+          const x1 = project(tf.add(s.x, tf.mul(s.step, direction(s.grad))));
+          x = project(tf.add(s.x, tf.add(tf.mul(tf.sub(x1, s.x), momentum), tf.mul(tf.sub(s.x, s.xPrev), 1 - momentum)))) as tf.Tensor4D;
+        }
         const { grad, wrong, loss: l, codes } = evaluate(x);
         const improved = tf.greater(l, s.lossBest);
         const out: State = {
+          ...s,
           x,
           xPrev: s.x,
           grad,
@@ -344,42 +466,83 @@ function apgdRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, loss: L
           lossBest: tf.where(improved, l, s.lossBest),
           xBestAdv: whereRows(wrong, x, s.xBestAdv),
           fooled: tf.logicalOr(s.fooled, wrong),
-          step: s.step,
           increases: tf.add(s.increases, tf.cast(tf.greater(l, previousLoss(i, s.prevLoss, l)), 'float32')),
           prevLoss: l,
-          bestAtCheck: s.bestAtCheck,
-          halvedLast: s.halvedLast,
           codes: tf.maximum(s.codes, codes),
         };
-        if (checkpoints.includes(i + 1)) {
-          const window = i + 1 - lastCheckpoint;
-          const halve = tf.logicalOr(
-            reference ? tf.lessEqual(out.increases, cfg.rho * window) : tf.less(out.increases, cfg.rho * window),
-            tf.logicalAnd(tf.logicalNot(s.halvedLast), tf.lessEqual(out.lossBest, s.bestAtCheck)),
-          );
-          out.step = tf.where(tf.reshape(halve, [n, 1, 1, 1]), tf.div(s.step, 2), s.step);
-          out.x = whereRows(halve, out.xBest, x);
-          out.grad = whereRows(halve, out.gradBest, grad);
-          out.increases = tf.zerosLike(out.increases);
-          out.bestAtCheck = out.lossBest;
-          out.halvedLast = halve;
+        if (!checkpoints.includes(i + 1)) return out;
+        if (l1) {
+          const count = nonzeroCount(out.xBest);
+          const reset = tf.less(tf.div(count, s.sparseCount!), Math.fround(0.95));
+          out.sparsity = tf.div(tf.div(count, size), 1.5);
+          out.sparseCount = count;
+          out.step = tf.clipByValue(tf.where(tf.reshape(reset, [n, 1, 1, 1]), tf.fill([n, 1, 1, 1], eps), tf.div(s.step, 1.5)), eps / 10, eps);
+          out.x = whereRows(reset, out.xBest, x);
+          out.grad = whereRows(reset, out.gradBest, grad);
+          return out;
         }
+        const window = i + 1 - lastCheckpoint;
+        const halve = tf.logicalOr(
+          reference ? tf.lessEqual(out.increases, cfg.rho * window) : tf.less(out.increases, cfg.rho * window),
+          tf.logicalAnd(tf.logicalNot(s.halvedLast), tf.lessEqual(out.lossBest, s.bestAtCheck)),
+        );
+        out.step = tf.where(tf.reshape(halve, [n, 1, 1, 1]), tf.div(s.step, 2), s.step);
+        out.x = whereRows(halve, out.xBest, x);
+        out.grad = whereRows(halve, out.gradBest, grad);
+        out.increases = tf.zerosLike(out.increases);
+        out.bestAtCheck = out.lossBest;
+        out.halvedLast = halve;
         return out;
       });
       state = advance(state, next);
       const atCheckpoint = checkpoints.includes(i + 1);
       if (atCheckpoint) lastCheckpoint = i + 1;
-      trace(i + 1, atCheckpoint ? state.halvedLast : undefined);
+      trace(spec.iterationOffset + i + 1, atCheckpoint && !l1 ? state.halvedLast : undefined);
       progress();
       // The read-back of the early stop also says whether some logits were not finite.
       const [allFooled, nonFinite] = tf.tidy(() => tf.stack([tf.cast(tf.all(state.fooled), 'int32'), tf.max(state.codes)]).dataSync());
       if (nonFinite) throwIfNonFinite(state.codes.dataSync(), cfg.where);
-      if (allFooled) break;
+      if (allFooled && spec.stopWhenAllFooled) break;
     }
-    return { fooled: tf.clone(state.fooled) as tf.Tensor1D, xAdv: tf.clone(state.xBestAdv) as tf.Tensor4D };
+    return { fooled: tf.clone(state.fooled) as tf.Tensor1D, xAdv: tf.clone(state.xBestAdv) as tf.Tensor4D, xBest: tf.clone(state.xBest) as tf.Tensor4D };
   } finally {
     if (state !== undefined) tf.dispose([...new Set(Object.values(state))]);
     tf.dispose([lower!, upper!]);
+  }
+}
+
+/**
+ * One APGD run as `cfg` asks for it: a single run at eps, or the larger-eps schedule
+ * ({@link largerEpsStages}; the reference's `decr_eps_pgd`), whose first stage starts at `init` or at
+ * `x + t` (`t ~ N(0, 1)`) with the perturbation projected onto the 3 eps ball, and each later stage at
+ * the best point of the one before. Only the last stage's successes are returned.
+ */
+function apgdRunAll(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, loss: LossFn, bounds: [number, number], cfg: ApgdConfig, seed: number, init: tf.Tensor4D | undefined, runIndex: number, progress: () => void): RunResult {
+  if (!cfg.largerEps) return apgdRun(model, x0, labels, loss, bounds, cfg, { eps: cfg.eps, steps: cfg.steps, seed, init, stopWhenAllFooled: true, iterationOffset: 0 }, runIndex, progress);
+  const stages = largerEpsStages(cfg.eps, cfg.steps);
+  const [lo, hi] = bounds;
+  let start: tf.Tensor4D =
+    init?.clone() ??
+    tf.tidy(() => {
+      const moved = tf.add(x0, seededRandomNormal(x0.shape, 0, 1, seed));
+      const delta = tf.sub(moved, x0).dataSync() as Float32Array;
+      return tf.add(moved, tf.tensor(l1ProjectionCorrection(delta, x0.dataSync() as Float32Array, x0.shape[0], stages[0]!.eps, lo, hi), x0.shape)) as tf.Tensor4D;
+    });
+  try {
+    let offset = 0;
+    for (let k = 0; ; k++) {
+      const last = k === stages.length - 1;
+      const stage = stages[k]!;
+      const result = apgdRun(model, x0, labels, loss, bounds, cfg, { eps: stage.eps, steps: stage.steps, seed, init: start, stopWhenAllFooled: last, iterationOffset: offset }, runIndex, progress);
+      start.dispose();
+      start = result.xBest;
+      if (last) return result;
+      tf.dispose([result.fooled, result.xAdv]);
+      offset += stage.steps;
+    }
+  } catch (e) {
+    start.dispose();
+    throw e;
   }
 }
 
@@ -407,9 +570,9 @@ function cascade(model: ModelLike, p: Prepared, cfg: ApgdConfig, runs: PlannedRu
         const loss = run.loss(rows);
         const init = run.fromInit && cfg.init ? takeRows(cfg.init, rows) : undefined;
         try {
-          const result = apgdRun(model, xs, ys, loss.fn, p.bounds, cfg, run.seed, init, runIndex, () => cfg.onStep?.(++done, total));
+          const result = apgdRunAll(model, xs, ys, loss.fn, p.bounds, cfg, run.seed, init, runIndex, () => cfg.onStep?.(++done, total));
           const fooled = Uint8Array.from(result.fooled.dataSync());
-          result.fooled.dispose();
+          tf.dispose([result.fooled, result.xBest]);
           return { examples: result.xAdv, fooled };
         } finally {
           loss.dispose();
@@ -434,6 +597,17 @@ function cascade(model: ModelLike, p: Prepared, cfg: ApgdConfig, runs: PlannedRu
  * Where the reference code and the paper differ, this follows the reference code by default
  * (`schedule: 'reference'`: its integer checkpoint budgets, the `<=` of its halving test, and its
  * first-checkpoint bookkeeping) and the paper with `schedule: 'paper'`; see {@link ApgdSchedule}.
+ *
+ * With `norm: 'l1'` it is APGD-L1 (Croce & Hein, ICML 2021, "Mind the box"), as the reference code's
+ * L1 branch: the threat model is the L1 ball intersected with the bounds, and every iterate is the
+ * Euclidean projection onto it ({@link projectOntoL1BallInBox}); a random start is `x + t` with
+ * `t ~ N(0, 1)` projected; each step moves only the coordinates of largest `|grad|` (a share
+ * `sparsity`, a fifth at first) by `stepSize sign(grad) / count`, without momentum; the step size
+ * starts at eps. Every `max(floor(0.04 steps), 1)` iterations the sparsity becomes `1/1.5` of the
+ * share of coordinates the best point's perturbation moves, and the step size is divided by 1.5
+ * (at least eps / 10), or reset to eps with a restart from the best point where that share fell below
+ * 0.95 of its last value. `largerEps` runs the reference's `use_largereps` schedule (3 eps, 2 eps,
+ * eps), what AutoAttack's standard L1 version does.
  *
  * @param model a `tf.LayersModel` (inference mode) or a function `x => logits`
  * @param x clean images, NHWC, inside `bounds`; not modified
@@ -510,7 +684,7 @@ export function apgdAttack(options: ApgdAttackOptions = {}): Attack {
   const { name, rest } = factoryOptions(options, APGD_OPTION_KEYS, 'apgdAttack');
   resolve({ ...rest, eps: 0 }, 'apgdAttack', APGD_OPTION_KEYS);
   const loss = resolveLossName(options.loss);
-  const norm = checkNorm(options.norm);
+  const norm = checkNormWithL1(options.norm);
   return untargetedAttack(name ?? (loss === 'ce' ? 'APGD-CE' : 'APGD-DLR'), norm, options.bounds, (model, x, labels, eps) => apgd(model, x, labels, { ...rest, eps }));
 }
 
@@ -524,5 +698,5 @@ export type ApgdTargetedAttackOptions = Omit<ApgdTargetedOptions, 'eps'> & {
 export function apgdTargetedAttack(options: ApgdTargetedAttackOptions = {}): Attack {
   const { name, rest } = factoryOptions(options, APGD_TARGETED_OPTION_KEYS, 'apgdTargetedAttack');
   resolve({ ...rest, eps: 0 }, 'apgdTargetedAttack', APGD_TARGETED_OPTION_KEYS);
-  return untargetedAttack(name ?? 'APGD-T', checkNorm(options.norm), options.bounds, (model, x, labels, eps) => apgdTargeted(model, x, labels, { ...rest, eps }));
+  return untargetedAttack(name ?? 'APGD-T', checkNormWithL1(options.norm), options.bounds, (model, x, labels, eps) => apgdTargeted(model, x, labels, { ...rest, eps }));
 }

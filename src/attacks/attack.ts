@@ -15,7 +15,7 @@ import { checkBounds, checkImages, toLabels, type Bounds, type LabelsLike } from
 export interface Attack {
   /** Short name, e.g. `'PGD-20'`. */
   readonly name: string;
-  /** The norm `eps` is measured in: `'linf'` (max absolute pixel change) or `'l2'` (Euclidean, per image). */
+  /** The norm `eps` is measured in: `'linf'` (max absolute pixel change), `'l2'` (Euclidean, per image) or `'l1'` (sum of absolute pixel changes). */
   readonly norm: Norm;
   /** `'fixed-epsilon'` (run once per budget) or `'minimization'` (run once, clipped to each budget); see above. */
   readonly kind: 'fixed-epsilon' | 'minimization';

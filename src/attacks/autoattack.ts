@@ -1,7 +1,7 @@
 /**
  * AutoAttack (Croce & Hein, ICML 2020): the parameter-free ensemble APGD-CE, APGD-T, FAB-T and Square,
- * each run only on the points still robust, and its `plus`, `rand` and `custom` versions, with the
- * settings of the reference implementation (github fra31/auto-attack).
+ * each run only on the points still robust, and its `plus`, `rand` and `custom` versions, in Linf, L2
+ * and L1, with the settings of the reference implementation (github fra31/auto-attack).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { deriveSeed } from '../data/random.js';
@@ -11,7 +11,7 @@ import { checkProbabilities, checkRandomized, checkSquareSuccess, checkZeroGradi
 import { fab, fabTargeted } from './fab.js';
 import { checkNonFiniteMode, NonFiniteLogitsError, throwIfNonFinite, type NonFiniteMode } from './finite.js';
 import { logitsOf, type ModelLike } from './model.js';
-import { checkNorm, projectToBall, type Norm } from './norms.js';
+import { checkNormWithL1, projectToBall, type Norm } from './norms.js';
 import { attackRows, indicesWhere, judgeRowsOf, runCascadeFrom, type RowsAttacked } from './rows.js';
 import { square } from './square.js';
 import { checkSquareL2Height } from './square-l2.js';
@@ -39,14 +39,20 @@ const DISPLAY: Record<AutoAttackComponent, string> = {
 export interface AutoAttackOptions {
   /** Perturbation budget (>= 0) in pixel units, e.g. 8/255 for Linf on [0, 1] images. */
   eps: number;
-  /** `'linf'` (default) or `'l2'` (every attack in that norm, as the reference; L2 Square needs images at least 5 pixels high). */
+  /**
+   * `'linf'` (default), `'l2'` or `'l1'`: every attack runs in that norm, as the reference (L2 Square
+   * needs images at least 5 pixels high; Square has no L1 version here, see `version`).
+   */
   norm?: Norm;
   /**
    * `'standard'` (default): APGD-CE, APGD-T (9 targets), FAB-T (9 targets), Square (5000 queries), one
-   * restart each. `'plus'`: APGD-CE and APGD-DLR with 5 restarts, FAB with 5 restarts, Square, APGD-T,
-   * FAB-T. `'rand'` (randomised models): APGD-CE and APGD-DLR with 20-sample Expectation over
-   * Transformation. `'custom'`: the `attacks` given, with the reference's default settings (APGD-CE,
-   * APGD-DLR and FAB with 5 restarts; APGD-T, FAB-T and Square with 1).
+   * restart each. In L1, as the reference's standard L1 version: APGD-CE with 5 restarts and APGD-T with
+   * 5 targets, both on the larger-eps schedule (`largerEps` of {@link apgd}), then FAB-T (9 targets);
+   * the reference ends with an L1 Square Attack, which rmc-robust does not have, so the L1 result warns
+   * and is not `standard`. `'plus'`: APGD-CE and APGD-DLR with 5 restarts, FAB with 5 restarts, Square,
+   * APGD-T, FAB-T (Linf and L2 only). `'rand'` (randomised models): APGD-CE and APGD-DLR with 20-sample
+   * Expectation over Transformation. `'custom'`: the `attacks` given, with the reference's default
+   * settings (APGD-CE, APGD-DLR and FAB with 5 restarts; APGD-T, FAB-T and Square with 1).
    */
   version?: AutoAttackVersion;
   /** The attacks of version `'custom'`, in order (only with `'custom'`). */
@@ -64,7 +70,10 @@ export interface AutoAttackOptions {
   steps?: number;
   /** Queries of Square (default 5000); other values make the evaluation non-standard. */
   queries?: number;
-  /** Target classes of APGD-T and FAB-T (default 9, capped at classes - 1 with a warning); other values make it non-standard. */
+  /**
+   * Target classes of APGD-T and FAB-T (default 9, and 5 for APGD-T in the standard L1 version; capped
+   * at classes - 1 with a warning); other values make it non-standard.
+   */
   targetClasses?: number;
   /** Progress, after every batch of every attack and as each batch's iterations advance. */
   onProgress?: (event: AutoAttackProgress) => void;
@@ -133,7 +142,10 @@ export interface AutoAttackResult {
   robust: number;
   /** The attacks that ran, in order (display names). */
   attacks: string[];
-  /** True when the version's settings were used unchanged (no `steps`, `queries` or `targetClasses` override). */
+  /**
+   * True when the version's settings were used unchanged (no `steps`, `queries` or `targetClasses`
+   * override); false for the standard L1 version, which lacks the reference's L1 Square.
+   */
   standard: boolean;
   /** Sanity warnings raised during the run. */
   warnings: string[];
@@ -148,17 +160,29 @@ interface Plan {
   component: AutoAttackComponent;
   restarts: number;
   eotIter: number;
+  /** APGD in L1: the reference's `use_largereps` schedule. */
+  largerEps: boolean;
+  /** Target classes of APGD-T and FAB-T unless `targetClasses` is given. */
+  targetClasses: number;
 }
 
-function resolvePlan(version: AutoAttackVersion, attacks: readonly AutoAttackComponent[] | undefined): Plan[] {
+/** What the standard L1 version leaves out of the reference's, said in a warning. */
+const L1_STANDARD_WARNING =
+  "norm 'l1': Square has no L1 version in rmc-robust, so the standard L1 version runs APGD-CE, APGD-T and FAB-T only (the reference's also ends with an L1 Square Attack); result.standard is false";
+
+function resolvePlan(version: AutoAttackVersion, attacks: readonly AutoAttackComponent[] | undefined, norm: Norm): Plan[] {
   if (version !== 'custom' && attacks !== undefined) {
     throw new RangeError(`attacks: only version 'custom' takes a list of attacks (version is '${version}')`);
   }
-  const one = (component: AutoAttackComponent, restarts = 1, eotIter = 1): Plan => ({ component, restarts, eotIter });
+  const one = (component: AutoAttackComponent, restarts = 1, eotIter = 1, largerEps = false, targetClasses = 9): Plan => ({ component, restarts, eotIter, largerEps, targetClasses });
   switch (version) {
     case 'standard':
+      // The reference's set_version('standard'): in L1, APGD with use_largereps, 5 restarts of APGD-CE
+      // and 5 target classes of APGD-T.
+      if (norm === 'l1') return [one('apgd-ce', 5, 1, true), one('apgd-t', 1, 1, true, 5), one('fab-t')];
       return [one('apgd-ce'), one('apgd-t'), one('fab-t'), one('square')];
     case 'plus':
+      if (norm === 'l1') throw new RangeError("version = 'plus': not for norm 'l1' (it includes Square, which has no L1 version; the reference warns against it too); use 'standard' or 'custom'");
       return [one('apgd-ce', 5), one('apgd-dlr', 5), one('fab', 5), one('square'), one('apgd-t'), one('fab-t')];
     case 'rand':
       return [one('apgd-ce', 1, 20), one('apgd-dlr', 1, 20)];
@@ -170,6 +194,7 @@ function resolvePlan(version: AutoAttackVersion, attacks: readonly AutoAttackCom
       if (unknown !== undefined) throw new RangeError(`attacks: unknown attack ${JSON.stringify(unknown)}; accepted values are ${COMPONENTS.join(', ')}`);
       const twice = attacks.find((a, i) => attacks.indexOf(a) !== i);
       if (twice !== undefined) throw new RangeError(`attacks: '${twice}' is listed twice`);
+      if (norm === 'l1' && attacks.includes('square')) throw new RangeError("attacks: 'square' has no L1 version (norm 'l1'); accepted with it are apgd-ce, apgd-dlr, apgd-t, fab, fab-t");
       return attacks.map((a) => one(a, a === 'apgd-ce' || a === 'apgd-dlr' || a === 'fab' ? 5 : 1));
     }
     default:
@@ -188,6 +213,11 @@ function resolvePlan(version: AutoAttackVersion, attacks: readonly AutoAttackCom
  * all-zero gradient, or when Square fools more than 0.2% of the points the gradient attacks missed (a
  * sign of gradient masking). It also warns when fewer classes exist than target classes asked for.
  *
+ * With `norm: 'l1'` the standard version is the reference's standard L1 version without its last
+ * attack: APGD-CE (5 restarts) and APGD-T (5 target classes) as APGD-L1 on the larger-eps schedule
+ * (30% of the iterations at 3 eps, 30% at 2 eps, the rest at eps), then FAB-T in L1 (9 targets); the
+ * reference's L1 Square Attack is missing, which a warning says and `result.standard` (false) records.
+ *
  * Logits that are NaN or infinite (diverged weights), clean or at an attack's iterate, throw a
  * {@link NonFiniteLogitsError} before anything is counted, unless `nonFinite: 'count-as-wrong'`.
  * Unknown option keys are rejected.
@@ -198,21 +228,23 @@ function resolvePlan(version: AutoAttackVersion, attacks: readonly AutoAttackCom
  * @see Croce & Hein, "Reliable evaluation of adversarial robustness with an ensemble of diverse
  *   parameter-free attacks", ICML 2020; github.com/fra31/auto-attack (`AutoAttack.run_standard_evaluation`)
  * @example const r = autoAttack(model, x, y, { eps: 8 / 255 }); console.log(r.robust); r.adversarial.dispose();
+ * @example const r = autoAttack(model, x, y, { eps: 12, norm: 'l1' }); // the standard L1 version, without Square
  */
 export function autoAttack(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, options: AutoAttackOptions): AutoAttackResult {
   if (!options || typeof options !== 'object') throw new TypeError('autoAttack: options with at least { eps } are required');
   checkOptionKeys(options, AUTOATTACK_OPTION_KEYS, 'autoAttack');
   const nonFiniteMode = checkNonFiniteMode(options.nonFinite);
   const eps = checkNumber(options.eps, 'eps', { min: 0 });
-  const norm = checkNorm(options.norm);
+  const norm = checkNormWithL1(options.norm);
   const version = options.version ?? 'standard';
-  const plan = resolvePlan(version, options.attacks);
+  const plan = resolvePlan(version, options.attacks, norm);
   const seed = checkSeed(options.seed) ?? 0;
   const batchSize = checkNumber(options.batchSize ?? 128, 'batchSize', { min: 1, integer: true });
   const steps = checkNumber(options.steps ?? 100, 'steps', { min: 1, integer: true });
   const queries = checkNumber(options.queries ?? 5000, 'queries', { min: 1, integer: true });
-  let targetClasses = checkNumber(options.targetClasses ?? 9, 'targetClasses', { min: 1, integer: true });
-  const standard = options.steps === undefined && options.queries === undefined && options.targetClasses === undefined;
+  const requestedTargets = options.targetClasses === undefined ? undefined : checkNumber(options.targetClasses, 'targetClasses', { min: 1, integer: true });
+  const incomplete = norm === 'l1' && version === 'standard';
+  const standard = options.steps === undefined && options.queries === undefined && options.targetClasses === undefined && !incomplete;
   const warnings: string[] = [];
   const report = options.onWarning ?? ((message: string) => console.warn(`rmc-robust autoAttack: ${message}`));
   const warn = (message: string | undefined) => {
@@ -236,9 +268,14 @@ export function autoAttack(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, opti
     needs('apgd-t', 4);
     needs('fab-t', 2);
     if (norm === 'l2' && plan.some((s) => s.component === 'square')) checkSquareL2Height(p.x.shape[1], 'autoAttack');
-    if (targeted && targetClasses > p.numClasses - 1) {
-      warn(`${targetClasses} target classes asked for, but the model has only ${p.numClasses - 1} other classes; using ${p.numClasses - 1}`);
-      targetClasses = p.numClasses - 1;
+    if (incomplete) warn(L1_STANDARD_WARNING);
+    // Per step, the target classes it runs: the request or the version's, at most the other classes.
+    const targetsOf = plan.map((s) => Math.min(requestedTargets ?? s.targetClasses, p.numClasses - 1));
+    if (targeted) {
+      const asked = new Set(plan.filter((s) => s.component === 'apgd-t' || s.component === 'fab-t').map((s) => requestedTargets ?? s.targetClasses));
+      for (const count of asked) {
+        if (count > p.numClasses - 1) warn(`${count} target classes asked for, but the model has only ${p.numClasses - 1} other classes; using ${p.numClasses - 1}`);
+      }
     }
 
     // Clean predictions first: logits that are not finite stop the run (or count as errors) before anything else.
@@ -295,19 +332,21 @@ export function autoAttack(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, opti
             switch (step.component) {
               case 'apgd-ce':
               case 'apgd-dlr':
-                raw = apgd(model, xs, ys, { ...common, loss: step.component === 'apgd-ce' ? 'ce' : 'dlr', steps, restarts: step.restarts, eotIter: step.eotIter, onWarning: silent });
+                raw = apgd(model, xs, ys, { ...common, loss: step.component === 'apgd-ce' ? 'ce' : 'dlr', steps, restarts: step.restarts, eotIter: step.eotIter, largerEps: step.largerEps, onWarning: silent });
                 break;
               case 'apgd-t':
-                raw = apgdTargeted(model, xs, ys, { ...common, steps, restarts: step.restarts, targetClasses, onWarning: silent });
+                raw = apgdTargeted(model, xs, ys, { ...common, steps, restarts: step.restarts, targetClasses: targetsOf[attackIndex], largerEps: step.largerEps, onWarning: silent });
                 break;
               case 'fab':
                 raw = fab(model, xs, ys, { ...common, steps, restarts: step.restarts });
                 break;
               case 'fab-t':
-                raw = fabTargeted(model, xs, ys, { ...common, steps, restarts: step.restarts, targetClasses });
+                raw = fabTargeted(model, xs, ys, { ...common, steps, restarts: step.restarts, targetClasses: targetsOf[attackIndex] });
                 break;
               case 'square':
-                raw = square(model, xs, ys, { ...common, queries, pInit: 0.8, restarts: step.restarts, loss: 'margin', rescaleSchedule: false });
+                // resolvePlan has refused Square in L1 already.
+                if (norm === 'l1') throw new RangeError("attacks: 'square' has no L1 version (norm 'l1')");
+                raw = square(model, xs, ys, { ...common, norm, queries, pInit: 0.8, restarts: step.restarts, loss: 'margin', rescaleSchedule: false });
                 break;
             }
             // Held to the threat model whatever the attack returned, then judged by the model itself.
@@ -361,7 +400,7 @@ export type AutoAttackAttackOptions = Omit<AutoAttackOptions, 'eps' | 'batchSize
  */
 export function autoAttackAttack(options: AutoAttackAttackOptions = {}): Attack {
   const { name, rest } = factoryOptions(options, AUTOATTACK_OPTION_KEYS, 'autoAttackAttack', ['batchSize']);
-  resolvePlan(options.version ?? 'standard', options.attacks);
-  const norm = checkNorm(options.norm);
+  const norm = checkNormWithL1(options.norm);
+  resolvePlan(options.version ?? 'standard', options.attacks, norm);
   return untargetedAttack(name ?? 'AutoAttack', norm, options.bounds, (model, x, labels, eps) => autoAttack(model, x, labels, { ...rest, eps, batchSize: x.shape[0] }).adversarial);
 }

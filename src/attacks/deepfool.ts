@@ -4,7 +4,7 @@ import { prepare, type Attack } from './attack.js';
 import { nonFiniteCodes, throwIfNonFinite } from './finite.js';
 import { gradientWithValues } from './gradient.js';
 import { logitsOf, type ModelLike } from './model.js';
-import { checkNorm, l2Norms, projectToBall, type Norm } from './norms.js';
+import { checkNorm, l2Norms, projectToBall, type LinfOrL2 } from './norms.js';
 import { checkNumber, checkOptionKeys, factoryOptions, optionKeys, type Bounds, type LabelsLike } from './validate.js';
 
 /** Options of {@link deepfool}. */
@@ -12,7 +12,7 @@ export interface DeepFoolOptions {
   /** Budget the result is clipped to (>= 0); DeepFool itself is a minimization attack. */
   eps: number;
   /** `'linf'` (default, the paper's) or `'l2'`. */
-  norm?: Norm;
+  norm?: LinfOrL2;
   /** Maximum number of steps (default 50). */
   steps?: number;
   /** Number of top classes (by clean logit) considered, at least 2 (default 10; capped by the classes). */

@@ -1,7 +1,7 @@
 /**
- * FAB's projections: the smallest Linf or L2 step from a point onto a hyperplane, staying inside a box
- * (Croce & Hein, ICML 2020, "Minimally distorted adversarial examples with a fast adaptive boundary
- * attack", Section 3 and their `projection_linf` / `projection_l2`).
+ * FAB's projections: the smallest Linf, L2 or L1 step from a point onto a hyperplane, staying inside a
+ * box (Croce & Hein, ICML 2020, "Minimally distorted adversarial examples with a fast adaptive boundary
+ * attack", Section 3 and their `projection_linf` / `projection_l2` / `projection_l1`).
  */
 
 /**
@@ -34,8 +34,47 @@ export function projectL2OntoHyperplane(point: ArrayLike<number>, w: ArrayLike<n
   return projectOntoHyperplane(point, w, b, lo, hi, out, 'l2');
 }
 
-/** Weights smaller than this in magnitude do not move their coordinate in L2 (the reference's `projection_l2`). */
-const L2_WEIGHT_FLOOR = 1e-8;
+/** Weights this small in magnitude do not move their coordinate in L2 and L1 (the reference's `projection_l2`, `projection_l1`). */
+const WEIGHT_FLOOR = 1e-8;
+
+/**
+ * The minimal-L1 step `d` taking `point` onto the hyperplane `w . (point + d) = b` with
+ * `lo <= point + d <= hi`, written into `out` (length of `point`), as the reference's `projection_l1`.
+ *
+ * With `c = w . point - b`, a unit of L1 spent on coordinate `i` changes `w . x` by `|w_i|`, until the
+ * coordinate reaches the box (`room_i`, its distance to the bound in the direction that decreases
+ * `|w . x - b|`): the cheapest step (a fractional knapsack) moves the coordinates in order of
+ * decreasing `|w_i|` fully to the box, and the last one needed only as far as the plane. Ties go to the
+ * lower index. When even the box corner cannot reach the hyperplane, `d` is that corner (as the
+ * reference). Coordinates with `|w_i| <= 1e-8` do not move (the reference's mask). Returns the L1 norm
+ * of `d` (Infinity when the corner was taken).
+ */
+export function projectL1OntoHyperplane(point: ArrayLike<number>, w: ArrayLike<number>, b: number, lo: number, hi: number, out: Float32Array | Float64Array): number {
+  const n = point.length;
+  let c = -b;
+  for (let i = 0; i < n; i++) c += w[i]! * point[i]!;
+  const direction = c >= 0 ? -1 : 1;
+  out.fill(0, 0, n);
+  let remaining = Math.abs(c);
+  if (remaining === 0) return 0;
+  const order: number[] = [];
+  for (let i = 0; i < n; i++) if (Math.abs(w[i]!) > WEIGHT_FLOOR) order.push(i);
+  order.sort((i, j) => Math.abs(w[j]!) - Math.abs(w[i]!) || i - j);
+  let length = 0;
+  for (const i of order) {
+    // Coordinate i moves along direction * sign(w_i) (so that w . x moves towards b).
+    const up = direction * w[i]! > 0;
+    const room = Math.max(up ? hi - point[i]! : point[i]! - lo, 0);
+    const weight = Math.abs(w[i]!);
+    const reaches = weight * room >= remaining;
+    const step = reaches ? remaining / weight : room;
+    out[i] = up ? step : -step;
+    length += step;
+    if (reaches) return length;
+    remaining -= weight * step;
+  }
+  return Infinity;
+}
 
 /**
  * Both projections: coordinate `i` moves by `speed_i * lambda` (Linf: 1; L2: `|w_i|`) towards
@@ -51,7 +90,7 @@ function projectOntoHyperplane(point: ArrayLike<number>, w: ArrayLike<number>, b
   // Move so that w . x decreases by c (c > 0) or increases by -c (c < 0).
   const direction = c >= 0 ? -1 : 1;
   const target = Math.abs(c);
-  const floor = norm === 'l2' ? L2_WEIGHT_FLOOR : 0;
+  const floor = norm === 'l2' ? WEIGHT_FLOOR : 0;
   const room = new Float64Array(n);
   const weight = new Float64Array(n); // |w_i|, 0 for coordinates that do not move
   const speed = new Float64Array(n);

@@ -1,16 +1,16 @@
 /**
  * FAB, the Fast Adaptive Boundary attack (Croce & Hein, ICML 2020, "Minimally distorted adversarial
- * examples with a fast adaptive boundary attack"), Linf and L2, untargeted and targeted (FAB-T), as
+ * examples with a fast adaptive boundary attack"), Linf, L2 and L1, untargeted and targeted (FAB-T), as
  * AutoAttack runs it (github fra31/auto-attack, `FABAttack`).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { deriveSeed, mulberry32 } from '../data/random.js';
 import { prepare, untargetedAttack, type Attack, type Prepared } from './attack.js';
-import { projectL2OntoHyperplane, projectLinfOntoHyperplane } from './fab-projection.js';
+import { projectL1OntoHyperplane, projectL2OntoHyperplane, projectLinfOntoHyperplane } from './fab-projection.js';
 import { throwIfNonFinite, type JudgedRows } from './finite.js';
 import { gradientWithValues } from './gradient.js';
 import { logitsOf, type ModelLike } from './model.js';
-import { checkNorm, type Norm } from './norms.js';
+import { checkNormWithL1, type Norm } from './norms.js';
 import { attackRows, classesAtRank, indicesWhere, judgeRowsOf, runCascade, targetClassCount } from './rows.js';
 import { checkNumber, checkOptionKeys, checkSeed, factoryOptions, optionKeys, type Bounds, type LabelsLike } from './validate.js';
 
@@ -18,14 +18,15 @@ import { checkNumber, checkOptionKeys, checkSeed, factoryOptions, optionKeys, ty
 export interface FabOptions {
   /** Budget (>= 0) in the norm: a point counts as fooled only when its adversarial example is within eps. */
   eps: number;
-  /** `'linf'` (default) or `'l2'`: the distance FAB minimises (and its projection, its random start). */
+  /** `'linf'` (default), `'l2'` or `'l1'`: the distance FAB minimises (and its projection, its random start). */
   norm?: Norm;
   /** Iterations per run (>= 1, default 100). */
   steps?: number;
   /**
    * Runs (>= 1, default 1; AutoAttack's `plus` uses 5 for FAB); the first starts at the clean image,
    * later ones at a random point at distance `eps / 2` (Linf: `t / max|t|`, `t ~ U(-1, 1)`; L2:
-   * `t / ||t||_2`, `t ~ N(0, 1)`). Each attacks only the points still robust.
+   * `t / ||t||_2`; L1: `t / ||t||_1`; `t ~ N(0, 1)`), clipped to the bounds. Each attacks only the
+   * points still robust.
    */
   restarts?: number;
   /** Largest weight of the step from the clean image, in [0, 1] (default 0.1). */
@@ -85,7 +86,7 @@ function resolve(options: FabOptions, name: string, keys: readonly string[]): Fa
   return {
     where: name,
     eps: checkNumber(options.eps, 'eps', { min: 0 }),
-    norm: checkNorm(options.norm),
+    norm: checkNormWithL1(options.norm),
     steps: checkNumber(options.steps ?? 100, 'steps', { min: 1, integer: true }),
     restarts: checkNumber(options.restarts ?? 1, 'restarts', { min: 1, integer: true }),
     alphaMax: checkNumber(options.alphaMax ?? 0.1, 'alphaMax', { min: 0, max: 1 }),
@@ -99,7 +100,7 @@ function resolve(options: FabOptions, name: string, keys: readonly string[]): Fa
 /**
  * The linearised boundary FAB steps to at `x`: per row the logit difference `f = z_k - z_y` and its
  * gradient, for `k` the target (targeted) or the class whose linearised boundary is nearest,
- * `|f_k| / ||grad f_k||_q` with `q` the dual norm (Linf: L1; L2: L2) (untargeted; all classes'
+ * `|f_k| / ||grad f_k||_q` with `q` the dual norm (Linf: L1; L2: L2; L1: Linf) (untargeted; all classes'
  * gradients from one batched backward pass).
  */
 function linearise(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, targets: tf.Tensor1D | undefined, numClasses: number, norm: Norm): { f: Float64Array; g: Float32Array } {
@@ -117,7 +118,7 @@ function linearise(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, target
     const flat = tf.reshape(grads, [numClasses, n, -1]);
     // The label's own "difference" is excluded (the reference sets it to 1e10).
     const isLabel = tf.cast(tf.transpose(tf.oneHot(labels, numClasses)), 'bool');
-    const dual = norm === 'linf' ? tf.sum(tf.abs(flat), 2) : tf.sqrt(tf.sum(tf.square(flat), 2));
+    const dual = norm === 'linf' ? tf.sum(tf.abs(flat), 2) : norm === 'l2' ? tf.sqrt(tf.sum(tf.square(flat), 2)) : tf.max(tf.abs(flat), 2);
     const distance = tf.where(isLabel, tf.fill([numClasses, n], Infinity), tf.div(tf.abs(f), tf.add(dual, 1e-12)));
     const pick = tf.transpose(tf.oneHot(tf.argMin(distance, 0), numClasses)); // [classes, n]
     return [tf.sum(tf.mul(f, pick), 0), tf.sum(tf.mul(flat, tf.expandDims(pick, 2)), 0)];
@@ -134,6 +135,10 @@ function normOf(v: ArrayLike<number>, norm: Norm): number {
   let t = 0;
   if (norm === 'linf') {
     for (let j = 0; j < v.length; j++) t = Math.max(t, Math.abs(v[j]!));
+    return t;
+  }
+  if (norm === 'l1') {
+    for (let j = 0; j < v.length; j++) t += Math.abs(v[j]!);
     return t;
   }
   for (let j = 0; j < v.length; j++) t += v[j]! ** 2;
@@ -157,7 +162,7 @@ function fabRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, targets:
   const x1 = Float32Array.from(clean);
   if (randomStart) {
     // x + (eps / 2) t / ||t||, clipped (the reference's start with no success yet): Linf t ~ U(-1, 1),
-    // L2 t ~ N(0, 1).
+    // L2 and L1 t ~ N(0, 1).
     const random = mulberry32(seed);
     const t = new Float64Array(dim);
     for (let r = 0; r < n; r++) {
@@ -166,7 +171,7 @@ function fabRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, targets:
       for (let j = 0; j < dim; j++) x1[r * dim + j] = Math.min(Math.max(clean[r * dim + j]! + (cfg.eps * t[j]!) / length / 2, lo), hi);
     }
   }
-  const projectOntoHyperplane = cfg.norm === 'linf' ? projectLinfOntoHyperplane : projectL2OntoHyperplane;
+  const projectOntoHyperplane = { linf: projectLinfOntoHyperplane, l2: projectL2OntoHyperplane, l1: projectL1OntoHyperplane }[cfg.norm];
   const best = Float32Array.from(clean);
   const distance = new Float64Array(n).fill(Infinity);
   const d1 = new Float64Array(dim);
@@ -257,11 +262,12 @@ function fabCascade(model: ModelLike, p: Prepared, cfg: FabConfig, targetRanks: 
 }
 
 /**
- * FAB, untargeted, Linf or L2: a minimal-perturbation attack that repeatedly linearises the classifier
+ * FAB, untargeted, Linf, L2 or L1: a minimal-perturbation attack that repeatedly linearises the classifier
  * at the current iterate, takes the nearest linearised decision boundary (the class `k` minimising
- * `|z_k - z_y| / ||grad (z_k - z_y)||_q`, `q` the dual norm: L1 for Linf, L2 for L2), projects both the
- * iterate and the clean image onto it inside the box ({@link projectLinfOntoHyperplane},
- * {@link projectL2OntoHyperplane}: the reference's `projection_linf` / `projection_l2`), and moves to the biased combination
+ * `|z_k - z_y| / ||grad (z_k - z_y)||_q`, `q` the dual norm: L1 for Linf, L2 for L2, Linf for L1), projects
+ * both the iterate and the clean image onto it inside the box ({@link projectLinfOntoHyperplane},
+ * {@link projectL2OntoHyperplane}, {@link projectL1OntoHyperplane}: the reference's `projection_linf` /
+ * `projection_l2` / `projection_l1`), and moves to the biased combination
  * `(x1 + eta d1)(1 - alpha) + (x + eta d2) alpha` with `alpha = min(||d1|| / (||d1|| + ||d2||), alphaMax)`;
  * after each success it keeps the smallest adversarial example so far and steps back towards the clean
  * image by `beta`. As in AutoAttack, a point counts as fooled only when that example is within eps.
@@ -309,11 +315,11 @@ export type FabAttackOptions = Omit<FabOptions, 'eps'> & {
   name?: string;
 };
 
-/** FAB as an {@link Attack} value (fixed-epsilon: success within eps, untargeted; Linf or L2). */
+/** FAB as an {@link Attack} value (fixed-epsilon: success within eps, untargeted; Linf, L2 or L1). */
 export function fabAttack(options: FabAttackOptions = {}): Attack {
   const { name, rest } = factoryOptions(options, FAB_OPTION_KEYS, 'fabAttack');
   resolve({ ...rest, eps: 0 }, 'fabAttack', FAB_OPTION_KEYS);
-  return untargetedAttack(name ?? 'FAB', checkNorm(options.norm), options.bounds, (model, x, labels, eps) => fab(model, x, labels, { ...rest, eps }));
+  return untargetedAttack(name ?? 'FAB', checkNormWithL1(options.norm), options.bounds, (model, x, labels, eps) => fab(model, x, labels, { ...rest, eps }));
 }
 
 /** Options of {@link fabTargetedAttack}. */
@@ -326,5 +332,5 @@ export type FabTargetedAttackOptions = Omit<FabTargetedOptions, 'eps'> & {
 export function fabTargetedAttack(options: FabTargetedAttackOptions = {}): Attack {
   const { name, rest } = factoryOptions(options, FAB_TARGETED_OPTION_KEYS, 'fabTargetedAttack');
   resolve({ ...rest, eps: 0 }, 'fabTargetedAttack', FAB_TARGETED_OPTION_KEYS);
-  return untargetedAttack(name ?? 'FAB-T', checkNorm(options.norm), options.bounds, (model, x, labels, eps) => fabTargeted(model, x, labels, { ...rest, eps }));
+  return untargetedAttack(name ?? 'FAB-T', checkNormWithL1(options.norm), options.bounds, (model, x, labels, eps) => fabTargeted(model, x, labels, { ...rest, eps }));
 }

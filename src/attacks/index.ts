@@ -2,7 +2,7 @@ export { type Attack, isAdversarial } from './attack.js';
 export { type ModelLike, logitsOf } from './model.js';
 export { type Bounds, type LabelsLike } from './validate.js';
 export { NonFiniteLogitsError, type NonFiniteMode } from './finite.js';
-export { type Norm, perturbationNorms } from './norms.js';
+export { type Norm, type LinfOrL2, perturbationNorms } from './norms.js';
 export { crossEntropy, cwLoss, dlrLoss, dlrTargetedLoss, type LossFn, type LossOption } from './losses.js';
 export { fgsm, fgsmAttack, type FgsmOptions } from './fgsm.js';
 export { pgd, pgdAttack, type PgdOptions, type PgdAttackOptions } from './pgd.js';
@@ -30,7 +30,8 @@ export {
   type FabAttackOptions,
   type FabTargetedAttackOptions,
 } from './fab.js';
-export { projectLinfOntoHyperplane, projectL2OntoHyperplane } from './fab-projection.js';
+export { projectLinfOntoHyperplane, projectL2OntoHyperplane, projectL1OntoHyperplane } from './fab-projection.js';
+export { projectOntoL1BallInBox } from './l1-projection.js';
 export {
   autoAttack,
   autoAttackAttack,

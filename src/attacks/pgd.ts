@@ -7,7 +7,7 @@ import { nonFiniteCodes, throwIfNonFinite } from './finite.js';
 import { gradientWithValues } from './gradient.js';
 import { resolveLoss, type LossFn, type LossOption } from './losses.js';
 import { logitsOf, type ModelLike } from './model.js';
-import { checkNorm, normalizeGradient, projectToBall, randomInBall, type Norm } from './norms.js';
+import { checkNorm, normalizeGradient, projectToBall, randomInBall, type LinfOrL2 } from './norms.js';
 import { checkNumber, checkOptionKeys, checkSeed, factoryOptions, optionKeys, type Bounds, type LabelsLike } from './validate.js';
 
 /** Options of {@link pgd}. */
@@ -15,7 +15,7 @@ export interface PgdOptions {
   /** Perturbation budget (>= 0) in the units of the pixels, e.g. 8/255 for Linf on [0, 1] images. */
   eps: number;
   /** `'linf'` (default) or `'l2'`. */
-  norm?: Norm;
+  norm?: LinfOrL2;
   /** Number of steps (>= 1). Default as foolbox: 40 for Linf, 50 for L2. */
   steps?: number;
   /** Absolute step size; overrides `relStepSize`. */
@@ -53,7 +53,7 @@ export const PGD_OPTION_KEYS = optionKeys<PgdOptions>({
 
 interface PgdConfig {
   eps: number;
-  norm: Norm;
+  norm: LinfOrL2;
   steps: number;
   stepSize: number;
   randomStart: boolean;

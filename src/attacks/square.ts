@@ -8,7 +8,7 @@ import { prepare, untargetedAttack, type Attack } from './attack.js';
 import { crossEntropy, cwLoss } from './losses.js';
 import { clampBetween } from './select.js';
 import { logitsOf, type ModelLike } from './model.js';
-import { checkNorm, type Norm } from './norms.js';
+import { checkNorm, type LinfOrL2 } from './norms.js';
 import { checkSquareL2Height, squareL2Candidate, squareL2Pattern, squareL2Side, squareL2Start } from './square-l2.js';
 import { NonFiniteLogitsError, nonFiniteCodes, throwIfNonFinite } from './finite.js';
 import { attackRows, indicesWhere, putRows, runCascade, takeRows } from './rows.js';
@@ -18,8 +18,8 @@ import { checkNumber, checkOptionKeys, checkSeed, factoryOptions, optionKeys, ty
 export interface SquareOptions {
   /** Budget (>= 0) in pixel units, e.g. 8/255 in Linf or 0.5 in L2 on [0, 1] images. */
   eps: number;
-  /** `'linf'` (default) or `'l2'` (the reference's L2 windows; images at least 5 pixels high). */
-  norm?: Norm;
+  /** `'linf'` (default) or `'l2'` (the reference's L2 windows; images at least 5 pixels high); no `'l1'`. */
+  norm?: LinfOrL2;
   /** Iterations (queries after the initial one) per restart, >= 1 (default 5000, AutoAttack's). */
   queries?: number;
   /** Initial fraction of the pixels a square covers, in (0, 1] (default 0.8). */
@@ -57,7 +57,7 @@ const SQUARE_OPTION_KEYS = optionKeys<SquareOptions>({
 
 interface SquareConfig {
   eps: number;
-  norm: Norm;
+  norm: LinfOrL2;
   queries: number;
   pInit: number;
   restarts: number;
