@@ -6,7 +6,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { deriveSeed, mulberry32 } from '../data/random.js';
 import { prepare, untargetedAttack, type Attack } from './attack.js';
 import { crossEntropy, cwLoss } from './losses.js';
-import { clampBetween } from './select.js';
 import { logitsOf, type ModelLike } from './model.js';
 import { checkNorm, type Norm } from './norms.js';
 import { checkSquareL2Height, squareL2Candidate, squareL2Pattern, squareL2Side, squareL2Start } from './square-l2.js';
@@ -152,7 +151,7 @@ function squareRun(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, bounds
     return tf.tidy(() => {
       const [xCurr, bestCurr] = rowsOf(active);
       const moved = tf.add(bestCurr, tf.tensor4d(window, [1, h, w, c]));
-      return tf.clipByValue(clampBetween(moved, tf.sub(xCurr, eps), tf.add(xCurr, eps)), lo, hi) as tf.Tensor4D;
+      return tf.clipByValue(tf.minimum(tf.maximum(moved, tf.sub(xCurr, eps)), tf.add(xCurr, eps)), lo, hi) as tf.Tensor4D;
     });
   };
   /** L2: the reference's two windows, its pattern (transposed at random) and a sign per row and channel. */
