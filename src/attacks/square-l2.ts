@@ -4,6 +4,7 @@
  * move of a window's mass that keeps the perturbation on the eps-sphere.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { peekFloat32 } from '../backend/alloc.js';
 import { l2Norms } from './norms.js';
 
 /**
@@ -130,8 +131,9 @@ export function squareL2Candidate(xCurr: tf.Tensor4D, bestCurr: tf.Tensor4D, mov
   const [m, h, w, c] = xCurr.shape;
   const { s, first, second, pattern, signs } = move;
   const inside = (top: number, left: number, i: number, j: number) => i >= top && i < top + s && j >= left && j < left + s;
-  const xs = xCurr.dataSync();
-  const bs = bestCurr.dataSync();
+  // Read in place (dataSync would mark the buffers as seen outside, which keeps the buffer pool from recycling them).
+  const xs = peekFloat32(xCurr);
+  const bs = peekFloat32(bestCurr);
   const out = new Float32Array(xCurr.size);
   const size = h * w * c;
   const delta = new Float64Array(size);
