@@ -48,6 +48,29 @@ describe('buffer pool', () => {
     tf.dispose([...later, x1, x2]);
   });
 
+  it('clamps, where, gather and tile read their inputs in place and take their outputs from the pool', () => {
+    const x1 = ramp(1);
+    const x2 = ramp(2);
+    const condition = tf.greater(x2, 0);
+    const index = tf.tensor1d([3, 1], 'int32');
+    setBufferPoolCapacity(0); // empty: whatever is reused below was freed below
+    setBufferPoolCapacity(defaultCapacity);
+    const a = tf.relu(x1);
+    const run = () => [tf.maximum(a, x2), tf.minimum(a, 0.5), tf.clipByValue(a, 0, 1), tf.where(condition, a, x2), tf.tile(a, [2, 1]), tf.gather(a, index)];
+    const first = run();
+    a.dispose();
+    const { reused } = bufferPoolInfo();
+    const b = tf.relu(x2);
+    expect(bufferPoolInfo().reused).toBe(reused + 1); // a's buffer, though the kernels read it
+    tf.dispose([...first, b]);
+    const c = tf.relu(x2);
+    const again = tf.tidy(() => [tf.maximum(c, x2), tf.minimum(c, 0.5), tf.clipByValue(c, 0, 1), tf.where(condition, c, x2), tf.tile(c, [2, 1])]);
+    // c and the five large outputs, in the buffers of b and of the first outputs (the gather's 128
+    // elements are below the pool's size).
+    expect(bufferPoolInfo().reused).toBe(reused + 1 + 6);
+    tf.dispose([...again, c, x1, x2, condition, index]);
+  });
+
   it('never recycles a buffer another tensor shares (a contiguous slice is a view of its input)', () => {
     const x1 = ramp(1);
     const x2 = ramp(2);

@@ -19,10 +19,102 @@ function expectBitIdentical(actual: tf.Tensor[], expected: tf.Tensor[]): void {
   });
 }
 
+/** The raw bits of a tensor's values: float32 NaN payloads and signed zeros included. */
+function bitsOf(t: tf.Tensor): number[] {
+  const v = t.dataSync();
+  return Array.from(v instanceof Float32Array ? new Uint32Array(v.buffer, v.byteOffset, v.length) : (v as ArrayLike<number>));
+}
+
+function expectSameBits(actual: tf.Tensor[], expected: tf.Tensor[]): void {
+  expect(actual.map((t) => [t.dtype, t.shape])).toEqual(expected.map((t) => [t.dtype, t.shape]));
+  actual.forEach((t, i) => expect(bitsOf(t)).toEqual(bitsOf(expected[i]!)));
+}
+
+/** `run()` with the pack's kernels, then with the stock ones (the pack enabled again afterwards). */
+function fastAndStock(run: () => tf.Tensor[]): [tf.Tensor[], tf.Tensor[]] {
+  const fast = run();
+  disableFastKernels();
+  try {
+    return [fast, run()];
+  } finally {
+    enableFastKernels();
+  }
+}
+
+/**
+ * Runs `body` with the stock kernels `names` wrapped in counters, so that the pack falls back on the
+ * wrappers; `body` gets the number of stock calls so far per kernel.
+ */
+function withStockCalls(names: string[], body: (calls: () => Record<string, number>) => void): void {
+  disableFastKernels();
+  const stock = names.map((name) => tf.getKernel(name, 'cpu')!);
+  const counts: Record<string, number> = Object.fromEntries(names.map((name) => [name, 0]));
+  for (const config of stock) {
+    tf.unregisterKernel(config.kernelName, 'cpu');
+    tf.registerKernel({ ...config, kernelFunc: (args) => (counts[config.kernelName]!++, config.kernelFunc(args)) });
+  }
+  enableFastKernels();
+  try {
+    body(() => ({ ...counts }));
+  } finally {
+    disableFastKernels();
+    for (const config of stock) {
+      tf.unregisterKernel(config.kernelName, 'cpu');
+      tf.registerKernel(config);
+    }
+    enableFastKernels();
+  }
+}
+
+/**
+ * float32 bit patterns the clamps and copies must handle as the stock kernels do: quiet NaNs (negative,
+ * with a payload), infinities, zeros, a denormal. No signalling NaN: V8 quiets one copied through a
+ * double in some tiers of its compiler and not in others, so the stock kernels themselves vary.
+ */
+const SPECIAL_BITS = [0x7fc00000, 0xffc00000, 0x7fc00123, 0x7f800000, 0xff800000, 0, 0x80000000, 1];
+
+/** `size` float32 values from `seed`: about a quarter special (above), a quarter from a few repeated values (ties), the rest spread out. */
+function testValues(size: number, seed: number): Float32Array {
+  const bits = new Uint32Array(size);
+  const view = new Float32Array(bits.buffer);
+  let state = seed >>> 0;
+  // A linear congruential generator; its high bits (the low ones repeat with short periods).
+  const next = (count: number) => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) >>> 16) % count;
+  for (let i = 0; i < size; i++) {
+    const kind = next(4);
+    if (kind === 0) bits[i] = SPECIAL_BITS[next(SPECIAL_BITS.length)]!;
+    else if (kind === 1) view[i] = [-1, 0.25, 0.5, 1][next(4)]!;
+    else view[i] = (next(65536) / 65536 - 0.5) * 4;
+  }
+  return view;
+}
+
+/** A tensor of `shape` and `dtype` with {@link testValues} (int32: rounded, bool: their signs). */
+function testTensor(shape: number[], seed: number, dtype: 'float32' | 'int32' | 'bool' = 'float32'): tf.Tensor {
+  const v = testValues(shape.reduce((a, b) => a * b, 1), seed);
+  if (dtype === 'float32') return tf.tensor(v, shape);
+  return tf.tensor(Array.from(v, (x) => (dtype === 'int32' ? (Number.isFinite(x) ? Math.round(x * 10) : 7) : x > 0 ? 1 : 0)), shape, dtype);
+}
+
+/** A shape and a broadcast of it: each axis kept or set to 1, some leading axes dropped, the two maybe swapped. */
+const broadcastPair = fc
+  .record({
+    shape: fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 0, maxLength: 4 }),
+    keep: fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+    drop: fc.integer({ min: 0, max: 4 }),
+    swap: fc.boolean(),
+    seed: fc.integer({ min: 0, max: 1e6 }),
+  })
+  .map(({ shape, keep, drop, swap, seed }) => {
+    const small = shape.map((d, i) => (keep[i] ? d : 1)).slice(Math.min(drop, shape.length));
+    return { a: swap ? small : shape, b: swap ? shape : small, seed };
+  });
+
 describe('kernel pack', () => {
   const convs = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
   const elementwise = ['Add', 'Sub', 'Multiply', 'RealDiv', 'Relu', 'Step'];
   const reductions = ['Sum', 'Mean'];
+  const jsOnly = ['Maximum', 'Minimum', 'ClipByValue', 'Tile', 'Select', 'GatherV2'];
 
   it('reports honestly who computes each kernel', () => {
     // Without the addon the convolutions run on the WebAssembly SIMD matrix product (RMC_WASM_SIMD=0: tfjs's own).
@@ -32,6 +124,7 @@ describe('kernel pack', () => {
     // With the addon, large element-wise ops run in its threaded loops, small ones in the JS loops.
     expect(elementwise.map((k) => info.kernels[k])).toEqual(Array(6).fill(native ? 'native' : 'fast-js'));
     expect(reductions.map((k) => info.kernels[k])).toEqual(['fast-js', 'fast-js']);
+    expect(jsOnly.map((k) => info.kernels[k])).toEqual(Array(6).fill('fast-js'));
     expect(info.kernels['ReluGrad']).toBe(native ? 'native' : 'fast-js');
     expect(info.kernels['RmcSgdStep']).toBe(native ? 'native' : 'fast-js');
     // On glibc (CI's Debian) loading the addon also turns on malloc's reuse of freed memory.
@@ -57,9 +150,9 @@ describe('kernel pack', () => {
 
   it('disable/enable switch between the stock and the pack\'s kernels', () => {
     disableFastKernels();
-    expect(Object.values(backendInfo().kernels)).toEqual(Array(14).fill('js'));
+    expect(Object.values(backendInfo().kernels)).toEqual(Array(20).fill('js'));
     const enabled = enableFastKernels();
-    expect(enabled.length).toBe(native || process.env['RMC_WASM_SIMD'] !== '0' ? 13 : 9);
+    expect(enabled.length).toBe(native || process.env['RMC_WASM_SIMD'] !== '0' ? 19 : 15);
     expect(backendInfo().kernels).toEqual(info.kernels);
   });
 
@@ -94,6 +187,96 @@ describe('kernel pack', () => {
       expectBitIdentical(fast, stock);
       tf.dispose([a, b, ...fast, ...stock]);
     }
+  });
+
+  it('fast Maximum, Minimum and ClipByValue are bit-identical to the stock ones (broadcasting, NaN payloads, infinities, signed zeros)', () => {
+    const clips: Array<[number, number]> = [[0, 1], [-0.1, 0.3], [-Infinity, -0], [1e-40, Infinity]];
+    const check = (sa: number[], sb: number[], seed: number) => {
+      const a = testTensor(sa, seed);
+      const b = testTensor(sb, seed + 1);
+      const [fast, stock] = fastAndStock(() => [tf.maximum(a, b), tf.minimum(a, b), tf.maximum(b, a), tf.minimum(b, a), ...clips.map(([lo, hi]) => tf.clipByValue(a, lo, hi))]);
+      expectSameBits(fast, stock);
+      tf.dispose([a, b, ...fast, ...stock]);
+    };
+    // The attacks' shapes take the fast loops (the stock kernels are never called); other broadcasts fall back.
+    withStockCalls(['Maximum', 'Minimum', 'ClipByValue'], (calls) => {
+      const attackCases: Array<[number[], number[]]> = [
+        [[6, 4, 4, 3], [6, 4, 4, 3]], // a clamp between per-pixel bounds
+        [[6, 4, 4, 3], []], // against a scalar bound
+        [[6, 1, 1, 1], [6, 4, 4, 3]], // a per-row [n, 1, 1, 1] tensor
+        [[6, 4, 4, 3], [3]],
+        [[40, 32, 32, 3], [40, 32, 32, 3]], // above the size where Add & co. go to the addon
+      ];
+      for (const [sa, sb] of attackCases) {
+        const a = testTensor(sa, 7);
+        const b = testTensor(sb, 8);
+        tf.dispose([tf.maximum(a, b), tf.minimum(a, b), tf.clipByValue(a, 0, 1), a, b]);
+      }
+      expect(calls()).toEqual({ Maximum: 0, Minimum: 0, ClipByValue: 0 });
+      const a = testTensor([2, 3, 4, 5], 9);
+      const b = testTensor([2, 1, 4, 1], 10); // two separate broadcast blocks
+      tf.dispose([tf.maximum(a, b), a, b]);
+      expect(calls()['Maximum']).toBe(1);
+    });
+    const cases: Array<[number[], number[]]> = [
+      [[6, 4, 4, 3], [6, 1, 1, 1]],
+      [[6, 1, 1, 1], [6, 4, 4, 3]],
+      [[6, 4, 4, 3], []],
+      [[], [6, 4, 4, 3]],
+      [[40, 32, 32, 3], [40, 32, 32, 3]],
+      [[2, 3, 4, 5], [2, 1, 4, 1]],
+      [[4, 1], [1, 3]],
+      [[0, 3], [3]],
+    ];
+    cases.forEach(([sa, sb], i) => check(sa, sb, 100 * i));
+    fc.assert(fc.property(broadcastPair, ({ a, b, seed }) => check(a, b, seed)), { numRuns: 120, seed: 1919 });
+  });
+
+  it('fast Tile, Select and GatherV2 are bit-identical to the stock ones (float32, int32, bool; per-row conditions; any axis)', () => {
+    const dtypes = ['float32', 'int32', 'bool'] as const;
+    const shapeAndSeed = fc.record({
+      shape: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 }),
+      reps: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 4, maxLength: 4 }),
+      indices: fc.array(fc.nat(), { minLength: 1, maxLength: 7 }),
+      indexRows: fc.boolean(),
+      axis: fc.nat(),
+      dtype: fc.constantFrom(...dtypes),
+      seed: fc.integer({ min: 0, max: 1e6 }),
+    });
+    const check = ({ shape, reps, indices, indexRows, axis, dtype, seed }: { shape: number[]; reps: number[]; indices: number[]; indexRows: boolean; axis: number; dtype: (typeof dtypes)[number]; seed: number }) => {
+      const x = testTensor(shape, seed, dtype);
+      const y = testTensor(shape, seed + 1, dtype);
+      const rowFlags = testTensor([shape[0]!], seed + 2, 'bool');
+      const flags = testTensor(shape, seed + 3, 'bool');
+      const along = axis % shape.length;
+      const idx = indices.map((k) => k % shape[along]!);
+      const idxTensor = indexRows && idx.length % 2 === 0 ? tf.tensor2d(idx, [2, idx.length / 2], 'int32') : tf.tensor1d(idx, 'int32');
+      const [fast, stock] = fastAndStock(() => [
+        tf.tile(x, reps.slice(0, shape.length)),
+        tf.broadcastTo(tf.reshape(rowFlags, [shape[0]!, ...shape.slice(1).map(() => 1)]), shape),
+        tf.where(tf.reshape(rowFlags, [shape[0]!, ...shape.slice(1).map(() => 1)]), x, y),
+        tf.where(flags, x, y),
+        tf.gather(x, idxTensor, along),
+      ]);
+      expectSameBits(fast, stock);
+      tf.dispose([x, y, rowFlags, flags, idxTensor, ...fast, ...stock]);
+    };
+    withStockCalls(['Tile', 'Select', 'GatherV2'], (calls) => {
+      check({ shape: [6, 4, 4, 3], reps: [2, 1, 3, 2], indices: [5, 0, 5, 2], indexRows: false, axis: 0, dtype: 'float32', seed: 1 });
+      check({ shape: [6, 4, 4, 3], reps: [1, 1, 1, 1], indices: [3, 1], indexRows: true, axis: 3, dtype: 'bool', seed: 2 });
+      // Only the comparison runs called the stock kernels (per check: Tile for tile, broadcastTo and the
+      // per-row where; Select for both wheres; one gather): the pack called none of them.
+      expect(calls()).toEqual({ Tile: 2 * 3, Select: 2 * 2, GatherV2: 2 });
+      // Batched gathers and out-of-range indices go to the stock kernel, which reports the index.
+      const x = testTensor([3, 4], 3);
+      const idx = tf.tensor2d([[0, 1], [3, 2], [1, 1]], [3, 2], 'int32');
+      const [fast, stock] = fastAndStock(() => [tf.gather(x, idx, 1, 1)]);
+      expectSameBits(fast, stock);
+      expect(() => tf.gather(x, tf.tensor1d([0, 3], 'int32'))).toThrow('GatherV2: the index value 3 is not in [0, 2]');
+      expect(calls()['GatherV2']).toBe(2 + 2 + 1);
+      tf.dispose([x, idx, ...fast, ...stock]);
+    });
+    fc.assert(fc.property(shapeAndSeed, check), { numRuns: 150, seed: 2024 });
   });
 
   it('the one-pass gradient of Relu is bit-identical to the stock one (zeros, signed zeros, NaN, infinities)', () => {

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { square, squareAttack, squareFraction, squareSide } from '../src/index.js';
+import { squareL2Side } from '../src/attacks/square-l2.js';
 import { syntheticData, trainSmallCnn } from './helpers/small-cnn.js';
 
 describe('Square schedule', () => {
@@ -21,11 +22,33 @@ describe('Square schedule', () => {
     expect(squareFraction(101, 0.8, 1000, true)).toBeCloseTo(0.025, 12);
   });
 
-  it('the square side is round(sqrt(p h w)), at least 1', () => {
-    expect(squareSide(0.8, 32, 32)).toBe(29); // sqrt(819.2) = 28.6
-    expect(squareSide(0.05, 32, 32)).toBe(7); // sqrt(51.2) = 7.16
-    expect(squareSide(0.0015625, 32, 32)).toBe(1); // sqrt(1.6) = 1.26
-    expect(squareSide(0.001, 8, 8)).toBe(1); // sqrt(0.064) rounds to 0 -> 1
+  it('the square sides are the reference\'s for every p and image size (Python\'s round, its float order, no h - 1 cap)', () => {
+    // [p, h, w, c, Linf side, L2 side], the sides computed by Python 3 as the reference does:
+    // s = max(int(round(math.sqrt(p * n_features / c))), 1) (L2: at least 3, made odd), n_features = c * h * w.
+    const table: Array<[number, number, number, number, number, number]> = [
+      [0.8, 32, 32, 3, 29, 29], // sqrt(819.2) = 28.6
+      [0.05, 32, 32, 3, 7, 7],
+      [0.0015625, 32, 32, 3, 1, 3],
+      [0.001, 8, 8, 3, 1, 3], // sqrt(0.064) rounds to 0 -> 1
+      [0.006103515625, 32, 32, 3, 2, 3], // sqrt = 2.5 exactly: half to even (Math.round: 3)
+      [0.09765625, 8, 8, 3, 2, 3], // 2.5 again (pInit 0.78125 after three halvings)
+      [0.31640625, 8, 8, 3, 4, 5], // 4.5
+      [0.19140625, 8, 8, 1, 4, 5], // 3.5 goes up
+      [0.0625, 2, 2, 3, 1, 3], // 0.5 -> 0 -> 1
+      [0.140625, 4, 4, 3, 2, 3], // 1.5
+      [0.8, 2, 2, 3, 2, 3], // the square fills a 2 x 2 image (AutoAttack has no h - 1 cap)
+      [1, 5, 5, 3, 5, 5],
+      [0.1012396694214876, 11, 11, 3, 4, 5], // p (c h w) / c = 12.25 exactly, p h w just below
+      [0.34027777777777773, 6, 6, 3, 3, 3], // p (c h w) / c just below 12.25, p h w = 12.25
+      [0.30249999999999994, 10, 10, 3, 6, 7], // 5.5 by the reference's order, 5.4999... by p h w
+      [0.5625000000000001, 6, 6, 3, 4, 5],
+    ];
+    for (const [p, h, w, c, linf, l2] of table) {
+      expect([p, h, w, c, squareSide(p, h, w, c)]).toEqual([p, h, w, c, linf]);
+      // The L2 side is also capped at the image's smaller side (the reference needs the window to fit).
+      expect([p, h, w, c, squareL2Side(p, h, w, c)]).toEqual([p, h, w, c, Math.min(l2, h, w)]);
+    }
+    expect(squareSide(0.8, 32, 32)).toBe(29); // channels default to 1
   });
 });
 

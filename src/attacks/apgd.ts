@@ -12,9 +12,8 @@ import { logitsOf, type ModelLike } from './model.js';
 import { l1ProjectionCorrection, sparseL1Step } from './l1-projection.js';
 import { checkNormWithL1, l2Norms, type Norm } from './norms.js';
 import { nonFiniteCodes, throwIfNonFinite } from './finite.js';
-import { clampBetween, whereRows } from './select.js';
 import { gradientWithValues, type GradientWithValues } from './gradient.js';
-import { attackRows, classesAtRank, indicesWhere, runCascade, targetClassCount, takeRows } from './rows.js';
+import { attackRows, classesAtRank, indicesWhere, runCascade, targetClassCount, takeRows, whereRows } from './rows.js';
 import { checkImages, checkNumber, checkOptionKeys, checkSeed, factoryOptions, optionKeys, type Bounds, type LabelsLike } from './validate.js';
 
 /** Options of {@link apgd}. */
@@ -331,7 +330,7 @@ function apgdRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, loss: L
   const [lower, upper] = tf.tidy(() => [tf.maximum(tf.sub(x0, eps), lo), tf.minimum(tf.add(x0, eps), hi)]);
   /** Projection onto the eps-ball around x0 and the bounds (the reference's clamp order). */
   const project = (v: tf.Tensor): tf.Tensor => {
-    if (norm === 'linf') return clampBetween(v, lower!, upper!);
+    if (norm === 'linf') return tf.minimum(tf.maximum(v, lower!), upper!);
     const delta = tf.sub(v, x0);
     const length = l2Norms(delta);
     return tf.clipByValue(tf.add(x0, tf.mul(tf.div(delta, tf.add(length, 1e-12)), tf.minimum(length, eps))), lo, hi);

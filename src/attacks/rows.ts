@@ -3,7 +3,6 @@
  * and put attacked rows back in place.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { replaceRowsOnCpu, whereRows } from './select.js';
 import { judgeRows, NonFiniteLogitsError, throwIfNonFinite, type JudgedRows } from './finite.js';
 import { checkNumber } from './validate.js';
 
@@ -20,6 +19,14 @@ export function takeRows<T extends tf.Tensor>(t: T, rows: readonly number[]): T 
 }
 
 /**
+ * Per row `r` (the first axis), `a`'s row where `condition[r]` holds, else `b`'s: `tf.where` with the
+ * 1-D `condition` broadcast over each row. `a` and `b` have the same shape. A new tensor.
+ */
+export function whereRows<T extends tf.Tensor>(condition: tf.Tensor, a: T, b: T): T {
+  return tf.tidy(() => tf.where(tf.reshape(tf.cast(condition, 'bool'), [a.shape[0]!, ...a.shape.slice(1).map(() => 1)]), a, b) as T);
+}
+
+/**
  * A copy of `full` whose rows `rows[k]` are replaced by `values[k]` for every `k` with `replace[k]`
  * (all of them when `replace` is omitted).
  */
@@ -27,8 +34,6 @@ export function putRows<T extends tf.Tensor>(full: T, rows: readonly number[], v
   return tf.tidy(() => {
     const n = full.shape[0];
     if (rows.length === 0 || (replace !== undefined && !Array.from(replace).some(Boolean))) return tf.clone(full);
-    const onCpu = replaceRowsOnCpu(full, rows, values, replace);
-    if (onCpu) return onCpu;
     const position = new Int32Array(n);
     const mask = new Uint8Array(n);
     rows.forEach((row, k) => {

@@ -4,10 +4,17 @@
  * move of a window's mass that keeps the perturbation on the eps-sphere.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { peekFloat32 } from '../backend/alloc.js';
 import { l2Norms } from './norms.js';
 
-/** Python's `round` (half to even), which the reference's window sides use. */
-function roundHalfEven(v: number): number {
+/**
+ * `round(sqrt(p * n_features / c))` with `n_features = c h w`, as the reference computes its window
+ * sides: the same float operations in the same order (`p h w` can differ from it in the last bit, which
+ * decides the rounding of a root near a half), and Python's `round`, which takes halves to the even
+ * neighbour (2.5 to 2, where `Math.round` gives 3).
+ */
+export function referenceSideRoot(p: number, height: number, width: number, channels: number): number {
+  const v = Math.sqrt((p * (channels * height * width)) / channels);
   const r = Math.round(v);
   return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
@@ -55,12 +62,12 @@ export function squareL2Pattern(s: number, transpose: boolean): Float64Array {
 }
 
 /**
- * Side of the L2 windows at fraction `p` of an `height x width` image, as the reference:
- * `max(round(sqrt(p h w)), 3)`, made odd; at most the image's smaller side (the reference needs images
- * larger than the window).
+ * Side of the L2 windows at fraction `p` of an `height x width x channels` image, as the reference:
+ * `max(round(sqrt(p * n_features / c)), 3)` ({@link referenceSideRoot}), made odd; at most the image's
+ * smaller side (the reference needs images larger than the window).
  */
-export function squareL2Side(p: number, height: number, width: number): number {
-  let s = Math.max(roundHalfEven(Math.sqrt(p * height * width)), 3);
+export function squareL2Side(p: number, height: number, width: number, channels: number): number {
+  let s = Math.max(referenceSideRoot(p, height, width, channels), 3);
   if (s % 2 === 0) s++;
   return Math.min(s, height, width);
 }
@@ -124,8 +131,9 @@ export function squareL2Candidate(xCurr: tf.Tensor4D, bestCurr: tf.Tensor4D, mov
   const [m, h, w, c] = xCurr.shape;
   const { s, first, second, pattern, signs } = move;
   const inside = (top: number, left: number, i: number, j: number) => i >= top && i < top + s && j >= left && j < left + s;
-  const xs = xCurr.dataSync();
-  const bs = bestCurr.dataSync();
+  // Read in place (dataSync would mark the buffers as seen outside, which keeps the buffer pool from recycling them).
+  const xs = peekFloat32(xCurr);
+  const bs = peekFloat32(bestCurr);
   const out = new Float32Array(xCurr.size);
   const size = h * w * c;
   const delta = new Float64Array(size);

@@ -6,10 +6,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { deriveSeed, mulberry32 } from '../data/random.js';
 import { prepare, untargetedAttack, type Attack } from './attack.js';
 import { crossEntropy, cwLoss } from './losses.js';
-import { clampBetween } from './select.js';
 import { logitsOf, type ModelLike } from './model.js';
 import { checkNorm, type LinfOrL2 } from './norms.js';
-import { checkSquareL2Height, squareL2Candidate, squareL2Pattern, squareL2Side, squareL2Start } from './square-l2.js';
+import { checkSquareL2Height, referenceSideRoot, squareL2Candidate, squareL2Pattern, squareL2Side, squareL2Start } from './square-l2.js';
 import { NonFiniteLogitsError, nonFiniteCodes, throwIfNonFinite } from './finite.js';
 import { attackRows, indicesWhere, putRows, runCascade, takeRows } from './rows.js';
 import { checkNumber, checkOptionKeys, checkSeed, factoryOptions, optionKeys, type Bounds, type LabelsLike } from './validate.js';
@@ -99,9 +98,15 @@ export function squareFraction(iteration: number, pInit: number, queries: number
   return pInit / 2 ** halvings;
 }
 
-/** Side (pixels) of the square at fraction `p` of an `height x width` image: `max(round(sqrt(p h w)), 1)`. */
-export function squareSide(p: number, height: number, width: number): number {
-  return Math.max(Math.round(Math.sqrt(p * height * width)), 1);
+/**
+ * Side (pixels) of the Linf square at fraction `p` of an `height x width x channels` image, as the
+ * reference (AutoAttack's `square.py`) computes it: `max(int(round(sqrt(p * n_features / c))), 1)` with
+ * `n_features = c h w`, in the same float operations and with Python's `round` (halves to even:
+ * `p h w = 6.25` gives 2, not 3). No cap at `h - 1` (that is the original Square Attack code's, not
+ * AutoAttack's): a side equal to the image's fills it. `channels` defaults to 1.
+ */
+export function squareSide(p: number, height: number, width: number, channels = 1): number {
+  return Math.max(referenceSideRoot(p, height, width, channels), 1);
 }
 
 /**
@@ -144,7 +149,9 @@ function squareRun(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, bounds
   const corner = (s: number): [number, number] => [Math.floor(random() * (h - s)), Math.floor(random() * (w - s))];
   /** Linf: one window of the batch moved to a vertex of the eps-box, one random sign per channel. */
   const linfCandidate = (p: number, active: number[]) => {
-    const s = Math.min(squareSide(p, h, w), h, w);
+    // At most the image's smaller side: the reference's corner draw assumes the square fits (a wider than
+    // high image can ask for more).
+    const s = Math.min(squareSide(p, h, w, c), h, w);
     const [top, left] = corner(s);
     const signs = Array.from({ length: c }, () => 2 * eps * sign());
     const window = new Float32Array(h * w * c);
@@ -152,12 +159,12 @@ function squareRun(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, bounds
     return tf.tidy(() => {
       const [xCurr, bestCurr] = rowsOf(active);
       const moved = tf.add(bestCurr, tf.tensor4d(window, [1, h, w, c]));
-      return tf.clipByValue(clampBetween(moved, tf.sub(xCurr, eps), tf.add(xCurr, eps)), lo, hi) as tf.Tensor4D;
+      return tf.clipByValue(tf.minimum(tf.maximum(moved, tf.sub(xCurr, eps)), tf.add(xCurr, eps)), lo, hi) as tf.Tensor4D;
     });
   };
   /** L2: the reference's two windows, its pattern (transposed at random) and a sign per row and channel. */
   const l2Candidate = (p: number, active: number[]) => {
-    const s = squareL2Side(p, h, w);
+    const s = squareL2Side(p, h, w, c);
     const first = corner(s);
     const second = corner(s);
     const pattern = squareL2Pattern(s, random() > 0.5);

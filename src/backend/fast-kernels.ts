@@ -1,8 +1,9 @@
 /**
- * Faster JS kernels for tfjs-backend-cpu's hottest element-wise ops. The stock binary kernels take a
- * closure call and a modulo per element, and allocate index arrays per element whenever one operand is
- * broadcast (a per-channel scale over an NHWC tensor, say); ReLU and its gradient's Step go through a
- * generic unary template. These kernels run tight loops for float32 operands of equal shape, a scalar
+ * Faster JS kernels for tfjs-backend-cpu's hottest element-wise ops. The stock binary kernels (Add,
+ * Sub, Multiply, RealDiv, Maximum, Minimum) take a closure call and a modulo per element, and allocate
+ * index arrays per element whenever one operand is broadcast (a per-channel scale over an NHWC tensor,
+ * a per-row bound `[N, 1, 1, 1]`, say); ReLU, its gradient's Step and ClipByValue go through a generic
+ * unary template. These kernels run tight loops for float32 operands of equal shape, a scalar
  * operand, an operand that is a trailing block of the other (`[C]` or `[1, 1, 1, C]` against
  * `[N, H, W, C]`) or the other with a block of consecutive axes broadcast (`[N, 1, 1, C]` against
  * `[N, H, W, C]`, as in the gradient of global average pooling), and hand everything else to the
@@ -16,10 +17,16 @@ import type { NativeAddon } from './addon.js';
 
 /** Below this many elements the JS loop beats the call into the addon. */
 const NATIVE_MIN_SIZE = 1 << 15;
-const OPS = { add: 0, sub: 1, mul: 2, div: 3 } as const;
+/** The addon's codes of the ops its threaded loop computes (Maximum and Minimum stay in JS). */
+const NATIVE_OPS: Partial<Record<BinaryOp, number>> = { add: 0, sub: 1, mul: 2, div: 3 };
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
-type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
+type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min';
+
+/** `x op y` as the stock kernel computes it (Math.max/Math.min: NaN wins, +0 beats -0 in max). */
+function apply(op: BinaryOp, x: number, y: number): number {
+  return op === 'add' ? x + y : op === 'sub' ? x - y : op === 'mul' ? x * y : op === 'div' ? x / y : op === 'max' ? Math.max(x, y) : Math.min(x, y);
+}
 
 /** Size of `small` when it is a trailing block of `big`'s shape (ones in front allowed), else -1. */
 function trailingBlock(big: number[], small: number[]): number {
@@ -37,7 +44,9 @@ function binaryLoop(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float32
     if (op === 'add') for (let i = 0; i < n; i++) out[i] = a[i]! + b[i]!;
     else if (op === 'sub') for (let i = 0; i < n; i++) out[i] = a[i]! - b[i]!;
     else if (op === 'mul') for (let i = 0; i < n; i++) out[i] = a[i]! * b[i]!;
-    else for (let i = 0; i < n; i++) out[i] = a[i]! / b[i]!;
+    else if (op === 'div') for (let i = 0; i < n; i++) out[i] = a[i]! / b[i]!;
+    else if (op === 'max') for (let i = 0; i < n; i++) out[i] = Math.max(a[i]!, b[i]!);
+    else for (let i = 0; i < n; i++) out[i] = Math.min(a[i]!, b[i]!);
     return;
   }
   const block = Math.min(aBlock, bBlock);
@@ -46,7 +55,7 @@ function binaryLoop(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float32
     for (let j = 0; j < block; j++) {
       const x = aFull ? a[start + j]! : a[j]!;
       const y = aFull ? b[j]! : b[start + j]!;
-      out[start + j] = op === 'add' ? x + y : op === 'sub' ? x - y : op === 'mul' ? x * y : x / y;
+      out[start + j] = apply(op, x, y);
     }
   }
 }
@@ -81,7 +90,7 @@ function middleBroadcastLoop(op: BinaryOp, big: Float32Array, small: Float32Arra
       for (let i = 0; i < inner; i++) {
         const x = smallIsA ? small[smallStart + i]! : big[start + i]!;
         const y = smallIsA ? big[start + i]! : small[smallStart + i]!;
-        out[start + i] = op === 'add' ? x + y : op === 'sub' ? x - y : op === 'mul' ? x * y : x / y;
+        out[start + i] = apply(op, x, y);
       }
     }
   }
@@ -113,7 +122,8 @@ function binaryKernel(op: BinaryOp, fallback: () => KernelFunc | undefined, addo
       }
       if (shape && aSize > 0 && bSize > 0) {
         const out = uninitializedFloat32(Math.max(aSize, bSize), backend);
-        if (addon && out.length >= NATIVE_MIN_SIZE) addon.binary(OPS[op], av, bv, out, aBlock, bBlock);
+        const native = NATIVE_OPS[op];
+        if (addon && native !== undefined && out.length >= NATIVE_MIN_SIZE) addon.binary(native, av, bv, out, aBlock, bBlock);
         else binaryLoop(op, av, bv, out, aBlock, bBlock);
         return backend.makeTensorInfo(shape, 'float32', out);
       }
@@ -165,6 +175,26 @@ function stepKernel(fallback: () => KernelFunc | undefined, addon: NativeAddon |
     for (let i = 0; i < xv.length; i++) {
       const v = xv[i]!;
       out[i] = v !== v ? NaN : v > 0 ? 1 : alpha;
+    }
+    return backend.makeTensorInfo(x.shape, 'float32', out);
+  };
+}
+
+/**
+ * ClipByValue of float32 `x`: the stock kernel's comparisons (against the bounds as given, in double)
+ * and its NaN (kept), in a plain loop.
+ */
+function clipByValueKernel(fallback: () => KernelFunc | undefined): KernelFunc {
+  return (args) => {
+    const backend = args.backend as CpuBackend;
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { clipValueMin: lo, clipValueMax: hi } = args.attrs as unknown as { clipValueMin: number; clipValueMax: number };
+    const xv = floatValues(backend, x);
+    if (!xv) return fallback()!(args);
+    const out = uninitializedFloat32(xv.length, backend);
+    for (let i = 0; i < xv.length; i++) {
+      const v = xv[i]!;
+      out[i] = v > hi ? hi : v < lo ? lo : v;
     }
     return backend.makeTensorInfo(x.shape, 'float32', out);
   };
@@ -278,6 +308,9 @@ export function fastKernels(original: (name: string) => KernelFunc | undefined, 
     Sub: binaryKernel('sub', () => original('Sub'), addon),
     Multiply: binaryKernel('mul', () => original('Multiply'), addon),
     RealDiv: binaryKernel('div', () => original('RealDiv'), addon),
+    Maximum: binaryKernel('max', () => original('Maximum'), null),
+    Minimum: binaryKernel('min', () => original('Minimum'), null),
+    ClipByValue: clipByValueKernel(() => original('ClipByValue')),
     Relu: reluKernel(() => original('Relu'), addon),
     Step: stepKernel(() => original('Step'), addon),
     Sum: reduceKernel('Sum', () => original('Sum')),

@@ -12,6 +12,7 @@ import { bufferPoolInfo as localBufferPoolInfo, setBufferPoolCapacity as localSe
 import { convKernels } from './conv-kernels.js';
 import { loadWasmSimdConv, type WasmSimdConvStatus } from './wasm-simd-conv.js';
 import { fastKernels, reluGradient } from './fast-kernels.js';
+import { copyKernels } from './copy-kernels.js';
 import { SGD_STEP_KERNEL, sgdStepKernel } from './sgd-kernel.js';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
@@ -26,7 +27,9 @@ const BACKEND = 'cpu';
 const NATIVE_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
 /** Element-wise kernels whose large cases run in the addon's threaded loops when it is loaded. */
 const THREADED_KERNELS = ['Add', 'Sub', 'Multiply', 'RealDiv', 'Relu', 'Step'];
-const FAST_KERNELS = [...THREADED_KERNELS, 'Sum', 'Mean', SGD_STEP_KERNEL];
+/** Kernels of the pack that always run in JS: clamps, reductions, element copies. */
+const JS_KERNELS = ['Maximum', 'Minimum', 'ClipByValue', 'Sum', 'Mean', 'Tile', 'Select', 'GatherV2'];
+const FAST_KERNELS = [...THREADED_KERNELS, ...JS_KERNELS, SGD_STEP_KERNEL];
 /** The stock kernels that were registered before ours, to fall back on and to restore. */
 const originals = new Map<string, tf.KernelConfig | undefined>();
 const active = new Map<string, { kernelFunc: KernelFunc; source: KernelSource }>();
@@ -128,7 +131,7 @@ function enableLocal(): string[] {
     }
     for (const [name, kernelFunc] of Object.entries(kernels)) install(name, kernelFunc, wasmSimd.engine ? 'wasm-simd' : 'js');
   }
-  for (const [name, kernelFunc] of Object.entries(fastKernels(original, status.addon))) {
+  for (const [name, kernelFunc] of Object.entries({ ...fastKernels(original, status.addon), ...copyKernels(original) })) {
     install(name, kernelFunc, status.addon && THREADED_KERNELS.includes(name) ? 'native' : 'fast-js');
   }
   install(SGD_STEP_KERNEL, sgdStepKernel(status.addon), status.addon ? 'native' : 'fast-js');
@@ -201,10 +204,11 @@ const pack = sharedPerProcess('kernel-pack', () => ({
 /**
  * Registers the kernel pack over tfjs-backend-cpu's kernels: the native oneDNN convolutions (Conv2D,
  * FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter) when the addon is built and not disabled by
- * `RMC_NATIVE=0` (Node only), and the fast JS kernels (Add, Sub, Multiply, RealDiv, Relu, Step; Sum and
- * Mean over consecutive axes; the gradient of Relu in one pass). The package calls it when its models,
- * attacks or trainer are first imported; call it again if `@tensorflow/tfjs-backend-cpu` was imported
- * after `rmc-robust` (its registration replaces ours). Returns the names of the kernels now replaced.
+ * `RMC_NATIVE=0` (Node only), and the fast JS kernels (Add, Sub, Multiply, RealDiv, Maximum, Minimum,
+ * ClipByValue, Relu, Step; Sum and Mean over consecutive axes; Tile, Select and GatherV2; the gradient
+ * of Relu in one pass). The package calls it when its models, attacks or trainer are first imported;
+ * call it again if `@tensorflow/tfjs-backend-cpu` was imported after `rmc-robust` (its registration
+ * replaces ours). Returns the names of the kernels now replaced.
  */
 export function enableFastKernels(): string[] {
   return pack.enable();
