@@ -148,6 +148,69 @@ describe('Square L2 agrees with PyTorch', () => {
   });
 });
 
+// Square in L1 against scripts/torch_square.py's port of the reference's current L1 branch (its
+// 1/(k+1)^4 window patterns with unit L1 norm, the start grid of randomly transposed ones, the
+// two-window update with per-channel masses and L1_projection onto the ball of radius eps (1 - 1e-6)
+// in [0, 1] after every move), drawing the same windows and signs, on the same network.
+interface SquareL1Case extends SquareCase {
+  /** Per point, the reference's n_queries: 1 (the start) + the iterations it was attacked in. */
+  queriesUsed: number[];
+}
+
+const squareL1Fixture = attackFixture<Record<string, SquareL1Case>>('torch-square-l1.json');
+
+describe('Square L1 agrees with PyTorch', () => {
+  it('the fixture is made on this network', () => {
+    expect(squareL1Fixture.model).toBe(entry.id);
+  });
+
+  it.each(Object.keys(squareL1Fixture.cases))('%s: same predictions, fooled points, examples (within 1e-4) and queries per point; inside the L1 ball and [0, 1]; one tensor returned', (key) => {
+    const c = squareL1Fixture.cases[key]!;
+    const { model, x } = setup();
+    const n = c.labels.length;
+    const clean = x.dataSync();
+    const size = clean.length / n;
+    // The forward passes of perturbed images, per point (each row matched to its clean image, the one
+    // within L1 distance eps; the clean images themselves are not counted).
+    const passes = new Array<number>(n).fill(0);
+    const counting = (t: tf.Tensor4D) => {
+      const rows = t.dataSync();
+      for (let r = 0; r < t.shape[0]; r++) {
+        const row = rows.subarray(r * size, (r + 1) * size);
+        const distances = c.labels.map((_, i) => {
+          let sum = 0;
+          for (let j = 0; j < size; j++) sum += Math.abs(row[j]! - clean[i * size + j]!);
+          return sum;
+        });
+        const nearest = distances.indexOf(Math.min(...distances));
+        expect(distances[nearest]).toBeLessThanOrEqual(c.eps * (1 + 1e-5));
+        if (distances[nearest]! > 0) passes[nearest]!++;
+      }
+      return model.apply(t, { training: false }) as tf.Tensor;
+    };
+    const before = tf.memory().numTensors;
+    const adv = square(counting, x, c.labels, { eps: c.eps, norm: 'l1', queries: c.queries, seed: c.seed });
+    expect(tf.memory().numTensors).toBe(before + 1);
+    const ours = predictions(model, adv);
+    expect(ours).toEqual(c.predictions);
+    expect(ours.map((p, i) => p !== c.labels[i])).toEqual(c.fooled);
+    expect(maxAbsDiff(adv.dataSync(), decode(c.adversarial))).toBeLessThan(1e-4);
+    // The start and every iteration a point took part in, plus the pass that judges the returned points.
+    expect(passes).toEqual(c.queriesUsed.map((q) => q + 1));
+    const l1 = tf.tidy(() => Array.from(tf.sum(tf.abs(tf.sub(adv, x)), [1, 2, 3]).dataSync()));
+    l1.forEach((d) => expect(d).toBeLessThanOrEqual(c.eps * (1 + 1e-5)));
+    const values = adv.dataSync();
+    expect(Math.min(...values)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...values)).toBeLessThanOrEqual(1);
+    // Both sides fooled points, not all of them, at different numbers of queries.
+    expect(c.fooled.filter(Boolean).length).toBeGreaterThan(3);
+    expect(c.fooled.some((f) => !f)).toBe(true);
+    expect(new Set(c.queriesUsed).size).toBeGreaterThan(3);
+    tf.dispose([x, adv]);
+    model.dispose();
+  });
+});
+
 // FAB-T in L2 against scripts/torch_fab.py: the reference's targeted attack_single_run with its
 // projection_l2, written out in PyTorch, from the clean images (no randomness), target rank 2.
 interface FabCase {

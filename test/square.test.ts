@@ -117,10 +117,33 @@ describe('Square on a trained small CNN', () => {
     tf.dispose([adv, again]);
   });
 
-  it('L2 needs images at least 5 pixels high (the reference\'s start grid)', () => {
+  it('L1: lowers accuracy inside the L1 ball and the bounds (changed points on its surface); one tensor returned; seeded', () => {
+    const eps = 4;
+    const before = tf.memory().numTensors;
+    const adv = square(model, x, y, { eps, norm: 'l1', queries: 150, seed: 0 });
+    expect(tf.memory().numTensors).toBe(before + 1);
+    expect(accuracy(logits, adv)).toBeLessThan(accuracy(logits, x) - 0.1);
+    const norms = tf.tidy(() => Array.from(tf.sum(tf.abs(tf.sub(adv, x)), [1, 2, 3]).dataSync()));
+    for (const d of norms) expect(d).toBeLessThanOrEqual(eps * (1 + 1e-5));
+    // The projection lands on the ball's surface (radius eps (1 - 1e-6)) unless the box holds less.
+    expect(norms.filter((d) => d > eps * 0.999).length).toBeGreaterThan(5);
+    const [lo, hi] = tf.tidy(() => [tf.min(adv).dataSync()[0]!, tf.max(adv).dataSync()[0]!]);
+    expect(lo).toBeGreaterThanOrEqual(0);
+    expect(hi).toBeLessThanOrEqual(1);
+    const again = square(model, x, y, { eps, norm: 'l1', queries: 150, seed: 0 });
+    expect(Array.from(again.dataSync())).toEqual(Array.from(adv.dataSync()));
+    const other = square(model, x, y, { eps, norm: 'l1', queries: 150, seed: 1 });
+    expect(Array.from(other.dataSync())).not.toEqual(Array.from(adv.dataSync()));
+    expect(squareAttack({ norm: 'l1' }).norm).toBe('l1');
+    tf.dispose([adv, again, other]);
+  });
+
+  it.each(['l2', 'l1'] as const)("%s needs images at least 5 pixels high (the reference's start grid)", (norm) => {
     const small = tf.zeros([1, 4, 4, 3]) as tf.Tensor4D;
     const f = (t: tf.Tensor4D) => tf.concat([tf.reshape(tf.sum(t, [1, 2, 3]), [-1, 1]), tf.ones([t.shape[0], 1])], 1) as tf.Tensor2D;
-    expect(() => square(f, small, [1], { eps: 0.5, norm: 'l2', queries: 2 })).toThrow(/square \(norm 'l2'\): Square needs images at least 5 pixels high, got 4/);
+    const before = tf.memory().numTensors;
+    expect(() => square(f, small, [1], { eps: 0.5, norm, queries: 2 })).toThrow(new RegExp(`square \\(norm '${norm}'\\): Square needs images at least 5 pixels high, got 4`));
+    expect(tf.memory().numTensors).toBe(before);
     small.dispose();
   });
 
@@ -140,7 +163,7 @@ describe('Square on a trained small CNN', () => {
 
   it.each([
     ['negative eps', { eps: -1 }, /eps = -1: must be a finite number >= 0/],
-    ['unknown norm', { eps: 0.5, norm: 'l1' }, /norm = "l1": accepted values are 'linf' and 'l2' \(norm 'l1' is for apgd, apgdTargeted, fab, fabTargeted and autoAttack\)/],
+    ['unknown norm', { eps: 0.5, norm: 'l0' }, /norm = "l0": accepted values are 'linf', 'l2' and 'l1'/],
     ['pInit above 1', { eps: 0.1, pInit: 1.5 }, /pInit = 1.5: must be a finite number > 0 and <= 1/],
     ['zero queries', { eps: 0.1, queries: 0 }, /queries = 0: must be an integer >= 1/],
     ['unknown loss', { eps: 0.1, loss: 'cw' }, /loss = "cw": accepted values are 'margin' and 'ce'/],
