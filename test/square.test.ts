@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { perturbationNorms, square, squareAttack, squareFraction, squareSide } from '../src/index.js';
+import { autoAttack, perturbationNorms, square, squareAttack, squareFraction, squareSide } from '../src/index.js';
 import { syntheticData, trainSmallCnn } from './helpers/small-cnn.js';
 
 describe('Square schedule', () => {
@@ -128,6 +128,8 @@ describe('Square on a trained small CNN', () => {
     const f = (t: tf.Tensor4D) => tf.concat([tf.reshape(tf.sum(t, [1, 2, 3]), [-1, 1]), tf.ones([t.shape[0], 1])], 1) as tf.Tensor2D;
     const before = tf.memory().numTensors;
     expect(() => square(f, small, [1], { eps: 0.5, norm, queries: 2 })).toThrow(new RegExp(`square \\(norm '${norm}'\\): Square needs images at least 5 pixels high, got 4`));
+    // AutoAttack with Square: refused before any attack runs.
+    expect(() => autoAttack(f, small, [1], { eps: 0.5, norm, version: 'custom', attacks: ['square'], onWarning: () => {} })).toThrow(new RegExp(`autoAttack \\(norm '${norm}'\\): Square needs images at least 5 pixels high, got 4`));
     expect(tf.memory().numTensors).toBe(before);
     small.dispose();
   });
