@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { autoAttack, perturbationNorms, square, squareAttack, squareFraction, squareSide } from '../src/index.js';
+import { squareL2Side } from '../src/attacks/square-l2.js';
 import { syntheticData, trainSmallCnn } from './helpers/small-cnn.js';
 
 describe('Square schedule', () => {
@@ -26,6 +27,20 @@ describe('Square schedule', () => {
     expect(squareSide(0.05, 32, 32)).toBe(7); // sqrt(51.2) = 7.16
     expect(squareSide(0.0015625, 32, 32)).toBe(1); // sqrt(1.6) = 1.26
     expect(squareSide(0.001, 8, 8)).toBe(1); // sqrt(0.064) rounds to 0 -> 1
+  });
+
+  it("the L2 and L1 window side is the reference's: max(round(sqrt(p (c h w) / c)), 3) rounded half to even, made odd, at most the image's side", () => {
+    expect(squareL2Side(0.8, 16, 16, 3)).toBe(15); // sqrt(204.8) = 14.3 -> 14 -> 15
+    expect(squareL2Side(0.05, 16, 16, 3)).toBe(5); // sqrt(12.8) = 3.58 -> 4 -> 5
+    expect(squareL2Side(0.0015625, 32, 32, 3)).toBe(3); // sqrt(1.6) -> 1 -> 3
+    expect(squareL2Side(0.8, 5, 5, 3)).toBe(5); // sqrt(20) = 4.47 -> 4 -> 5
+    expect(squareL2Side(0.8, 6, 40, 1)).toBe(6); // sqrt(192) = 13.9 -> 14 -> 15, cut to the height
+    // Exact halves in the reference's order of operations (p * n_features / c), just below a half in
+    // p * h * w: sqrt(0.15 * 19845 / 3) = 31.5 -> 32 -> 33 (from p h w, 31.499999999999996 -> 31);
+    // sqrt(0.0375 * 4500 / 3) = 7.5 -> 8 -> 9 (7.499999999999999 -> 7). Values from Python's round. (Once
+    // made odd, half-to-even and half-up sides agree: the order of operations is what decides.)
+    expect(squareL2Side(0.15, 63, 105, 3)).toBe(33);
+    expect(squareL2Side(0.0375, 12, 125, 3)).toBe(9);
   });
 });
 
