@@ -29,7 +29,7 @@ describe('bad input gives clear errors naming the argument', () => {
     ['steps not integer', () => deepfool(lin.model, x, [0, 1], { eps: 0.1, steps: 2.5 }), /steps = 2.5: must be an integer >= 1/],
     ['stepSize 0', () => pgd(lin.model, x, [0, 1], { eps: 0.1, stepSize: 0 }), /stepSize = 0: must be a finite number > 0/],
     ['restarts 0', () => pgd(lin.model, x, [0, 1], { eps: 0.1, restarts: 0 }), /restarts = 0: must be an integer >= 1/],
-    ['unknown norm', () => pgd(lin.model, x, [0, 1], { eps: 0.1, norm: 'l1' as never }), /norm = "l1": accepted values are 'linf' and 'l2' \(norm 'l1' is for apgd, apgdTargeted, fab, fabTargeted and autoAttack\)/],
+    ['unknown norm', () => pgd(lin.model, x, [0, 1], { eps: 0.1, norm: 'l1' as never }), /norm = "l1": accepted values are 'linf' and 'l2' \(norm 'l1' is for apgd, apgdTargeted, fab, fabTargeted, square and autoAttack\)/],
     ['unknown loss', () => pgd(lin.model, x, [0, 1], { eps: 0.1, loss: 'mse' as never }), /loss = "mse": accepted values are 'ce', 'cw', 'dlr'/],
     ['label out of range', () => pgd(lin.model, x, [0, 3], { eps: 0.1 }), /y\[1\] = 3: labels must be integers in \[0, 2\] \(the model has 3 classes\)/],
     ['negative label', () => fgsm(lin.model, x, [-1, 0], { eps: 0.1 }), /y\[0\] = -1/],

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { apgd, apgdTargeted, deepfoolAttack, fab, fabTargeted, importTorchStateDict, pgd, projectL1OntoHyperplane, projectOntoL1BallInBox, resnet18, square, type ApgdIteration } from '../src/index.js';
+import { apgd, apgdTargeted, deepfoolAttack, fab, fabTargeted, importTorchStateDict, perturbationNorms, pgd, projectL1OntoHyperplane, projectOntoL1BallInBox, resnet18, square, type ApgdIteration } from '../src/index.js';
 import { decode, loadTorchFixture, maxAbsDiff, stateDictOf, type Encoded } from './helpers/fixture.js';
 
 const entry = loadTorchFixture().models.find((m) => m.attacks)!;
@@ -114,9 +114,12 @@ describe('APGD agrees with PyTorch', () => {
   });
 });
 
-// Square in L2 against scripts/torch_square.py: the reference's L2 attack_single_run (its start grid,
-// eta patterns, two-window update and p schedule) written out in PyTorch, drawing its windows and signs
-// from rmc-robust's seeded generator in the reference's order, on the same network.
+// Square in L2 and L1 against scripts/torch_square.py: the reference's attack_single_run (its start
+// grid, eta patterns, two-window update and p schedule; L2 as the version rmc-robust's L2 follows, L1 as
+// its current L1 branch: 1/(k+1)^4 patterns of unit L1 norm, a start grid of randomly transposed ones,
+// per-channel masses, and L1_projection onto the ball of radius eps (1 - 1e-6) in [0, 1] after every
+// move) written out in PyTorch, drawing its windows and signs from rmc-robust's seeded generator in the
+// reference's order, on the same network.
 interface SquareCase {
   eps: number;
   queries: number;
@@ -125,24 +128,60 @@ interface SquareCase {
   adversarial: Encoded;
   predictions: number[];
   fooled: boolean[];
+  /** Per point, the reference's n_queries: 1 (the start) + the iterations it was attacked in. */
+  queriesUsed: number[];
 }
 
-const squareFixture = attackFixture<Record<string, SquareCase>>('torch-square.json');
+describe.each([
+  ['L2', 'l2', 'torch-square.json'],
+  ['L1', 'l1', 'torch-square-l1.json'],
+] as const)('Square %s agrees with PyTorch', (_name, norm, file) => {
+  const fixture = attackFixture<Record<string, SquareCase>>(file);
 
-describe('Square L2 agrees with PyTorch', () => {
   it('the fixture is made on this network', () => {
-    expect(squareFixture.model).toBe(entry.id);
+    expect(fixture.model).toBe(entry.id);
   });
 
-  it.each(Object.keys(squareFixture.cases))('%s: same fooled points, predictions and examples (within 1e-4)', (key) => {
-    const c = squareFixture.cases[key]!;
+  it.each(Object.keys(fixture.cases))('%s: same predictions, fooled points, examples (within 1e-4) and queries per point; inside the ball and [0, 1]; one tensor returned', (key) => {
+    const c = fixture.cases[key]!;
     const { model, x } = setup();
-    const adv = square(model, x, c.labels, { eps: c.eps, norm: 'l2', queries: c.queries, seed: c.seed });
-    expect(predictions(model, adv)).toEqual(c.predictions);
+    const n = c.labels.length;
+    const clean = x.dataSync();
+    const size = clean.length / n;
+    // The forward passes of perturbed images, per point (each row matched to the nearest clean image;
+    // the clean images themselves are not counted).
+    const passes = new Array<number>(n).fill(0);
+    const counting = (t: tf.Tensor4D) => {
+      const rows = t.dataSync();
+      for (let r = 0; r < t.shape[0]; r++) {
+        const distances = c.labels.map((_, i) => {
+          let sum = 0;
+          for (let j = 0; j < size; j++) sum += Math.abs(rows[r * size + j]! - clean[i * size + j]!);
+          return sum;
+        });
+        const nearest = distances.indexOf(Math.min(...distances));
+        if (distances[nearest]! > 0) passes[nearest]!++;
+      }
+      return model.apply(t, { training: false }) as tf.Tensor;
+    };
+    const before = tf.memory().numTensors;
+    const adv = square(counting, x, c.labels, { eps: c.eps, norm, queries: c.queries, seed: c.seed });
+    expect(tf.memory().numTensors).toBe(before + 1);
+    const ours = predictions(model, adv);
+    expect(ours).toEqual(c.predictions);
+    expect(ours.map((p, i) => p !== c.labels[i])).toEqual(c.fooled);
     expect(maxAbsDiff(adv.dataSync(), decode(c.adversarial))).toBeLessThan(1e-4);
-    // Both sides fooled points, and not all of them.
+    // The start and every iteration a point took part in, plus the pass that judges the returned points.
+    expect(passes).toEqual(c.queriesUsed.map((q) => q + 1));
+    const norms = tf.tidy(() => Array.from(perturbationNorms(tf.sub(adv, x), norm).dataSync()));
+    norms.forEach((d) => expect(d).toBeLessThanOrEqual(c.eps * (1 + 1e-5)));
+    const values = adv.dataSync();
+    expect(Math.min(...values)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...values)).toBeLessThanOrEqual(1);
+    // Both sides fooled points, not all of them, at different numbers of queries.
     expect(c.fooled.filter(Boolean).length).toBeGreaterThan(3);
     expect(c.fooled.some((f) => !f)).toBe(true);
+    expect(new Set(c.queriesUsed).size).toBeGreaterThan(3);
     tf.dispose([x, adv]);
     model.dispose();
   });

@@ -169,12 +169,12 @@ describe('disposed tensors are refused by name', () => {
 });
 
 describe('nothing is left behind when the model or a custom loss throws', () => {
-  /** The linear model, which throws (after its ops ran, so tf.grad has saved tensors) on call `k`. */
-  function failingAt(k: number): { model: ModelLike; calls: () => number } {
+  /** The linear model (or `base`), which throws (after its ops ran, so tf.grad has saved tensors) on call `k`. */
+  function failingAt(k: number, base: (t: tf.Tensor4D) => tf.Tensor = lin.model): { model: ModelLike; calls: () => number } {
     let calls = 0;
     return {
       model: (t: tf.Tensor4D) => {
-        const z = lin.model(t);
+        const z = base(t);
         if (++calls === k) throw new Error(`model failed at call ${k}`);
         return z;
       },
@@ -184,9 +184,17 @@ describe('nothing is left behind when the model or a custom loss throws', () => 
 
   // The model's own predictions, so that every point is attacked (no attack skips a point misclassified clean).
   const yc = tf.tidy(() => Array.from(tf.argMax(lin.model(x), 1).dataSync()));
+  // L2 and L1 Square need images at least 5 pixels high: a linear model on 5x5x3 images.
+  const lin5 = linearModel([5, 5, 3], 10, 8);
+  const x5 = tf.randomUniform([3, 5, 5, 3], 0, 1, 'float32', 9) as tf.Tensor4D;
+  const yc5 = tf.tidy(() => Array.from(tf.argMax(lin5.model(x5), 1).dataSync()));
+  afterAll(() => {
+    lin5.dispose();
+    x5.dispose();
+  });
 
   // Each attack, run until its model fails at every call it makes: the error propagates and no tensor remains.
-  it.each<[string, (model: ModelLike) => tf.Tensor | { adversarial: tf.Tensor }]>([
+  it.each<[string, (model: ModelLike) => tf.Tensor | { adversarial: tf.Tensor }, ((t: tf.Tensor4D) => tf.Tensor)?]>([
     ['pgd with restarts', (m) => pgd(m, x, yc, { eps: 0.1, steps: 3, restarts: 2, seed: 0 })],
     ['fgsm', (m) => fgsm(m, x, yc, { eps: 0.1 })],
     ['deepfool', (m) => deepfool(m, x, yc, { eps: 0.05, steps: 3 })],
@@ -203,15 +211,17 @@ describe('nothing is left behind when the model or a custom loss throws', () => 
       tf.dispose(results.flatMap((r) => [r.raw, r.clipped, r.success]));
       return clipped;
     }],
-  ])('%s', (_name, attack) => {
+    ['square in L2 (5x5 images)', (m) => square(m, x5, yc5, { eps: 0.5, norm: 'l2', queries: 4 }), lin5.model],
+    ['square in L1 (5x5 images)', (m) => square(m, x5, yc5, { eps: 2, norm: 'l1', queries: 4 }), lin5.model],
+  ])('%s', (_name, attack, base = lin.model) => {
     const dispose = (out: tf.Tensor | { adversarial: tf.Tensor }) => (out instanceof tf.Tensor ? out.dispose() : out.adversarial.dispose());
-    const counting = failingAt(0);
+    const counting = failingAt(0, base);
     dispose(attack(counting.model));
     const total = counting.calls();
     expect(total).toBeGreaterThan(1);
     for (let k = 1; k <= total; k++) {
       const before = tf.memory().numTensors;
-      expect(() => attack(failingAt(k).model), `failing at call ${k} of ${total}`).toThrow(`model failed at call ${k}`);
+      expect(() => attack(failingAt(k, base).model), `failing at call ${k} of ${total}`).toThrow(`model failed at call ${k}`);
       expect(tf.memory().numTensors, `tensors left when the model fails at call ${k} of ${total}`).toBe(before);
     }
   });

@@ -309,7 +309,7 @@ describe('L1 attacks on a trained small CNN', () => {
     tf.dispose([x, y]);
   });
 
-  it('APGD-CE, APGD-T (with and without larger eps), FAB and FAB-T lower accuracy inside the L1 ball and the bounds, return one tensor, and repeat with the seed', () => {
+  it('APGD-CE, APGD-T (with and without larger eps), FAB, FAB-T and Square lower accuracy inside the L1 ball and the bounds, return one tensor, and repeat with the seed', () => {
     const eps = 1;
     const clean = accuracy(x);
     const runs: [string, () => tf.Tensor4D][] = [
@@ -319,6 +319,7 @@ describe('L1 attacks on a trained small CNN', () => {
       ['apgdTargeted largerEps', () => apgdTargeted(model, x, y, { eps, norm: 'l1', steps: 10, targetClasses: 2, largerEps: true, seed: 3 })],
       ['fab', () => fab(model, x, y, { eps, norm: 'l1', steps: 10, restarts: 2, seed: 3 })],
       ['fabTargeted', () => fabTargeted(model, x, y, { eps, norm: 'l1', steps: 10, targetClasses: 2 })],
+      ['square', () => square(model, x, y, { eps, norm: 'l1', queries: 100, seed: 3 })],
     ];
     for (const [name, run] of runs) {
       const before = tf.memory().numTensors;
@@ -346,7 +347,7 @@ describe('L1 attacks on a trained small CNN', () => {
     expect(sizes.size).toBeGreaterThan(2);
   });
 
-  it('autoAttack standard L1: the reference\'s L1 settings without Square, a warning, not standard; examples in the L1 ball; one tensor returned', () => {
+  it("autoAttack standard L1: the reference's L1 settings, Square included (5000 queries); examples in the L1 ball; one tensor returned", () => {
     const eps = 1;
     const warnings: string[] = [];
     const events: AutoAttackProgress[] = [];
@@ -354,11 +355,10 @@ describe('L1 attacks on a trained small CNN', () => {
     const before = tf.memory().numTensors;
     const r = autoAttack(model, x, y, { eps, norm: 'l1', steps, seed: 0, onWarning: (m) => warnings.push(m), onProgress: (e) => events.push(e) });
     expect(tf.memory().numTensors).toBe(before + 1);
-    expect(r.attacks).toEqual(['APGD-CE', 'APGD-T', 'FAB-T']);
+    expect(r.attacks).toEqual(['APGD-CE', 'APGD-T', 'FAB-T', 'Square']);
+    // Only the steps override makes it non-standard.
     expect(r.standard).toBe(false);
-    expect(warnings).toEqual([
-      "norm 'l1': Square has no L1 version in rmc-robust, so the standard L1 version runs APGD-CE, APGD-T and FAB-T only (the reference's also ends with an L1 Square Attack); result.standard is false",
-    ]);
+    expect(warnings.filter((m) => /Square has no L1 version/.test(m))).toEqual([]);
     expect(r.robust).toBeLessThan(r.clean);
     for (const d of l1(r.adversarial)) expect(d).toBeLessThanOrEqual(eps * (1 + 1e-5));
     expect(inBounds(r.adversarial)).toBe(true);
@@ -370,15 +370,26 @@ describe('L1 attacks on a trained small CNN', () => {
     expect(r.afterAttack['APGD-CE']).toBeGreaterThan(0);
     expect(firstFraction('APGD-T')).toBeCloseTo(1 / (5 * steps), 12);
     if (r.afterAttack['APGD-T']! > 0) expect(firstFraction('FAB-T')).toBeCloseTo(1 / (9 * steps), 12);
+    // Square runs on the points FAB-T left (some are left at this eps), with the reference's 5000 queries.
+    expect(r.afterAttack['FAB-T']).toBeGreaterThan(0);
+    expect(firstFraction('Square')).toBeCloseTo(1 / 5000, 12);
+    expect(r.afterAttack['Square']).toBeLessThanOrEqual(r.afterAttack['FAB-T']!);
+    expect(r.robust).toBe(r.afterAttack['Square']);
     r.adversarial.dispose();
+    // Without overrides the L1 version is the standard one (a one-point run: checked through the flag only).
+    const one = tf.slice(x, 0, 1) as tf.Tensor4D;
+    const wrongLabel = tf.tidy(() => [(tf.argMax(model.predict(one) as tf.Tensor, 1).dataSync()[0]! + 1) % 10]);
+    const full = autoAttack(model, one, wrongLabel, { eps, norm: 'l1', onWarning: () => {} });
+    expect(full.standard).toBe(true);
+    tf.dispose([full.adversarial, one]);
     // The larger-eps schedule is on: it needs two iterations.
     expect(() => autoAttack(model, x, y, { eps, norm: 'l1', steps: 1, onWarning: () => {} })).toThrow(/steps = 1: largerEps needs at least 2/);
     // APGD-T's 5 and FAB-T's 9 target classes, capped on a 4-class model with a warning each.
-    const small = linearModel([2, 2, 1], 4, 5);
-    const xs = tf.randomUniform([3, 2, 2, 1], 0.3, 0.7, 'float32', 6) as tf.Tensor4D;
+    const small = linearModel([5, 5, 1], 4, 5);
+    const xs = tf.randomUniform([3, 5, 5, 1], 0.3, 0.7, 'float32', 6) as tf.Tensor4D;
     const labels = tf.tidy(() => Array.from(tf.argMax(small.model(xs), 1).dataSync()));
     const smallWarnings: string[] = [];
-    const rs = autoAttack(small.model, xs, labels, { eps: 0.1, norm: 'l1', steps: 2, onWarning: (m) => smallWarnings.push(m) });
+    const rs = autoAttack(small.model, xs, labels, { eps: 0.1, norm: 'l1', steps: 2, queries: 10, onWarning: (m) => smallWarnings.push(m) });
     expect(smallWarnings.filter((m) => /target classes asked for/.test(m))).toEqual([
       '5 target classes asked for, but the model has only 3 other classes; using 3',
       '9 target classes asked for, but the model has only 3 other classes; using 3',
@@ -389,20 +400,20 @@ describe('L1 attacks on a trained small CNN', () => {
 
   it('L1 errors: options that do not apply, and the attacks without an L1 version', () => {
     const before = tf.memory().numTensors;
-    const notL1 = /norm = "l1": accepted values are 'linf' and 'l2' \(norm 'l1' is for apgd, apgdTargeted, fab, fabTargeted and autoAttack\)/;
+    const notL1 = /norm = "l1": accepted values are 'linf' and 'l2' \(norm 'l1' is for apgd, apgdTargeted, fab, fabTargeted, square and autoAttack\)/;
     expect(() => pgd(model, x, y, { eps: 1, norm: 'l1' as never })).toThrow(notL1);
     expect(() => pgdAttack({ norm: 'l1' as never })).toThrow(notL1);
     expect(() => deepfool(model, x, y, { eps: 1, norm: 'l1' as never })).toThrow(notL1);
     expect(() => deepfoolAttack({ norm: 'l1' as never })).toThrow(notL1);
-    expect(() => square(model, x, y, { eps: 1, norm: 'l1' as never })).toThrow(notL1);
-    expect(() => squareAttack({ norm: 'l1' as never })).toThrow(notL1);
     expect(() => apgd(model, x, y, { eps: 1, largerEps: true })).toThrow(/largerEps: only with norm 'l1' \(the reference's use_largereps\), not 'linf'/);
     expect(() => apgd(model, x, y, { eps: 1, norm: 'l1', largerEps: 'yes' as never })).toThrow(/largerEps = "yes": must be true or false/);
     expect(() => apgd(model, x, y, { eps: 1, norm: 'l1', largerEps: true, steps: 1 })).toThrow(/steps = 1: largerEps needs at least 2/);
     expect(() => apgd(model, x, y, { eps: 1, norm: 'l1', schedule: 'paper' })).toThrow(/schedule = 'paper': norm 'l1' follows the reference code only/);
     expect(() => autoAttack(model, x, y, { eps: 1, norm: 'l1', version: 'plus' })).toThrow(/version = 'plus': not for norm 'l1'/);
-    expect(() => autoAttack(model, x, y, { eps: 1, norm: 'l1', version: 'custom', attacks: ['apgd-ce', 'square'] })).toThrow(/attacks: 'square' has no L1 version \(norm 'l1'\)/);
     expect(fabAttack({ norm: 'l1' }).norm).toBe('l1');
+    expect(squareAttack({ norm: 'l1' }).norm).toBe('l1');
+    // Square in L1 is also a 'custom' AutoAttack component.
+    expect(() => autoAttack(model, x, y, { eps: 1, norm: 'l1', version: 'custom', attacks: ['apgd-ce', 'square'], steps: 1, queries: 1, batchSize: 1, onWarning: () => {} }).adversarial.dispose()).not.toThrow();
     expect(tf.memory().numTensors).toBe(before);
   });
 });

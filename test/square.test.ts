@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { square, squareAttack, squareFraction, squareSide } from '../src/index.js';
+import { autoAttack, perturbationNorms, square, squareAttack, squareFraction, squareSide } from '../src/index.js';
 import { squareL2Side } from '../src/attacks/square-l2.js';
 import { syntheticData, trainSmallCnn } from './helpers/small-cnn.js';
 
@@ -49,6 +49,20 @@ describe('Square schedule', () => {
       expect([p, h, w, c, squareL2Side(p, h, w, c)]).toEqual([p, h, w, c, Math.min(l2, h, w)]);
     }
     expect(squareSide(0.8, 32, 32)).toBe(29); // channels default to 1
+  });
+
+  it("the L2 and L1 window side is the reference's: max(round(sqrt(p (c h w) / c)), 3) rounded half to even, made odd, at most the image's side", () => {
+    expect(squareL2Side(0.8, 16, 16, 3)).toBe(15); // sqrt(204.8) = 14.3 -> 14 -> 15
+    expect(squareL2Side(0.05, 16, 16, 3)).toBe(5); // sqrt(12.8) = 3.58 -> 4 -> 5
+    expect(squareL2Side(0.0015625, 32, 32, 3)).toBe(3); // sqrt(1.6) -> 1 -> 3
+    expect(squareL2Side(0.8, 5, 5, 3)).toBe(5); // sqrt(20) = 4.47 -> 4 -> 5
+    expect(squareL2Side(0.8, 6, 40, 1)).toBe(6); // sqrt(192) = 13.9 -> 14 -> 15, cut to the height
+    // Exact halves in the reference's order of operations (p * n_features / c), just below a half in
+    // p * h * w: sqrt(0.15 * 19845 / 3) = 31.5 -> 32 -> 33 (from p h w, 31.499999999999996 -> 31);
+    // sqrt(0.0375 * 4500 / 3) = 7.5 -> 8 -> 9 (7.499999999999999 -> 7). Values from Python's round. (Once
+    // made odd, half-to-even and half-up sides agree: the order of operations is what decides.)
+    expect(squareL2Side(0.15, 63, 105, 3)).toBe(33);
+    expect(squareL2Side(0.0375, 12, 125, 3)).toBe(9);
   });
 });
 
@@ -122,28 +136,38 @@ describe('Square on a trained small CNN', () => {
     });
   });
 
-  it('L2: lowers accuracy inside the L2 ball and the bounds (changed points on its sphere unless clipped); one tensor returned; seeded', () => {
-    const eps = 1;
+  // L2: changed points lie on the eps-sphere unless clipped; L1: the projection puts them on the ball's
+  // surface (radius eps (1 - 1e-6)) unless the box holds less.
+  it.each([
+    ['l2', 1, 0.9],
+    ['l1', 4, 0.999],
+  ] as const)('%s: lowers accuracy inside the ball and the bounds, most points on its surface; one tensor returned; seeded', (norm, eps, surface) => {
+    const run = (seed: number) => square(model, x, y, { eps, norm, queries: 150, seed });
     const before = tf.memory().numTensors;
-    const adv = square(model, x, y, { eps, norm: 'l2', queries: 150, seed: 0 });
+    const adv = run(0);
     expect(tf.memory().numTensors).toBe(before + 1);
     expect(accuracy(logits, adv)).toBeLessThan(accuracy(logits, x) - 0.1);
-    const norms = tf.tidy(() => Array.from(tf.sqrt(tf.sum(tf.square(tf.sub(adv, x)), [1, 2, 3])).dataSync()));
+    const norms = tf.tidy(() => Array.from(perturbationNorms(tf.sub(adv, x), norm).dataSync()));
     for (const d of norms) expect(d).toBeLessThanOrEqual(eps * (1 + 1e-5));
-    expect(norms.filter((d) => d > eps * 0.9).length).toBeGreaterThan(5);
+    expect(norms.filter((d) => d > eps * surface).length).toBeGreaterThan(5);
     const [lo, hi] = tf.tidy(() => [tf.min(adv).dataSync()[0]!, tf.max(adv).dataSync()[0]!]);
     expect(lo).toBeGreaterThanOrEqual(0);
     expect(hi).toBeLessThanOrEqual(1);
-    const again = square(model, x, y, { eps, norm: 'l2', queries: 150, seed: 0 });
+    const [again, other] = [run(0), run(1)];
     expect(Array.from(again.dataSync())).toEqual(Array.from(adv.dataSync()));
-    expect(squareAttack({ norm: 'l2' }).norm).toBe('l2');
-    tf.dispose([adv, again]);
+    expect(Array.from(other.dataSync())).not.toEqual(Array.from(adv.dataSync()));
+    expect(squareAttack({ norm }).norm).toBe(norm);
+    tf.dispose([adv, again, other]);
   });
 
-  it('L2 needs images at least 5 pixels high (the reference\'s start grid)', () => {
+  it.each(['l2', 'l1'] as const)("%s needs images at least 5 pixels high (the reference's start grid)", (norm) => {
     const small = tf.zeros([1, 4, 4, 3]) as tf.Tensor4D;
     const f = (t: tf.Tensor4D) => tf.concat([tf.reshape(tf.sum(t, [1, 2, 3]), [-1, 1]), tf.ones([t.shape[0], 1])], 1) as tf.Tensor2D;
-    expect(() => square(f, small, [1], { eps: 0.5, norm: 'l2', queries: 2 })).toThrow(/square \(norm 'l2'\): Square needs images at least 5 pixels high, got 4/);
+    const before = tf.memory().numTensors;
+    expect(() => square(f, small, [1], { eps: 0.5, norm, queries: 2 })).toThrow(new RegExp(`square \\(norm '${norm}'\\): Square needs images at least 5 pixels high, got 4`));
+    // AutoAttack with Square: refused before any attack runs.
+    expect(() => autoAttack(f, small, [1], { eps: 0.5, norm, version: 'custom', attacks: ['square'], onWarning: () => {} })).toThrow(new RegExp(`autoAttack \\(norm '${norm}'\\): Square needs images at least 5 pixels high, got 4`));
+    expect(tf.memory().numTensors).toBe(before);
     small.dispose();
   });
 
@@ -163,7 +187,7 @@ describe('Square on a trained small CNN', () => {
 
   it.each([
     ['negative eps', { eps: -1 }, /eps = -1: must be a finite number >= 0/],
-    ['unknown norm', { eps: 0.5, norm: 'l1' }, /norm = "l1": accepted values are 'linf' and 'l2' \(norm 'l1' is for apgd, apgdTargeted, fab, fabTargeted and autoAttack\)/],
+    ['unknown norm', { eps: 0.5, norm: 'l0' }, /norm = "l0": accepted values are 'linf', 'l2' and 'l1'/],
     ['pInit above 1', { eps: 0.1, pInit: 1.5 }, /pInit = 1.5: must be a finite number > 0 and <= 1/],
     ['zero queries', { eps: 0.1, queries: 0 }, /queries = 0: must be an integer >= 1/],
     ['unknown loss', { eps: 0.1, loss: 'cw' }, /loss = "cw": accepted values are 'margin' and 'ce'/],

@@ -40,17 +40,16 @@ export interface AutoAttackOptions {
   /** Perturbation budget (>= 0) in pixel units, e.g. 8/255 for Linf on [0, 1] images. */
   eps: number;
   /**
-   * `'linf'` (default), `'l2'` or `'l1'`: every attack runs in that norm, as the reference (L2 Square
-   * needs images at least 5 pixels high; Square has no L1 version here, see `version`).
+   * `'linf'` (default), `'l2'` or `'l1'`: every attack runs in that norm, as the reference (L2 and L1
+   * Square need images at least 5 pixels high).
    */
   norm?: Norm;
   /**
    * `'standard'` (default): APGD-CE, APGD-T (9 targets), FAB-T (9 targets), Square (5000 queries), one
    * restart each. In L1, as the reference's standard L1 version: APGD-CE with 5 restarts and APGD-T with
-   * 5 targets, both on the larger-eps schedule (`largerEps` of {@link apgd}), then FAB-T (9 targets);
-   * the reference ends with an L1 Square Attack, which rmc-robust does not have, so the L1 result warns
-   * and is not `standard`. `'plus'`: APGD-CE and APGD-DLR with 5 restarts, FAB with 5 restarts, Square,
-   * APGD-T, FAB-T (Linf and L2 only). `'rand'` (randomised models): APGD-CE and APGD-DLR with 20-sample
+   * 5 targets, both on the larger-eps schedule (`largerEps` of {@link apgd}), then FAB-T and Square as
+   * above. `'plus'`: APGD-CE and APGD-DLR with 5 restarts, FAB with 5 restarts, Square, APGD-T, FAB-T
+   * (Linf and L2 only). `'rand'` (randomised models): APGD-CE and APGD-DLR with 20-sample
    * Expectation over Transformation. `'custom'`: the `attacks` given, with the reference's default
    * settings (APGD-CE, APGD-DLR and FAB with 5 restarts; APGD-T, FAB-T and Square with 1).
    */
@@ -142,10 +141,7 @@ export interface AutoAttackResult {
   robust: number;
   /** The attacks that ran, in order (display names). */
   attacks: string[];
-  /**
-   * True when the version's settings were used unchanged (no `steps`, `queries` or `targetClasses`
-   * override); false for the standard L1 version, which lacks the reference's L1 Square.
-   */
+  /** True when the version's settings were used unchanged (no `steps`, `queries` or `targetClasses` override). */
   standard: boolean;
   /** Sanity warnings raised during the run. */
   warnings: string[];
@@ -166,10 +162,6 @@ interface Plan {
   targetClasses: number;
 }
 
-/** What the standard L1 version leaves out of the reference's, said in a warning. */
-const L1_STANDARD_WARNING =
-  "norm 'l1': Square has no L1 version in rmc-robust, so the standard L1 version runs APGD-CE, APGD-T and FAB-T only (the reference's also ends with an L1 Square Attack); result.standard is false";
-
 function resolvePlan(version: AutoAttackVersion, attacks: readonly AutoAttackComponent[] | undefined, norm: Norm): Plan[] {
   if (version !== 'custom' && attacks !== undefined) {
     throw new RangeError(`attacks: only version 'custom' takes a list of attacks (version is '${version}')`);
@@ -179,10 +171,10 @@ function resolvePlan(version: AutoAttackVersion, attacks: readonly AutoAttackCom
     case 'standard':
       // The reference's set_version('standard'): in L1, APGD with use_largereps, 5 restarts of APGD-CE
       // and 5 target classes of APGD-T.
-      if (norm === 'l1') return [one('apgd-ce', 5, 1, true), one('apgd-t', 1, 1, true, 5), one('fab-t')];
+      if (norm === 'l1') return [one('apgd-ce', 5, 1, true), one('apgd-t', 1, 1, true, 5), one('fab-t'), one('square')];
       return [one('apgd-ce'), one('apgd-t'), one('fab-t'), one('square')];
     case 'plus':
-      if (norm === 'l1') throw new RangeError("version = 'plus': not for norm 'l1' (it includes Square, which has no L1 version; the reference warns against it too); use 'standard' or 'custom'");
+      if (norm === 'l1') throw new RangeError("version = 'plus': not for norm 'l1' (the reference defines it for Linf and L2 and warns when it runs in L1); use 'standard' or 'custom'");
       return [one('apgd-ce', 5), one('apgd-dlr', 5), one('fab', 5), one('square'), one('apgd-t'), one('fab-t')];
     case 'rand':
       return [one('apgd-ce', 1, 20), one('apgd-dlr', 1, 20)];
@@ -194,7 +186,6 @@ function resolvePlan(version: AutoAttackVersion, attacks: readonly AutoAttackCom
       if (unknown !== undefined) throw new RangeError(`attacks: unknown attack ${JSON.stringify(unknown)}; accepted values are ${COMPONENTS.join(', ')}`);
       const twice = attacks.find((a, i) => attacks.indexOf(a) !== i);
       if (twice !== undefined) throw new RangeError(`attacks: '${twice}' is listed twice`);
-      if (norm === 'l1' && attacks.includes('square')) throw new RangeError("attacks: 'square' has no L1 version (norm 'l1'); accepted with it are apgd-ce, apgd-dlr, apgd-t, fab, fab-t");
       return attacks.map((a) => one(a, a === 'apgd-ce' || a === 'apgd-dlr' || a === 'fab' ? 5 : 1));
     }
     default:
@@ -213,10 +204,9 @@ function resolvePlan(version: AutoAttackVersion, attacks: readonly AutoAttackCom
  * all-zero gradient, or when Square fools more than 0.2% of the points the gradient attacks missed (a
  * sign of gradient masking). It also warns when fewer classes exist than target classes asked for.
  *
- * With `norm: 'l1'` the standard version is the reference's standard L1 version without its last
- * attack: APGD-CE (5 restarts) and APGD-T (5 target classes) as APGD-L1 on the larger-eps schedule
- * (30% of the iterations at 3 eps, 30% at 2 eps, the rest at eps), then FAB-T in L1 (9 targets); the
- * reference's L1 Square Attack is missing, which a warning says and `result.standard` (false) records.
+ * With `norm: 'l1'` the standard version is the reference's standard L1 version: APGD-CE (5 restarts)
+ * and APGD-T (5 target classes) as APGD-L1 on the larger-eps schedule (30% of the iterations at 3 eps,
+ * 30% at 2 eps, the rest at eps), then FAB-T (9 targets) and Square (5000 queries) in L1.
  *
  * Logits that are NaN or infinite (diverged weights), clean or at an attack's iterate, throw a
  * {@link NonFiniteLogitsError} before anything is counted, unless `nonFinite: 'count-as-wrong'`.
@@ -228,7 +218,7 @@ function resolvePlan(version: AutoAttackVersion, attacks: readonly AutoAttackCom
  * @see Croce & Hein, "Reliable evaluation of adversarial robustness with an ensemble of diverse
  *   parameter-free attacks", ICML 2020; github.com/fra31/auto-attack (`AutoAttack.run_standard_evaluation`)
  * @example const r = autoAttack(model, x, y, { eps: 8 / 255 }); console.log(r.robust); r.adversarial.dispose();
- * @example const r = autoAttack(model, x, y, { eps: 12, norm: 'l1' }); // the standard L1 version, without Square
+ * @example const r = autoAttack(model, x, y, { eps: 12, norm: 'l1' }); // the standard L1 version
  */
 export function autoAttack(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, options: AutoAttackOptions): AutoAttackResult {
   if (!options || typeof options !== 'object') throw new TypeError('autoAttack: options with at least { eps } are required');
@@ -243,8 +233,7 @@ export function autoAttack(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, opti
   const steps = checkNumber(options.steps ?? 100, 'steps', { min: 1, integer: true });
   const queries = checkNumber(options.queries ?? 5000, 'queries', { min: 1, integer: true });
   const requestedTargets = options.targetClasses === undefined ? undefined : checkNumber(options.targetClasses, 'targetClasses', { min: 1, integer: true });
-  const incomplete = norm === 'l1' && version === 'standard';
-  const standard = options.steps === undefined && options.queries === undefined && options.targetClasses === undefined && !incomplete;
+  const standard = options.steps === undefined && options.queries === undefined && options.targetClasses === undefined;
   const warnings: string[] = [];
   const report = options.onWarning ?? ((message: string) => console.warn(`rmc-robust autoAttack: ${message}`));
   const warn = (message: string | undefined) => {
@@ -267,8 +256,7 @@ export function autoAttack(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, opti
     needs('apgd-dlr', 3);
     needs('apgd-t', 4);
     needs('fab-t', 2);
-    if (norm === 'l2' && plan.some((s) => s.component === 'square')) checkSquareL2Height(p.x.shape[1], 'autoAttack');
-    if (incomplete) warn(L1_STANDARD_WARNING);
+    if (norm !== 'linf' && plan.some((s) => s.component === 'square')) checkSquareL2Height(p.x.shape[1], 'autoAttack', norm);
     // Per step, the target classes it runs: the request or the version's, at most the other classes.
     const targetsOf = plan.map((s) => Math.min(requestedTargets ?? s.targetClasses, p.numClasses - 1));
     if (targeted) {
@@ -344,8 +332,6 @@ export function autoAttack(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, opti
                 raw = fabTargeted(model, xs, ys, { ...common, steps, restarts: step.restarts, targetClasses: targetsOf[attackIndex] });
                 break;
               case 'square':
-                // resolvePlan has refused Square in L1 already.
-                if (norm === 'l1') throw new RangeError("attacks: 'square' has no L1 version (norm 'l1')");
                 raw = square(model, xs, ys, { ...common, norm, queries, pInit: 0.8, restarts: step.restarts, loss: 'margin', rescaleSchedule: false });
                 break;
             }

@@ -5,15 +5,15 @@ import { l1ProjectionCorrection } from './l1-projection.js';
 
 /**
  * The perturbation norm of an attack: `'linf'` (the largest pixel change), `'l2'` (Euclidean) or
- * `'l1'` (the sum of absolute pixel changes; APGD, APGD-T, FAB, FAB-T and AutoAttack only).
+ * `'l1'` (the sum of absolute pixel changes; APGD, APGD-T, FAB, FAB-T, Square and AutoAttack only).
  */
 export type Norm = 'linf' | 'l2' | 'l1';
 
-/** The norms of the attacks that have no L1 version (PGD, FGSM, DeepFool, Square). */
+/** The norms of the attacks that have no L1 version (PGD, FGSM, DeepFool). */
 export type LinfOrL2 = Exclude<Norm, 'l1'>;
 
 /** The attacks that take `norm: 'l1'`, named in the error of those that do not. */
-const L1_ATTACKS = 'apgd, apgdTargeted, fab, fabTargeted and autoAttack';
+const L1_ATTACKS = 'apgd, apgdTargeted, fab, fabTargeted, square and autoAttack';
 
 /** `norm` of an attack without an L1 version: `'linf'` (default) or `'l2'`. */
 export function checkNorm(norm: unknown): LinfOrL2 {

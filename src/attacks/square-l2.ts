@@ -20,24 +20,26 @@ export function referenceSideRoot(p: number, height: number, width: number, chan
 }
 
 /**
- * The reference's `eta_rectangles(rows, cols)`: concentric rectangles around the centre, the k-th
- * (k = 0, 1, ...) adding `1 / (k + 1)^2`, scaled to unit L2 norm; row-major `[rows, cols]`.
+ * Concentric rectangles around the centre of a `rows x cols` grid, the k-th (k = 0, 1, ...) adding
+ * `1 / (k + 1)^power` (the reference's `eta_rectangles` before its scaling: power 2 in L2, 4 in L1);
+ * row-major.
  */
-export function squareRectangles(rows: number, cols: number): Float64Array {
+export function concentricRectangles(rows: number, cols: number, power: number): Float64Array {
   const delta = new Float64Array(rows * cols);
   let r0 = Math.floor(rows / 2);
   let c0 = Math.floor(cols / 2);
   const rings = Math.max(Math.floor(rows / 2) + 1, Math.floor(cols / 2) + 1);
   for (let k = 0; k < rings; k++) {
     for (let i = Math.max(r0, 0); i < Math.min(r0 + 2 * k + 1, rows); i++) {
-      for (let j = Math.max(c0, 0); j < Math.min(c0 + 2 * k + 1, cols); j++) delta[i * cols + j]! += 1 / (k + 1) ** 2;
+      for (let j = Math.max(c0, 0); j < Math.min(c0 + 2 * k + 1, cols); j++) delta[i * cols + j]! += 1 / (k + 1) ** power;
     }
     r0--;
     c0--;
   }
-  return scaleToUnit(delta);
+  return delta;
 }
 
+/** `v` divided by its L2 norm. */
 function scaleToUnit(v: Float64Array): Float64Array {
   let sum = 0;
   for (const x of v) sum += x * x;
@@ -45,26 +47,37 @@ function scaleToUnit(v: Float64Array): Float64Array {
   return v.map((x) => x / length);
 }
 
+/** The reference's L2 `eta_rectangles(rows, cols)`: {@link concentricRectangles} (power 2) scaled to unit L2 norm. */
+export function squareRectangles(rows: number, cols: number): Float64Array {
+  return scaleToUnit(concentricRectangles(rows, cols, 2));
+}
+
 /**
- * The reference's `eta(s)`: an `s x s` pattern, the upper `floor(s / 2)` rows {@link squareRectangles}
- * and the lower rows its negative, unit L2 norm, transposed when `transpose`; row-major.
+ * The reference's `eta(s)`: an `s x s` pattern, the upper `floor(s / 2)` rows `lobe(floor(s / 2), s)`
+ * and the lower rows `-lobe(s - floor(s / 2), s)`, scaled by `scale`, transposed when `transpose`;
+ * row-major.
  */
-export function squareL2Pattern(s: number, transpose: boolean): Float64Array {
+export function twoLobePattern(s: number, transpose: boolean, lobe: (rows: number, cols: number) => Float64Array, scale: (v: Float64Array) => Float64Array): Float64Array {
   const half = Math.floor(s / 2);
-  const top = squareRectangles(half, s);
-  const bottom = squareRectangles(s - half, s);
+  const bottom = lobe(s - half, s);
   const delta = new Float64Array(s * s);
-  delta.set(top, 0);
+  delta.set(lobe(half, s), 0);
   for (let i = 0; i < bottom.length; i++) delta[half * s + i] = -bottom[i]!;
-  const unit = scaleToUnit(delta);
+  const unit = scale(delta);
   if (!transpose) return unit;
   return unit.map((_, k) => unit[(k % s) * s + Math.floor(k / s)]!);
 }
 
+/** The reference's L2 `eta(s)`: {@link twoLobePattern} of {@link squareRectangles}, unit L2 norm; row-major. */
+export function squareL2Pattern(s: number, transpose: boolean): Float64Array {
+  return twoLobePattern(s, transpose, squareRectangles, scaleToUnit);
+}
+
 /**
- * Side of the L2 windows at fraction `p` of an `height x width x channels` image, as the reference:
- * `max(round(sqrt(p * n_features / c)), 3)` ({@link referenceSideRoot}), made odd; at most the image's
- * smaller side (the reference needs images larger than the window).
+ * Side of the L2 and L1 windows at fraction `p` of an `height x width x channels` image, as the
+ * reference computes it: `max(round(sqrt(p n / channels)), 3)` with `n = channels height width` and
+ * Python's half-to-even `round`, made odd; at most the image's smaller side (the reference needs
+ * images larger than the window).
  */
 export function squareL2Side(p: number, height: number, width: number, channels: number): number {
   let s = Math.max(referenceSideRoot(p, height, width, channels), 3);
@@ -73,20 +86,19 @@ export function squareL2Side(p: number, height: number, width: number, channels:
 }
 
 /**
- * The reference's L2 start: a grid of `floor(h / 5)`-pixel windows (offset `(h - 5 s) / 2`), each
- * filled with {@link squareRectangles} times a random sign per image and channel, scaled to L2 norm
- * eps and clipped to the bounds. Draws `n * c` signs per window, windows row by row (those past the
- * image edge draw too and are cut off, as the reference's slices).
+ * The reference's start grid: `floor(h / 5)`-pixel windows (offset `(h - 5 s) / 2`), row by row, each
+ * filled with `patternOf(s)` (called once per window, before the window's signs) times a random sign
+ * per image and channel (`n * c` draws of `sign`, image by image); windows past the image edge draw
+ * too and are cut off, as the reference's slices. The perturbation, NHWC.
  */
-export function squareL2Start(x: tf.Tensor4D, eps: number, bounds: [number, number], sign: () => number): tf.Tensor4D {
-  const [n, h, w, c] = x.shape;
+export function squareStartGrid(shape: [number, number, number, number], sign: () => number, patternOf: (s: number) => Float64Array): Float32Array {
+  const [n, h, w, c] = shape;
   const s = Math.floor(h / 5);
-  checkSquareL2Height(h, 'square');
   const start = Math.floor((h - 5 * s) / 2);
-  const pattern = squareRectangles(s, s);
   const delta = new Float32Array(n * h * w * c);
   for (let a = 0, top = start; a < Math.floor(h / s); a++, top += s) {
     for (let b = 0, left = start; b < Math.floor(w / s); b++, left += s) {
+      const pattern = patternOf(s);
       for (let r = 0; r < n; r++) {
         for (let k = 0; k < c; k++) {
           const signed = sign();
@@ -97,23 +109,39 @@ export function squareL2Start(x: tf.Tensor4D, eps: number, bounds: [number, numb
       }
     }
   }
+  return delta;
+}
+
+/**
+ * The reference's L2 start: the {@link squareStartGrid} of {@link squareRectangles} (as in the version of
+ * square.py this follows; its L1 branch, added later, fills the windows with `eta(s)`), scaled to L2
+ * norm eps and clipped to the bounds.
+ */
+export function squareL2Start(x: tf.Tensor4D, eps: number, bounds: [number, number], sign: () => number): tf.Tensor4D {
+  checkSquareL2Height(x.shape[1], 'square');
+  const s = Math.floor(x.shape[1] / 5);
+  const pattern = squareRectangles(s, s);
+  const delta = squareStartGrid(x.shape, sign, () => pattern);
   return tf.tidy(() => {
     const d = tf.tensor4d(delta, x.shape);
     return tf.clipByValue(tf.add(x, tf.mul(tf.div(d, tf.add(l2Norms(d), 1e-12)), eps)), bounds[0], bounds[1]) as tf.Tensor4D;
   });
 }
 
-/** L2 Square's start grid needs images at least 5 pixels high (the reference divides by `floor(h / 5)`). */
-export function checkSquareL2Height(height: number, where: string): void {
-  if (height < 5) throw new RangeError(`${where} (norm 'l2'): Square needs images at least 5 pixels high, got ${height}`);
+/**
+ * Square in L2 and L1 starts from a grid of `floor(h / 5)`-pixel windows, so it needs images at least 5
+ * pixels high (the reference divides by `floor(h / 5)`).
+ */
+export function checkSquareL2Height(height: number, where: string, norm: 'l2' | 'l1' = 'l2'): void {
+  if (height < 5) throw new RangeError(`${where} (norm '${norm}'): Square needs images at least 5 pixels high, got ${height}`);
 }
 
-/** Where one L2 iteration moves mass: from the window at `second` to the window at `first`, side `s`. */
+/** Where one L2 or L1 iteration moves mass: from the window at `second` to the window at `first`, side `s`. */
 export interface SquareL2Move {
   s: number;
   first: [number, number];
   second: [number, number];
-  /** The `s x s` pattern ({@link squareL2Pattern}). */
+  /** The `s x s` pattern ({@link squareL2Pattern}, or `squareL1Pattern` in L1). */
   pattern: Float64Array;
   /** One sign per (row, channel), row-major `[m, c]`. */
   signs: Float32Array;

@@ -1,13 +1,14 @@
 /**
  * Square Attack (Andriushchenko, Croce, Flammarion & Hein, ECCV 2020, "Square Attack: a
- * query-efficient black-box adversarial attack via random search"), Linf and L2, as AutoAttack runs it.
+ * query-efficient black-box adversarial attack via random search"), Linf, L2 and L1, as AutoAttack runs it.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { deriveSeed, mulberry32 } from '../data/random.js';
 import { prepare, untargetedAttack, type Attack } from './attack.js';
 import { crossEntropy, cwLoss } from './losses.js';
 import { logitsOf, type ModelLike } from './model.js';
-import { checkNorm, type LinfOrL2 } from './norms.js';
+import { checkNormWithL1, type Norm } from './norms.js';
+import { squareL1Candidate, squareL1Pattern, squareL1Start } from './square-l1.js';
 import { checkSquareL2Height, referenceSideRoot, squareL2Candidate, squareL2Pattern, squareL2Side, squareL2Start } from './square-l2.js';
 import { NonFiniteLogitsError, nonFiniteCodes, throwIfNonFinite } from './finite.js';
 import { attackRows, indicesWhere, putRows, runCascade, takeRows } from './rows.js';
@@ -15,10 +16,13 @@ import { checkNumber, checkOptionKeys, checkSeed, factoryOptions, optionKeys, ty
 
 /** Options of {@link square}. */
 export interface SquareOptions {
-  /** Budget (>= 0) in pixel units, e.g. 8/255 in Linf or 0.5 in L2 on [0, 1] images. */
+  /** Budget (>= 0) in pixel units, e.g. 8/255 in Linf, 0.5 in L2 or 12 in L1 on [0, 1] CIFAR-10 images. */
   eps: number;
-  /** `'linf'` (default) or `'l2'` (the reference's L2 windows; images at least 5 pixels high); no `'l1'`. */
-  norm?: LinfOrL2;
+  /**
+   * `'linf'` (default), `'l2'` or `'l1'` (the reference's L2 and L1 windows; images at least 5 pixels
+   * high).
+   */
+  norm?: Norm;
   /** Iterations (queries after the initial one) per restart, >= 1 (default 5000, AutoAttack's). */
   queries?: number;
   /** Initial fraction of the pixels a square covers, in (0, 1] (default 0.8). */
@@ -56,7 +60,7 @@ const SQUARE_OPTION_KEYS = optionKeys<SquareOptions>({
 
 interface SquareConfig {
   eps: number;
-  norm: LinfOrL2;
+  norm: Norm;
   queries: number;
   pInit: number;
   restarts: number;
@@ -73,7 +77,7 @@ function resolve(options: SquareOptions, name: string): SquareConfig {
   if (loss !== 'margin' && loss !== 'ce') throw new RangeError(`loss = ${JSON.stringify(loss)}: accepted values are 'margin' and 'ce'`);
   return {
     eps: checkNumber(options.eps, 'eps', { min: 0 }),
-    norm: checkNorm(options.norm),
+    norm: checkNormWithL1(options.norm),
     queries: checkNumber(options.queries ?? 5000, 'queries', { min: 1, integer: true }),
     pInit: checkNumber(options.pInit ?? 0.8, 'pInit', { min: 0, minExclusive: true, max: 1 }),
     restarts: checkNumber(options.restarts ?? 1, 'restarts', { min: 1, integer: true }),
@@ -136,6 +140,8 @@ function squareRun(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, bounds
   let best: tf.Tensor4D;
   if (cfg.norm === 'l2') {
     best = squareL2Start(x, eps, bounds, sign);
+  } else if (cfg.norm === 'l1') {
+    best = squareL1Start(x, eps, bounds, random, sign);
   } else {
     // Vertical stripes: one random sign per image, column and channel.
     const stripes = new Float32Array(n * w * c);
@@ -162,14 +168,15 @@ function squareRun(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, bounds
       return tf.clipByValue(tf.minimum(tf.maximum(moved, tf.sub(xCurr, eps)), tf.add(xCurr, eps)), lo, hi) as tf.Tensor4D;
     });
   };
-  /** L2: the reference's two windows, its pattern (transposed at random) and a sign per row and channel. */
-  const l2Candidate = (p: number, active: number[]) => {
+  /** L2 and L1: the reference's two windows, its pattern (transposed at random) and a sign per row and channel. */
+  const windowsCandidate = (p: number, active: number[]) => {
     const s = squareL2Side(p, h, w, c);
     const first = corner(s);
     const second = corner(s);
-    const pattern = squareL2Pattern(s, random() > 0.5);
+    const pattern = (cfg.norm === 'l1' ? squareL1Pattern : squareL2Pattern)(s, random() > 0.5);
     const signs = Float32Array.from({ length: active.length * c }, sign);
-    return tf.tidy(() => squareL2Candidate(...rowsOf(active), { s, first, second, pattern, signs }, eps, bounds));
+    const candidate = cfg.norm === 'l1' ? squareL1Candidate : squareL2Candidate;
+    return tf.tidy(() => candidate(...rowsOf(active), { s, first, second, pattern, signs }, eps, bounds));
   };
   try {
     const { margin, loss } = marginAndLoss(model, best, labels, cfg.loss);
@@ -178,7 +185,7 @@ function squareRun(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, bounds
       if (active.length === 0) break;
       const p = squareFraction(iteration, cfg.pInit, cfg.queries, cfg.rescaleSchedule);
       const yCurr = takeRows(labels, active);
-      const candidate = cfg.norm === 'l2' ? l2Candidate(p, active) : linfCandidate(p, active);
+      const candidate = cfg.norm === 'linf' ? linfCandidate(p, active) : windowsCandidate(p, active);
       try {
         let next: ReturnType<typeof marginAndLoss>;
         try {
@@ -213,16 +220,18 @@ function squareRun(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, bounds
 }
 
 /**
- * Square Attack, Linf or L2, as AutoAttack runs it: a black-box random search that uses forward passes
+ * Square Attack, Linf, L2 or L1, as AutoAttack runs it: a black-box random search that uses forward passes
  * only (so it works where gradients are masked). Linf: it starts from vertical stripes of `+-eps`;
  * each iteration draws one square window (its side from the schedule of {@link squareFraction}, one
  * random position for the batch) and a random sign per channel, moves the window of every point still
  * classified correctly to that vertex of its eps-box. L2 (the reference's L2 version): it starts from a
  * grid of centred square patterns with random signs on the eps-sphere; each iteration draws two
  * windows of odd side (at least 3), moves the perturbation's mass of both into the first as a signed
- * two-lobe pattern (random sign per point and channel), and rescales to norm eps. Either way the move
- * is kept where the loss (margin by default) decreases or the point becomes misclassified. Points are
- * dropped once misclassified.
+ * two-lobe pattern (random sign per point and channel), and rescales to norm eps. L1 (the reference's L1
+ * version): the same with patterns of unit L1 norm (rectangles weighted `1 / (k + 1)^4`), a start grid
+ * of randomly transposed ones, and the projection onto the L1 ball in the bounds after every move. The
+ * move is kept where the loss (margin by default) decreases or the point becomes misclassified. Points
+ * are dropped once misclassified.
  *
  * @param model a `tf.LayersModel` (inference mode) or a function `x => logits`
  * @param x clean images, NHWC, inside `bounds`; not modified
@@ -235,7 +244,7 @@ export function square(model: ModelLike, x: tf.Tensor4D, y: LabelsLike, options:
   const cfg = resolve(options, 'square');
   const p = prepare(model, x, y, options.bounds);
   try {
-    if (cfg.norm === 'l2') checkSquareL2Height(x.shape[1], 'square');
+    if (cfg.norm !== 'linf') checkSquareL2Height(x.shape[1], 'square', cfg.norm);
     const predict = (t: tf.Tensor4D) => logitsOf(model, t);
     const total = cfg.restarts * cfg.queries;
     return runCascade(predict, p.x, p.labels, 'square', (state) => {
@@ -258,9 +267,9 @@ export type SquareAttackOptions = Omit<SquareOptions, 'eps'> & {
   name?: string;
 };
 
-/** Square as an {@link Attack} value (fixed-epsilon, untargeted; Linf or L2), e.g. for {@link robustAccuracy}. */
+/** Square as an {@link Attack} value (fixed-epsilon, untargeted; Linf, L2 or L1), e.g. for {@link robustAccuracy}. */
 export function squareAttack(options: SquareAttackOptions = {}): Attack {
   const { name, rest } = factoryOptions(options, SQUARE_OPTION_KEYS, 'squareAttack');
   resolve({ ...rest, eps: 0 }, 'squareAttack');
-  return untargetedAttack(name ?? 'Square', checkNorm(options.norm), options.bounds, (model, x, labels, eps) => square(model, x, labels, { ...rest, eps }));
+  return untargetedAttack(name ?? 'Square', checkNormWithL1(options.norm), options.bounds, (model, x, labels, eps) => square(model, x, labels, { ...rest, eps }));
 }
