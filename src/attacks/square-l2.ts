@@ -193,7 +193,7 @@ export function squareL2Candidate(xCurr: tf.Tensor4D, bestCurr: tf.Tensor4D, mov
         }
       }
     }
-    const room = Math.max(eps * eps - image, 0) / c;
+    const roomPerChannel = Math.max(eps * eps - image, 0) / c;
     // Empty both windows, then fill the first.
     for (let q = 0; q < size; q++) {
       const pixel = Math.floor(q / c);
@@ -201,7 +201,7 @@ export function squareL2Candidate(xCurr: tf.Tensor4D, bestCurr: tf.Tensor4D, mov
     }
     for (let i = 0; i < s; i++) {
       for (let j = 0; j < s; j++) {
-        for (let k = 0; k < c; k++) delta[((first[0] + i) * w + first[1] + j) * c + k] = (placed[(i * s + j) * c + k]! / (Math.sqrt(channelNorms[k]!) + 1e-12)) * Math.sqrt(room + windows[k]!);
+        for (let k = 0; k < c; k++) delta[((first[0] + i) * w + first[1] + j) * c + k] = (placed[(i * s + j) * c + k]! / (Math.sqrt(channelNorms[k]!) + 1e-12)) * Math.sqrt(roomPerChannel + windows[k]!);
       }
     }
     let length = 0;
