@@ -8,11 +8,12 @@ Debian's python3-torch:
 
 The attack is the reference's `SquareAttack.attack_single_run` (github fra31/auto-attack,
 autoattack/square.py: `eta_rectangles`, `eta`, `p_selection`, the start from a grid of windows, the
-two-window update, `margin_and_loss`), written out in NCHW as it does it: for norm='L2' as the version
-rmc-robust's L2 follows (start windows filled with `eta_rectangles`, the windows' mass measured over
-the whole image), for norm='L1' as its current L1 branch (rectangles weighted 1/(k+1)^4 with unit L1
-norm, start windows filled with `eta(s)`, the windows' mass per channel, and `L1_projection` onto the
-L1 ball of radius eps (1 - 1e-6) in [0, 1] after every move, ported in scripts/torch_apgd.py). One
+two-window update, `margin_and_loss`), written out in NCHW as its current version does it (the one with
+the L1 branch and window sides capped at min(h, w); the stored copy of fra31/auto-attack is older, the
+fork slietar/auto-attack has the current file): start windows filled with `eta(s)` (the randomly
+transposed two-lobe pattern), the windows' mass measured per channel; for norm='L2' rectangles weighted
+1/(k+1)^2 with unit L2 norm, for norm='L1' weighted 1/(k+1)^4 with unit L1 norm and `L1_projection`
+onto the L1 ball of radius eps (1 - 1e-6) in [0, 1] after every move (ported in scripts/torch_apgd.py). One
 change: its random draws (`random_int`, `random_choice`, the `torch.rand([1]) > 0.5` of `eta`) come
 from rmc-robust's seeded generator (mulberry32, seed derived as `square` derives restart 0's), in the
 reference's order, so that both sides draw the same windows and signs.
@@ -180,7 +181,7 @@ class SquareL2(Square):
         return x / (t.view(-1, 1, 1, 1) + 1e-12)
 
     def start(self, x):
-        delta_init = self.start_grid(x, lambda s: self.eta_rectangles(s, s))
+        delta_init = self.start_grid(x, self.eta)
         return torch.clamp(x + self.normalize(delta_init) * self.eps, 0., 1.)
 
     def candidate(self, x_curr, x_best_curr, p):
@@ -190,7 +191,7 @@ class SquareL2(Square):
         vh, vw, vh2, vw2, mask_image = self.windows(x_curr, s)
         norms_window_1 = (delta_curr[:, :, vh:vh + s, vw:vw + s] ** 2).sum(dim=(-2, -1), keepdim=True).sqrt()
         norms_image = self.lp_norm(x_best_curr - x_curr)
-        norms_windows = self.lp_norm(delta_curr * mask_image)
+        norms_windows = ((delta_curr * mask_image) ** 2).sum(dim=(-2, -1), keepdim=True).sqrt()
         new_deltas = torch.ones([x_curr.shape[0], c, s, s])
         new_deltas *= (self.eta(s).view(1, 1, s, s) * self.random_choice([x_curr.shape[0], c, 1, 1]))
         old_deltas = delta_curr[:, :, vh:vh + s, vw:vw + s] / (1e-12 + norms_window_1)

@@ -114,12 +114,11 @@ describe('APGD agrees with PyTorch', () => {
   });
 });
 
-// Square in L2 and L1 against scripts/torch_square.py: the reference's attack_single_run (its start
-// grid, eta patterns, two-window update and p schedule; L2 as the version rmc-robust's L2 follows, L1 as
-// its current L1 branch: 1/(k+1)^4 patterns of unit L1 norm, a start grid of randomly transposed ones,
-// per-channel masses, and L1_projection onto the ball of radius eps (1 - 1e-6) in [0, 1] after every
-// move) written out in PyTorch, drawing its windows and signs from rmc-robust's seeded generator in the
-// reference's order, on the same network.
+// Square in L2 and L1 against scripts/torch_square.py: the current reference's attack_single_run (its
+// start grid of randomly transposed eta patterns, two-window update with per-channel masses and p
+// schedule; L1 with 1/(k+1)^4 patterns of unit L1 norm and L1_projection onto the ball of radius
+// eps (1 - 1e-6) in [0, 1] after every move) written out in PyTorch, drawing its windows and signs from
+// rmc-robust's seeded generator in the reference's order, on the same network.
 interface SquareCase {
   eps: number;
   queries: number;

@@ -1,7 +1,8 @@
 /**
  * Square Attack's L2 updates (Andriushchenko et al., ECCV 2020, Section 3.2; github fra31/auto-attack,
- * `SquareAttack` with `norm='L2'`): the centred square patterns, the start from a grid of them, and the
- * move of a window's mass that keeps the perturbation on the eps-sphere.
+ * `SquareAttack` with `norm='L2'`, as its current version, the one with the L1 branch): the two-lobe
+ * window patterns, the start from a grid of them, and the per-channel move of two windows' mass that
+ * keeps the perturbation on the eps-sphere.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { peekFloat32 } from '../backend/alloc.js';
@@ -113,15 +114,13 @@ export function squareStartGrid(shape: [number, number, number, number], sign: (
 }
 
 /**
- * The reference's L2 start: the {@link squareStartGrid} of {@link squareRectangles} (as in the version of
- * square.py this follows; its L1 branch, added later, fills the windows with `eta(s)`), scaled to L2
- * norm eps and clipped to the bounds.
+ * The reference's L2 start: the {@link squareStartGrid} whose windows hold {@link squareL2Pattern}
+ * (the reference's `eta(s)`, each transposed at random: one draw of `random` per window, before its
+ * signs), scaled to L2 norm eps and clipped to the bounds.
  */
-export function squareL2Start(x: tf.Tensor4D, eps: number, bounds: [number, number], sign: () => number): tf.Tensor4D {
+export function squareL2Start(x: tf.Tensor4D, eps: number, bounds: [number, number], random: () => number, sign: () => number): tf.Tensor4D {
   checkSquareL2Height(x.shape[1], 'square');
-  const s = Math.floor(x.shape[1] / 5);
-  const pattern = squareRectangles(s, s);
-  const delta = squareStartGrid(x.shape, sign, () => pattern);
+  const delta = squareStartGrid(x.shape, sign, (s) => squareL2Pattern(s, random() > 0.5));
   return tf.tidy(() => {
     const d = tf.tensor4d(delta, x.shape);
     return tf.clipByValue(tf.add(x, tf.mul(tf.div(d, tf.add(l2Norms(d), 1e-12)), eps)), bounds[0], bounds[1]) as tf.Tensor4D;
@@ -148,12 +147,13 @@ export interface SquareL2Move {
 }
 
 /**
- * The reference's L2 candidate for rows `xCurr` (clean) at `bestCurr` (their best points): in the
- * first window, per channel, the old perturbation (normalised) plus the signed pattern, rescaled so
- * that the mass of both windows plus the room left to the eps-sphere (shared by the channels) lands
- * there; the second window is emptied; the whole perturbation is scaled to norm eps and clipped to the
- * bounds. A new tensor. Computed row by row on the typed arrays (a few passes over each image; as tfjs
- * ops the per-row and per-window broadcasts cost ~50 ms each on 200 CIFAR-10 images).
+ * The reference's L2 candidate for rows `xCurr` (clean) at `bestCurr` (their best points). Per row and
+ * channel k: the first window becomes the signed pattern plus the old window divided by its L2 norm,
+ * rescaled to L2 norm `sqrt(room / c + m_k^2)`, where `room = max(eps^2 - ||delta||_2^2, 0)` and `m_k` is
+ * channel k's L2 mass in the two windows; the second window is emptied (where it does not overlap the
+ * first); the whole perturbation is scaled to norm eps and clipped to the bounds. A new tensor.
+ * Computed row by row on the typed arrays (a few passes over each image; as tfjs ops the per-row and
+ * per-window broadcasts cost ~50 ms each on 200 CIFAR-10 images).
  */
 export function squareL2Candidate(xCurr: tf.Tensor4D, bestCurr: tf.Tensor4D, move: SquareL2Move, eps: number, bounds: [number, number]): tf.Tensor4D {
   const [m, h, w, c] = xCurr.shape;
@@ -167,16 +167,17 @@ export function squareL2Candidate(xCurr: tf.Tensor4D, bestCurr: tf.Tensor4D, mov
   const delta = new Float64Array(size);
   const placed = new Float64Array(s * s * c);
   const channelNorms = new Float64Array(c);
+  const windows = new Float64Array(c);
   for (let r = 0; r < m; r++) {
     const offset = r * size;
     let image = 0;
-    let windows = 0;
+    windows.fill(0);
     for (let q = 0; q < size; q++) {
       delta[q] = bs[offset + q]! - xs[offset + q]!;
       image += delta[q]! ** 2;
       const pixel = Math.floor(q / c);
       const [i, j] = [Math.floor(pixel / w), pixel % w];
-      if (inside(...first, i, j) || inside(...second, i, j)) windows += delta[q]! ** 2;
+      if (inside(...first, i, j) || inside(...second, i, j)) windows[q % c]! += delta[q]! ** 2;
     }
     // Per channel: the old window's norm, then the pattern plus the normalised old window.
     channelNorms.fill(0);
@@ -192,7 +193,7 @@ export function squareL2Candidate(xCurr: tf.Tensor4D, bestCurr: tf.Tensor4D, mov
         }
       }
     }
-    const room = Math.sqrt(Math.max(eps * eps - image, 0) / c + windows);
+    const roomPerChannel = Math.max(eps * eps - image, 0) / c;
     // Empty both windows, then fill the first.
     for (let q = 0; q < size; q++) {
       const pixel = Math.floor(q / c);
@@ -200,7 +201,7 @@ export function squareL2Candidate(xCurr: tf.Tensor4D, bestCurr: tf.Tensor4D, mov
     }
     for (let i = 0; i < s; i++) {
       for (let j = 0; j < s; j++) {
-        for (let k = 0; k < c; k++) delta[((first[0] + i) * w + first[1] + j) * c + k] = (placed[(i * s + j) * c + k]! / (Math.sqrt(channelNorms[k]!) + 1e-12)) * room;
+        for (let k = 0; k < c; k++) delta[((first[0] + i) * w + first[1] + j) * c + k] = (placed[(i * s + j) * c + k]! / (Math.sqrt(channelNorms[k]!) + 1e-12)) * Math.sqrt(roomPerChannel + windows[k]!);
       }
     }
     let length = 0;

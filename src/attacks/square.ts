@@ -139,7 +139,7 @@ function squareRun(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, bounds
   const sign = () => (random() < 0.5 ? -1 : 1);
   let best: tf.Tensor4D;
   if (cfg.norm === 'l2') {
-    best = squareL2Start(x, eps, bounds, sign);
+    best = squareL2Start(x, eps, bounds, random, sign);
   } else if (cfg.norm === 'l1') {
     best = squareL1Start(x, eps, bounds, random, sign);
   } else {
@@ -224,12 +224,13 @@ function squareRun(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, bounds
  * only (so it works where gradients are masked). Linf: it starts from vertical stripes of `+-eps`;
  * each iteration draws one square window (its side from the schedule of {@link squareFraction}, one
  * random position for the batch) and a random sign per channel, moves the window of every point still
- * classified correctly to that vertex of its eps-box. L2 (the reference's L2 version): it starts from a
- * grid of centred square patterns with random signs on the eps-sphere; each iteration draws two
- * windows of odd side (at least 3), moves the perturbation's mass of both into the first as a signed
- * two-lobe pattern (random sign per point and channel), and rescales to norm eps. L1 (the reference's L1
- * version): the same with patterns of unit L1 norm (rectangles weighted `1 / (k + 1)^4`), a start grid
- * of randomly transposed ones, and the projection onto the L1 ball in the bounds after every move. The
+ * classified correctly to that vertex of its eps-box. L2 (the current reference's L2 version): it starts
+ * from a grid of signed two-lobe patterns (each transposed at random, a random sign per point and
+ * channel) on the eps-sphere; each iteration draws two windows of odd side (at least 3) and, per
+ * channel, moves the perturbation's mass of both into the first as a signed two-lobe pattern (random
+ * sign per point and channel), then rescales to norm eps. L1 (the reference's L1 version): the same
+ * with patterns of unit L1 norm (rectangles weighted `1 / (k + 1)^4`) and the projection onto the L1
+ * ball in the bounds after every move. The
  * move is kept where the loss (margin by default) decreases or the point becomes misclassified. Points
  * are dropped once misclassified.
  *
