@@ -2,7 +2,57 @@
  * FAB's projections: the smallest Linf, L2 or L1 step from a point onto a hyperplane, staying inside a
  * box (Croce & Hein, ICML 2020, "Minimally distorted adversarial examples with a fast adaptive boundary
  * attack", Section 3 and their `projection_linf` / `projection_l2` / `projection_l1`).
+ *
+ * Each is found without sorting all coordinates: a quickselect-style bracketing (Kiwiel 2008; Condat
+ * 2016, for the L1 ball) narrows down the breakpoint where the solution lies in expected linear time,
+ * and the result is then computed with the same floating-point operations, in the same order, as a
+ * full sort would (a sorted reference is the oracle of the tests): the same values, bit for bit.
  */
+
+/** Weights this small in magnitude do not move their coordinate in L2 and L1 (the reference's `projection_l2`, `projection_l1`). */
+const WEIGHT_FLOOR = 1e-8;
+/** The unit roundoff of a double. */
+const UNIT_ROUNDOFF = 2 ** -53;
+
+/**
+ * Work arrays shared by the calls (grown on demand, never shrunk): the projections run synchronously
+ * and do not call each other, so one set serves all of them and no call allocates.
+ */
+const work = {
+  size: 0,
+  /** Linf/L2, per moving coordinate in index order: |w_i|, its room to the box, its kink `room / speed`. */
+  weight: new Float64Array(0),
+  room: new Float64Array(0),
+  kink: new Float64Array(0),
+  /** Linf/L2, partitioned by the bracketing: the kinks, `|w| room`, `|w| speed`. */
+  key: new Float64Array(0),
+  full: new Float64Array(0),
+  rate: new Float64Array(0),
+  /** L1, partitioned by the bracketing: coordinate, |w_i|, `|w_i| room_i`. */
+  index: new Int32Array(0),
+};
+
+function reserve(n: number): void {
+  if (n <= work.size) return;
+  const size = Math.max(n, 2 * work.size);
+  work.size = size;
+  work.weight = new Float64Array(size);
+  work.room = new Float64Array(size);
+  work.kink = new Float64Array(size);
+  work.key = new Float64Array(size);
+  work.full = new Float64Array(size);
+  work.rate = new Float64Array(size);
+  work.index = new Int32Array(size);
+}
+
+/** A deterministic pseudo-random position in [l, h) for the pivots (xorshift32; any choice gives the same result). */
+let pivotState = 0x9e3779b9;
+function randomPosition(l: number, h: number): number {
+  pivotState ^= pivotState << 13;
+  pivotState ^= pivotState >>> 17;
+  pivotState ^= pivotState << 5;
+  return l + ((pivotState >>> 0) % (h - l));
+}
 
 /**
  * The minimal-Linf step `d` taking `point` onto the hyperplane `w . (point + d) = b` with
@@ -11,12 +61,12 @@
  * With `c = w . point - b`, moving coordinate `i` by `-sign(w_i) * sign(c) * lambda` changes `w . x` by
  * `-|w_i| lambda`, until the coordinate reaches the box (`room_i`, its distance to the bound in that
  * direction). The solution is the smallest `lambda` with `sum_i |w_i| min(lambda, room_i) = |c|`, found
- * exactly by sorting the rooms. When even the box corner (`lambda = infinity`) cannot reach the
+ * exactly by bracketing the rooms. When even the box corner (`lambda = infinity`) cannot reach the
  * hyperplane, `d` is that corner, the closest the box allows (as the reference does). Coordinates with
  * `w_i = 0` do not move. Returns `lambda` (the Linf norm of `d`, unless the corner was taken).
  */
 export function projectLinfOntoHyperplane(point: ArrayLike<number>, w: ArrayLike<number>, b: number, lo: number, hi: number, out: Float32Array | Float64Array): number {
-  return projectOntoHyperplane(point, w, b, lo, hi, out, 'linf');
+  return projectOntoHyperplane(point, w, b, lo, hi, out, false);
 }
 
 /**
@@ -26,16 +76,239 @@ export function projectLinfOntoHyperplane(point: ArrayLike<number>, w: ArrayLike
  * With `c = w . point - b`, the solution is `d_i = clip(-sign(c) lambda w_i, lo - point_i, hi - point_i)`
  * for the smallest `lambda >= 0` with `sum_i w_i d_i = -c` (the KKT conditions of the box-constrained
  * least-norm problem): coordinate `i` moves linearly until it reaches the box at
- * `lambda_i = room_i / |w_i|`. Found exactly by sorting the `lambda_i`. When even the box corner
+ * `lambda_i = room_i / |w_i|`. Found exactly by bracketing the `lambda_i`. When even the box corner
  * cannot reach the hyperplane, `d` is that corner (as the reference). Coordinates with
  * `|w_i| < 1e-8` do not move (as the reference). Returns `lambda`.
  */
 export function projectL2OntoHyperplane(point: ArrayLike<number>, w: ArrayLike<number>, b: number, lo: number, hi: number, out: Float32Array | Float64Array): number {
-  return projectOntoHyperplane(point, w, b, lo, hi, out, 'l2');
+  return projectOntoHyperplane(point, w, b, lo, hi, out, true);
 }
 
-/** Weights this small in magnitude do not move their coordinate in L2 and L1 (the reference's `projection_l2`, `projection_l1`). */
-const WEIGHT_FLOOR = 1e-8;
+/**
+ * Both projections: coordinate `i` moves by `speed_i * lambda` (Linf: 1; L2: `|w_i|`) towards
+ * decreasing `|w . x - b|` until it reaches the box (`room_i`, at the kink `lambda_i = room_i / speed_i`);
+ * `g(lambda) = sum_i |w_i| min(speed_i lambda, room_i)` is increasing, concave and piecewise linear
+ * with kinks at the `lambda_i`. With the kinks sorted, the solution lies on the linear piece ending at
+ * the first kink `k` with `g(k) >= |c|` (the last kink if none before it is), and starting at the kink
+ * before it (or 0).
+ *
+ * That kink and its predecessor are found without sorting: a quickselect over the kinks, each pivot's
+ * `g` from the sums of the parts already set aside (Kiwiel 2008), then confirmed with `g` summed over
+ * all coordinates in index order (which, rounded, is monotone in lambda: the confirmation is exact);
+ * should rounding have misled the fast sums, the bracketing runs again with the confirmed `g` at every
+ * pivot. The piece's solution is then computed over all coordinates in index order.
+ */
+function projectOntoHyperplane(point: ArrayLike<number>, w: ArrayLike<number>, b: number, lo: number, hi: number, out: Float32Array | Float64Array, l2: boolean): number {
+  const n = point.length;
+  let c = -b;
+  for (let i = 0; i < n; i++) c += w[i]! * point[i]!;
+  // Move so that w . x decreases by c (c > 0) or increases by -c (c < 0).
+  const direction = c >= 0 ? -1 : 1;
+  const target = Math.abs(c);
+  if (target === 0) {
+    out.fill(0, 0, n);
+    return 0;
+  }
+  const floor = l2 ? WEIGHT_FLOOR : 0;
+  reserve(n);
+  const { weight, room, kink, key, full, rate } = work;
+  let m = 0;
+  let total = 0;
+  let nanWeight = false;
+  for (let i = 0; i < n; i++) {
+    const wi = w[i]!;
+    const wt = Math.abs(wi);
+    if (!(wt > 0 && wt >= floor)) {
+      // Does not move; but a NaN weight moves (by NaN) without a kink, as in the sorted reference.
+      if (wt !== wt) nanWeight = true;
+      continue;
+    }
+    // Coordinate i moves along direction * sign(w_i).
+    const r = direction * wi > 0 ? hi - point[i]! : point[i]! - lo;
+    const k = l2 ? r / wt : r; // room / speed
+    total += wt * r;
+    weight[m] = wt;
+    room[m] = r;
+    kink[m] = k;
+    key[m] = k;
+    full[m] = wt * r;
+    rate[m] = l2 ? wt * wt : wt; // |w| speed
+    m++;
+  }
+  if (nanWeight) total = NaN;
+  if (total < target) {
+    // Infeasible inside the box: go to the corner.
+    writeSteps(point, w, lo, hi, out, direction, floor, l2, Infinity);
+    return Infinity;
+  }
+  /** `g(lambda) >= |c|`, summed as the sorted reference sums it (over all kinks in index order). */
+  const reaches = (lambda: number) => {
+    let sum = 0;
+    if (l2) for (let j = 0; j < m; j++) sum += weight[j]! * Math.min(lambda * weight[j]!, room[j]!);
+    else for (let j = 0; j < m; j++) sum += weight[j]! * Math.min(lambda, room[j]!);
+    return sum >= target;
+  };
+  let piece = bracketKink(m, target, undefined);
+  // In one pass over the kinks in index order: g at both ends of the piece (to confirm it) and the
+  // saturated sum and the slope of g on it.
+  let atStart = 0;
+  let atEnd = 0;
+  let saturated = 0;
+  let slope = 0;
+  const { start, end: stop } = piece;
+  if (l2) {
+    for (let j = 0; j < m; j++) {
+      const wt = weight[j]!;
+      const r = room[j]!;
+      atStart += wt * Math.min(start * wt, r);
+      atEnd += wt * Math.min(stop * wt, r);
+      if (kink[j]! <= start) saturated += wt * r;
+      else slope += wt * wt;
+    }
+  } else {
+    for (let j = 0; j < m; j++) {
+      const wt = weight[j]!;
+      const r = room[j]!;
+      atStart += wt * Math.min(start, r);
+      atEnd += wt * Math.min(stop, r);
+      if (kink[j]! <= start) saturated += wt * r;
+      else slope += wt;
+    }
+  }
+  // Confirmed when g reaches the target at the end (unless the end is the largest kink, which the binary
+  // search never evaluates) and not at the start (0 when no kink is below: g(0) <= 0 < target).
+  if ((piece.reaches && atEnd < target) || atStart >= target) {
+    // Rounding misled the fast sums: bracket again with g summed in index order at every pivot.
+    piece = bracketKink(m, target, reaches);
+    saturated = 0;
+    slope = 0;
+    for (let j = 0; j < m; j++) {
+      if (kink[j]! <= piece.start) saturated += weight[j]! * room[j]!;
+      else slope += weight[j]! * (l2 ? weight[j]! : 1);
+    }
+  }
+  const end = piece.end;
+  if (nanWeight) slope = NaN;
+  const lambda = slope > 0 ? Math.min((target - saturated) / slope, end) : end;
+  writeSteps(point, w, lo, hi, out, direction, floor, l2, lambda);
+  return lambda;
+}
+
+/**
+ * The linear piece of `g` holding the solution, from `start` (a kink, or 0 when no kink is below `end`)
+ * to the kink `end`; `reaches`: whether `g(end) >= target` (else `end` is the largest kink).
+ */
+interface Piece {
+  start: number;
+  end: number;
+  reaches: boolean;
+}
+
+/**
+ * The piece a binary search over the `m` sorted kinks (`work.key`, with `|w| room` in `work.full` and
+ * `|w| speed` in `work.rate`, partitioned in place) would find: the first kink `k` with `g(k) >= target`
+ * among all but the last, else the last. Quickselect on the kinks: each pivot `p` splits the kinks still
+ * in play into `< p`, `= p` and `> p`; `g(p)` is `reaches(p)` when given, else the sum of the saturated
+ * terms below `p` and `p` times the slope above `p`, each part summed once as it is set aside (fast, but
+ * rounded otherwise than the binary search's: the caller confirms the piece). The largest pivot short of
+ * the target is the kink sorted just before the first one reaching it.
+ */
+function bracketKink(m: number, target: number, reaches: ((lambda: number) => boolean) | undefined): Piece {
+  const { key, full, rate } = work;
+  let l = 0;
+  let h = m;
+  let below = 0; // sum of |w| room of the kinks set aside below the ones in play
+  let above = 0; // sum of |w| speed of the kinks set aside above them
+  let first = NaN; // the smallest pivot reaching the target
+  let before = NaN; // the largest pivot short of it
+  let found = false;
+  let short = false;
+  while (l < h) {
+    // The median of three pseudo-random kinks in play.
+    const a = key[randomPosition(l, h)]!;
+    const b = key[randomPosition(l, h)]!;
+    const c = key[randomPosition(l, h)]!;
+    const p = a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
+    // Three-way partition of [l, h): [l, lt) < p, [lt, i) = p (or NaN), [gt, h) > p.
+    let lt = l;
+    let i = l;
+    let gt = h;
+    let fullLess = 0;
+    let fullEqual = 0;
+    let rateEqual = 0;
+    let rateGreater = 0;
+    while (i < gt) {
+      const k = key[i]!;
+      if (k < p) {
+        swap(i, lt);
+        fullLess += full[lt]!;
+        lt++;
+        i++;
+      } else if (k > p) {
+        gt--;
+        swap(i, gt);
+        rateGreater += rate[gt]!;
+      } else {
+        fullEqual += full[i]!;
+        rateEqual += rate[i]!;
+        i++;
+      }
+    }
+    const reached = reaches ? reaches(p) : below + fullLess + fullEqual + p * (above + rateGreater) >= target;
+    if (reached) {
+      first = p;
+      found = true;
+      above += rateEqual + rateGreater;
+      h = lt;
+    } else {
+      before = p;
+      short = true;
+      below += fullLess + fullEqual;
+      l = gt;
+    }
+  }
+  if (found) return { start: short ? before : 0, end: first, reaches: true };
+  // No kink reaches the target (short of rounding): the binary search, which never evaluates the last
+  // kink, ends at the largest, on the piece from the kink sorted just before it (itself when repeated).
+  let largest = -Infinity;
+  let secondLargest = -Infinity;
+  for (let j = 0; j < m; j++) {
+    const k = key[j]!;
+    if (k > largest) {
+      secondLargest = largest;
+      largest = k;
+    } else if (k > secondLargest) secondLargest = k;
+  }
+  return m >= 2 ? { start: secondLargest, end: largest, reaches: false } : { start: 0, end: largest, reaches: false };
+}
+
+function swap(i: number, j: number): void {
+  const { key, full, rate } = work;
+  const k = key[i]!;
+  key[i] = key[j]!;
+  key[j] = k;
+  const f = full[i]!;
+  full[i] = full[j]!;
+  full[j] = f;
+  const r = rate[i]!;
+  rate[i] = rate[j]!;
+  rate[j] = r;
+}
+
+/** `out_i`: coordinate `i` moved by `min(speed_i lambda, room_i)` along `direction * sign(w_i)` (0 when it does not move). */
+function writeSteps(point: ArrayLike<number>, w: ArrayLike<number>, lo: number, hi: number, out: Float32Array | Float64Array, direction: number, floor: number, l2: boolean, lambda: number): void {
+  for (let i = 0, n = point.length; i < n; i++) {
+    const wi = w[i]!;
+    if (wi === 0 || Math.abs(wi) < floor) {
+      out[i] = 0;
+      continue;
+    }
+    const up = direction * wi > 0;
+    const r = up ? hi - point[i]! : point[i]! - lo;
+    const step = Math.min(l2 ? lambda * Math.abs(wi) : lambda, r);
+    out[i] = up ? step : -step;
+  }
+}
 
 /**
  * The minimal-L1 step `d` taking `point` onto the hyperplane `w . (point + d) = b` with
@@ -48,6 +321,10 @@ const WEIGHT_FLOOR = 1e-8;
  * lower index. When even the box corner cannot reach the hyperplane, `d` is that corner (as the
  * reference). Coordinates with `|w_i| <= 1e-8` do not move (the reference's mask). Returns the L1 norm
  * of `d` (Infinity when the corner was taken).
+ *
+ * Only the coordinates up to the one reaching the plane are sorted: a quickselect by decreasing `|w_i|`
+ * finds the fewest largest weights whose rooms reach it, those are walked in order, and the rest only
+ * when rounding makes the walk fall short.
  */
 export function projectL1OntoHyperplane(point: ArrayLike<number>, w: ArrayLike<number>, b: number, lo: number, hi: number, out: Float32Array | Float64Array): number {
   const n = point.length;
@@ -55,94 +332,105 @@ export function projectL1OntoHyperplane(point: ArrayLike<number>, w: ArrayLike<n
   for (let i = 0; i < n; i++) c += w[i]! * point[i]!;
   const direction = c >= 0 ? -1 : 1;
   out.fill(0, 0, n);
-  let remaining = Math.abs(c);
-  if (remaining === 0) return 0;
-  const order: number[] = [];
-  for (let i = 0; i < n; i++) if (Math.abs(w[i]!) > WEIGHT_FLOOR) order.push(i);
-  order.sort((i, j) => Math.abs(w[j]!) - Math.abs(w[i]!) || i - j);
-  let length = 0;
-  for (const i of order) {
-    // Coordinate i moves along direction * sign(w_i) (so that w . x moves towards b).
+  const target = Math.abs(c);
+  if (target === 0) return 0;
+  reserve(n);
+  const { index, weight, full } = work;
+  let m = 0;
+  let capacity = 0;
+  for (let i = 0; i < n; i++) {
+    const wt = Math.abs(w[i]!);
+    if (!(wt > WEIGHT_FLOOR)) continue;
     const up = direction * w[i]! > 0;
     const room = Math.max(up ? hi - point[i]! : point[i]! - lo, 0);
-    const weight = Math.abs(w[i]!);
-    const reaches = weight * room >= remaining;
-    const step = reaches ? remaining / weight : room;
-    out[i] = up ? step : -step;
-    length += step;
-    if (reaches) return length;
-    remaining -= weight * step;
+    index[m] = i;
+    weight[m] = wt;
+    full[m] = wt * room;
+    capacity += full[m]!;
+    m++;
   }
+  // Rounding aside, the walk reaches the plane once the moved coordinates' |w_i| room_i add up to |c|:
+  // select the fewest coordinates first in order that do (all of them when none do).
+  const count = m > 0 && capacity >= target ? firstReaching(m, target) : m;
+  const walk = { remaining: target, length: 0 };
+  if (walkInOrder(point, w, lo, hi, out, direction, 0, count, walk)) return walk.length;
+  if (walkInOrder(point, w, lo, hi, out, direction, count, m, walk)) return walk.length;
   return Infinity;
 }
 
 /**
- * Both projections: coordinate `i` moves by `speed_i * lambda` (Linf: 1; L2: `|w_i|`) towards
- * decreasing `|w . x - b|` until it reaches the box (`room_i`, at `lambda_i = room_i / speed_i`);
- * `g(lambda) = sum_i |w_i| min(speed_i lambda, room_i)` is increasing, concave and piecewise linear
- * with kinks at the `lambda_i`: the smallest `lambda` with `g(lambda) = |c|` is found exactly by a
- * binary search of the sorted kinks and the linear piece before the one reached.
+ * The number of coordinates, first in order (decreasing |w|, then increasing index), whose `|w| room`
+ * (`work.full`) first add up to at least `target`, with those coordinates moved to the front of
+ * `work.index` (unordered), by quickselect.
  */
-function projectOntoHyperplane(point: ArrayLike<number>, w: ArrayLike<number>, b: number, lo: number, hi: number, out: Float32Array | Float64Array, norm: 'linf' | 'l2'): number {
-  const n = point.length;
-  let c = -b;
-  for (let i = 0; i < n; i++) c += w[i]! * point[i]!;
-  // Move so that w . x decreases by c (c > 0) or increases by -c (c < 0).
-  const direction = c >= 0 ? -1 : 1;
-  const target = Math.abs(c);
-  const floor = norm === 'l2' ? WEIGHT_FLOOR : 0;
-  const room = new Float64Array(n);
-  const weight = new Float64Array(n); // |w_i|, 0 for coordinates that do not move
-  const speed = new Float64Array(n);
-  const kink = new Float64Array(n);
-  let total = 0;
-  for (let i = 0; i < n; i++) {
-    const wi = w[i]!;
-    if (wi === 0 || Math.abs(wi) < floor) continue;
-    // Coordinate i moves along direction * sign(w_i).
-    room[i] = direction * wi > 0 ? hi - point[i]! : point[i]! - lo;
-    weight[i] = Math.abs(wi);
-    speed[i] = norm === 'l2' ? weight[i]! : 1;
-    kink[i] = room[i]! / speed[i]!;
-    total += weight[i]! * room[i]!;
+function firstReaching(m: number, target: number): number {
+  const { index, weight, full } = work;
+  /** Whether position `a` comes before position `b` in the walk's order. */
+  const precedes = (a: number, b: number) => weight[a]! > weight[b]! || (weight[a] === weight[b] && index[a]! < index[b]!);
+  let l = 0;
+  let h = m;
+  let taken = 0; // sum of |w| room over [0, l), all ahead of [l, h)
+  let count = m;
+  while (l < h) {
+    // The median of three pseudo-random positions, moved to h - 1.
+    const a = randomPosition(l, h);
+    const b = randomPosition(l, h);
+    const c = randomPosition(l, h);
+    const median = precedes(a, b) ? (precedes(b, c) ? b : precedes(a, c) ? c : a) : precedes(a, c) ? a : precedes(b, c) ? c : b;
+    swapL1(median, h - 1);
+    let s = l;
+    let ahead = 0;
+    for (let j = l; j < h - 1; j++) {
+      if (precedes(j, h - 1)) {
+        swapL1(j, s);
+        ahead += full[s]!;
+        s++;
+      }
+    }
+    swapL1(s, h - 1);
+    // The pivot is at s; [l, s) precede it.
+    if (taken + ahead + full[s]! >= target) {
+      count = s + 1;
+      h = s;
+    } else {
+      taken += ahead + full[s]!;
+      l = s + 1;
+    }
   }
-  const move = (i: number, lambda: number) => {
-    if (weight[i] === 0) return 0;
-    const step = Math.min(lambda * speed[i]!, room[i]!);
-    return direction * w[i]! > 0 ? step : -step;
-  };
-  if (target === 0) {
-    out.fill(0, 0, n);
-    return 0;
+  return count;
+}
+
+function swapL1(i: number, j: number): void {
+  const { index, weight, full } = work;
+  const t = index[i]!;
+  index[i] = index[j]!;
+  index[j] = t;
+  const u = weight[i]!;
+  weight[i] = weight[j]!;
+  weight[j] = u;
+  const f = full[i]!;
+  full[i] = full[j]!;
+  full[j] = f;
+}
+
+/**
+ * Sorts `work.index[from, to)` into the walk's order and moves those coordinates fully to the box until
+ * one reaches the plane (moved only that far): true when one did.
+ */
+function walkInOrder(point: ArrayLike<number>, w: ArrayLike<number>, lo: number, hi: number, out: Float32Array | Float64Array, direction: number, from: number, to: number, walk: { remaining: number; length: number }): boolean {
+  const order = work.index.subarray(from, to).sort((i, j) => Math.abs(w[j]!) - Math.abs(w[i]!) || i - j);
+  for (let k = 0; k < order.length; k++) {
+    const i = order[k]!;
+    // Coordinate i moves along direction * sign(w_i) (so that w . x moves towards b).
+    const up = direction * w[i]! > 0;
+    const room = Math.max(up ? hi - point[i]! : point[i]! - lo, 0);
+    const weight = Math.abs(w[i]!);
+    const reaches = weight * room >= walk.remaining;
+    const step = reaches ? walk.remaining / weight : room;
+    out[i] = up ? step : -step;
+    walk.length += step;
+    if (reaches) return true;
+    walk.remaining -= weight * step;
   }
-  if (total < target) {
-    // Infeasible inside the box: go to the corner.
-    for (let i = 0; i < n; i++) out[i] = move(i, Infinity);
-    return Infinity;
-  }
-  const g = (lambda: number) => {
-    let sum = 0;
-    for (let i = 0; i < n; i++) if (weight[i]! > 0) sum += weight[i]! * Math.min(lambda * speed[i]!, room[i]!);
-    return sum;
-  };
-  // A numeric typed-array sort; no comparator, no index shuffle.
-  const kinks = kink.filter((_, i) => weight[i]! > 0).sort();
-  let low = 0;
-  let high = kinks.length - 1; // g(kinks[last]) = total >= target
-  while (low < high) {
-    const mid = (low + high) >> 1;
-    if (g(kinks[mid]!) >= target) high = mid;
-    else low = mid + 1;
-  }
-  const start = low > 0 ? kinks[low - 1]! : 0;
-  let saturated = 0;
-  let slope = 0;
-  for (let i = 0; i < n; i++) {
-    if (weight[i]! === 0) continue;
-    if (kink[i]! <= start) saturated += weight[i]! * room[i]!;
-    else slope += weight[i]! * speed[i]!;
-  }
-  const lambda = slope > 0 ? Math.min((target - saturated) / slope, kinks[low]!) : kinks[low]!;
-  for (let i = 0; i < n; i++) out[i] = move(i, lambda);
-  return lambda;
+  return false;
 }
