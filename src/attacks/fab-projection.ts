@@ -11,8 +11,6 @@
 
 /** Weights this small in magnitude do not move their coordinate in L2 and L1 (the reference's `projection_l2`, `projection_l1`). */
 const WEIGHT_FLOOR = 1e-8;
-/** The unit roundoff of a double. */
-const UNIT_ROUNDOFF = 2 ** -53;
 
 /**
  * Work arrays shared by the calls (grown on demand, never shrunk): the projections run synchronously
@@ -20,15 +18,21 @@ const UNIT_ROUNDOFF = 2 ** -53;
  */
 const work = {
   size: 0,
-  /** Linf/L2, per moving coordinate in index order: |w_i|, its room to the box, its kink `room / speed`. */
+  /** Linf/L2, per moving coordinate in index order: the coordinate, its direction (+1 or -1), |w_i|, its room to the box, its kink `room / speed`. */
+  coordinate: new Int32Array(0),
+  sign: new Float64Array(0),
   weight: new Float64Array(0),
   room: new Float64Array(0),
   kink: new Float64Array(0),
-  /** Linf/L2, partitioned by the bracketing: the kinks, `|w| room`, `|w| speed`. */
+  /** Linf/L2, the kinks in play, partitioned by the bracketing: the kinks, `|w| room`, `|w| speed`. */
   key: new Float64Array(0),
   full: new Float64Array(0),
   rate: new Float64Array(0),
-  /** L1, partitioned by the bracketing: coordinate, |w_i|, `|w_i| room_i`. */
+  /** Linf/L2, the same for the kinks between the two split kinks. */
+  keyBetween: new Float64Array(0),
+  fullBetween: new Float64Array(0),
+  rateBetween: new Float64Array(0),
+  /** L1, partitioned by the bracketing: coordinate (|w_i| in `weight`, `|w_i| room_i` in `full`). */
   index: new Int32Array(0),
 };
 
@@ -36,16 +40,21 @@ function reserve(n: number): void {
   if (n <= work.size) return;
   const size = Math.max(n, 2 * work.size);
   work.size = size;
+  work.coordinate = new Int32Array(size);
+  work.sign = new Float64Array(size);
   work.weight = new Float64Array(size);
   work.room = new Float64Array(size);
   work.kink = new Float64Array(size);
   work.key = new Float64Array(size);
   work.full = new Float64Array(size);
   work.rate = new Float64Array(size);
+  work.keyBetween = new Float64Array(size);
+  work.fullBetween = new Float64Array(size);
+  work.rateBetween = new Float64Array(size);
   work.index = new Int32Array(size);
 }
 
-/** A deterministic pseudo-random position in [l, h) for the pivots (xorshift32; any choice gives the same result). */
+/** A deterministic pseudo-random position in [l, h) for the pivots and samples (xorshift32; any choice gives the same result). */
 let pivotState = 0x9e3779b9;
 function randomPosition(l: number, h: number): number {
   pivotState ^= pivotState << 13;
@@ -92,11 +101,13 @@ export function projectL2OntoHyperplane(point: ArrayLike<number>, w: ArrayLike<n
  * the first kink `k` with `g(k) >= |c|` (the last kink if none before it is), and starting at the kink
  * before it (or 0).
  *
- * That kink and its predecessor are found without sorting: a quickselect over the kinks, each pivot's
- * `g` from the sums of the parts already set aside (Kiwiel 2008), then confirmed with `g` summed over
- * all coordinates in index order (which, rounded, is monotone in lambda: the confirmation is exact);
- * should rounding have misled the fast sums, the bracketing runs again with the confirmed `g` at every
- * pivot. The piece's solution is then computed over all coordinates in index order.
+ * That kink and its predecessor are found without sorting: a quickselect over the kinks (whose first
+ * two pivots, kinks of a small sample around the sample's estimate of the solution, split the kinks in
+ * the pass that computes them), each pivot's `g` from the sums of the parts already set aside (Kiwiel
+ * 2008), then confirmed with `g` summed over all coordinates in index order, as the sorted reference
+ * sums it (rounded, that sum is still monotone in lambda: the confirmation is exact); should rounding
+ * have misled the fast sums, the bracketing runs again with the confirmed `g` at every pivot. The
+ * piece's solution is then computed over all coordinates in index order.
  */
 function projectOntoHyperplane(point: ArrayLike<number>, w: ArrayLike<number>, b: number, lo: number, hi: number, out: Float32Array | Float64Array, l2: boolean): number {
   const n = point.length;
@@ -111,10 +122,25 @@ function projectOntoHyperplane(point: ArrayLike<number>, w: ArrayLike<number>, b
   }
   const floor = l2 ? WEIGHT_FLOOR : 0;
   reserve(n);
-  const { weight, room, kink, key, full, rate } = work;
+  const { coordinate, sign, weight, room, kink, key, full, rate, keyBetween, fullBetween, rateBetween } = work;
+  chooseSplits(point, w, lo, hi, direction, floor, l2, target);
+  const { low, high } = splits;
+  // Per moving coordinate: its kink, and the kink sorted into below `low` (key[0, nBelow)), at `low`,
+  // between (keyBetween[0, nBetween)), at `high` or above `high` (key[top, n)), with their sums.
   let m = 0;
   let total = 0;
   let nanWeight = false;
+  let nBelow = 0;
+  let nBetween = 0;
+  let top = n;
+  let fullBelowLow = 0;
+  let fullAtLow = 0;
+  let rateAtLow = 0;
+  let fullInBetween = 0;
+  let rateInBetween = 0;
+  let fullAtHigh = 0;
+  let rateAtHigh = 0;
+  let rateAboveHigh = 0;
   for (let i = 0; i < n; i++) {
     const wi = w[i]!;
     const wt = Math.abs(wi);
@@ -124,16 +150,45 @@ function projectOntoHyperplane(point: ArrayLike<number>, w: ArrayLike<number>, b
       continue;
     }
     // Coordinate i moves along direction * sign(w_i).
-    const r = direction * wi > 0 ? hi - point[i]! : point[i]! - lo;
+    const up = direction * wi > 0;
+    const r = up ? hi - point[i]! : point[i]! - lo;
     const k = l2 ? r / wt : r; // room / speed
-    total += wt * r;
+    const f = wt * r; // |w| room
+    const v = l2 ? wt * wt : wt; // |w| speed
+    total += f;
+    coordinate[m] = i;
+    sign[m] = up ? 1 : -1;
     weight[m] = wt;
     room[m] = r;
     kink[m] = k;
-    key[m] = k;
-    full[m] = wt * r;
-    rate[m] = l2 ? wt * wt : wt; // |w| speed
     m++;
+    if (k < low) {
+      key[nBelow] = k;
+      full[nBelow] = f;
+      rate[nBelow] = v;
+      nBelow++;
+      fullBelowLow += f;
+    } else if (k === low) {
+      fullAtLow += f;
+      rateAtLow += v;
+    } else if (k < high) {
+      keyBetween[nBetween] = k;
+      fullBetween[nBetween] = f;
+      rateBetween[nBetween] = v;
+      nBetween++;
+      fullInBetween += f;
+      rateInBetween += v;
+    } else if (k === high) {
+      fullAtHigh += f;
+      rateAtHigh += v;
+    } else {
+      // Above high, or NaN, or everything above low when there is no high.
+      top--;
+      key[top] = k;
+      full[top] = f;
+      rate[top] = v;
+      rateAboveHigh += v;
+    }
   }
   if (nanWeight) total = NaN;
   if (total < target) {
@@ -141,13 +196,29 @@ function projectOntoHyperplane(point: ArrayLike<number>, w: ArrayLike<number>, b
     writeSteps(point, w, lo, hi, out, direction, floor, l2, Infinity);
     return Infinity;
   }
-  /** `g(lambda) >= |c|`, summed as the sorted reference sums it (over all kinks in index order). */
-  const reaches = (lambda: number) => {
-    let sum = 0;
-    if (l2) for (let j = 0; j < m; j++) sum += weight[j]! * Math.min(lambda * weight[j]!, room[j]!);
-    else for (let j = 0; j < m; j++) sum += weight[j]! * Math.min(lambda, room[j]!);
-    return sum >= target;
-  };
+  // The bracketing's first pivots, the split kinks, judged from the sums of that pass.
+  const state = bracket;
+  state.l = top;
+  state.h = n;
+  state.below = 0;
+  state.above = 0;
+  state.found = false;
+  state.short = false;
+  let settled = false;
+  if (low === low) {
+    if (fullBelowLow + fullAtLow + low * (rateInBetween + rateAtHigh + rateAboveHigh) >= target) {
+      Object.assign(state, { l: 0, h: nBelow, above: rateAtLow + rateInBetween + rateAtHigh + rateAboveHigh, first: low, found: true });
+      settled = true;
+    } else Object.assign(state, { below: fullBelowLow + fullAtLow, before: low, short: true });
+  }
+  if (!settled && high === high) {
+    if (state.below + fullInBetween + fullAtHigh + high * rateAboveHigh >= target) {
+      key.set(keyBetween.subarray(0, nBetween));
+      full.set(fullBetween.subarray(0, nBetween));
+      rate.set(rateBetween.subarray(0, nBetween));
+      Object.assign(state, { l: 0, h: nBetween, above: rateAtHigh + rateAboveHigh, first: high, found: true });
+    } else Object.assign(state, { below: state.below + fullInBetween + fullAtHigh, before: high, short: true });
+  }
   let piece = bracketKink(m, target, undefined);
   // In one pass over the kinks in index order: g at both ends of the piece (to confirm it) and the
   // saturated sum and the slope of g on it.
@@ -178,7 +249,15 @@ function projectOntoHyperplane(point: ArrayLike<number>, w: ArrayLike<number>, b
   // Confirmed when g reaches the target at the end (unless the end is the largest kink, which the binary
   // search never evaluates) and not at the start (0 when no kink is below: g(0) <= 0 < target).
   if ((piece.reaches && atEnd < target) || atStart >= target) {
-    // Rounding misled the fast sums: bracket again with g summed in index order at every pivot.
+    // Rounding misled the fast sums: bracket all the kinks again with g summed in index order at every pivot.
+    const reaches = (lambda: number) => {
+      let sum = 0;
+      if (l2) for (let j = 0; j < m; j++) sum += weight[j]! * Math.min(lambda * weight[j]!, room[j]!);
+      else for (let j = 0; j < m; j++) sum += weight[j]! * Math.min(lambda, room[j]!);
+      return sum >= target;
+    };
+    key.set(kink.subarray(0, m));
+    Object.assign(state, { l: 0, h: m, below: 0, above: 0, found: false, short: false });
     piece = bracketKink(m, target, reaches);
     saturated = 0;
     slope = 0;
@@ -187,12 +266,81 @@ function projectOntoHyperplane(point: ArrayLike<number>, w: ArrayLike<number>, b
       else slope += weight[j]! * (l2 ? weight[j]! : 1);
     }
   }
-  const end = piece.end;
   if (nanWeight) slope = NaN;
-  const lambda = slope > 0 ? Math.min((target - saturated) / slope, end) : end;
-  writeSteps(point, w, lo, hi, out, direction, floor, l2, lambda);
+  const lambda = slope > 0 ? Math.min((target - saturated) / slope, piece.end) : piece.end;
+  if (nanWeight) {
+    writeSteps(point, w, lo, hi, out, direction, floor, l2, lambda);
+    return lambda;
+  }
+  // Each moving coordinate by min(speed lambda, room), in its direction (sign * step is -step or step, exactly).
+  out.fill(0, 0, n);
+  if (l2) for (let j = 0; j < m; j++) out[coordinate[j]!] = sign[j]! * Math.min(lambda * weight[j]!, room[j]!);
+  else for (let j = 0; j < m; j++) out[coordinate[j]!] = sign[j]! * Math.min(lambda, room[j]!);
   return lambda;
 }
+
+/** How many coordinates {@link chooseSplits} samples, and how many sampled kinks lie between each split kink and the estimated solution. */
+const SAMPLE = 32;
+const SPREAD = 3;
+const sampleKink = new Float64Array(SAMPLE);
+const sampleFull = new Float64Array(SAMPLE);
+const sampleRate = new Float64Array(SAMPLE);
+/** The split kinks {@link chooseSplits} chose (NaN: none). */
+const splits = { low: NaN, high: NaN };
+
+/**
+ * Two kinks of `SAMPLE` pseudo-random coordinates, `SPREAD` sampled kinks below and above the first one
+ * where the sample's estimate of `g` (scaled to all coordinates) reaches the target, into `splits`:
+ * `low < high`, or NaN where the sample has none. Only the work of the bracketing depends on them.
+ */
+function chooseSplits(point: ArrayLike<number>, w: ArrayLike<number>, lo: number, hi: number, direction: number, floor: number, l2: boolean, target: number): void {
+  const n = point.length;
+  let count = 0;
+  for (let s = 0; s < SAMPLE; s++) {
+    const i = randomPosition(0, n);
+    const wi = w[i]!;
+    const wt = Math.abs(wi);
+    if (!(wt > 0 && wt >= floor)) continue;
+    // The kink as the pass over all coordinates computes it (so that a split kink is one of them).
+    const r = direction * wi > 0 ? hi - point[i]! : point[i]! - lo;
+    const k = l2 ? r / wt : r;
+    if (k !== k) continue;
+    // Insertion sort by kink.
+    let j = count++;
+    for (; j > 0 && sampleKink[j - 1]! > k; j--) {
+      sampleKink[j] = sampleKink[j - 1]!;
+      sampleFull[j] = sampleFull[j - 1]!;
+      sampleRate[j] = sampleRate[j - 1]!;
+    }
+    sampleKink[j] = k;
+    sampleFull[j] = wt * r;
+    sampleRate[j] = l2 ? wt * wt : wt;
+  }
+  let rateAbove = 0;
+  for (let j = 0; j < count; j++) rateAbove += sampleRate[j]!;
+  let fullBelow = 0;
+  let at = count;
+  const scaled = (target * SAMPLE) / n;
+  for (let j = 0; j < count; j++) {
+    fullBelow += sampleFull[j]!;
+    rateAbove -= sampleRate[j]!;
+    if (fullBelow + sampleKink[j]! * rateAbove >= scaled) {
+      at = j;
+      break;
+    }
+  }
+  splits.low = at - SPREAD >= 0 ? sampleKink[at - SPREAD]! : NaN;
+  splits.high = at + SPREAD < count ? sampleKink[at + SPREAD]! : NaN;
+  if (!(splits.low < splits.high)) splits.low = NaN;
+}
+
+/**
+ * The bracketing in progress: the kinks in play at `work.key[l, h)` (with `work.full`, `work.rate`); the
+ * sums of `|w| room` of the kinks set aside below them and of `|w| speed` of those set aside above; the
+ * smallest pivot reaching the target (`first`, when `found`) and the largest short of it (`before`,
+ * when `short`). Each pivot is one of the kinks, and after it is judged, no kink equal to it stays in play.
+ */
+const bracket = { l: 0, h: 0, below: 0, above: 0, first: NaN, before: NaN, found: false, short: false };
 
 /**
  * The linear piece of `g` holding the solution, from `start` (a kink, or 0 when no kink is below `end`)
@@ -205,26 +353,18 @@ interface Piece {
 }
 
 /**
- * The piece a binary search over the `m` sorted kinks (`work.key`, with `|w| room` in `work.full` and
- * `|w| speed` in `work.rate`, partitioned in place) would find: the first kink `k` with `g(k) >= target`
- * among all but the last, else the last. Quickselect on the kinks: each pivot `p` splits the kinks still
- * in play into `< p`, `= p` and `> p`; `g(p)` is `reaches(p)` when given, else the sum of the saturated
- * terms below `p` and `p` times the slope above `p`, each part summed once as it is set aside (fast, but
- * rounded otherwise than the binary search's: the caller confirms the piece). The largest pivot short of
- * the target is the kink sorted just before the first one reaching it.
+ * The piece a binary search over the `m` sorted kinks would find: the first kink `k` with
+ * `g(k) >= target` among all but the last, else the last; by continuing the bracketing in `bracket`.
+ * Quickselect: each pivot `p` (the median of three kinks in play) splits the kinks in play into `< p`,
+ * `= p` and `> p`; `g(p)` is `reaches(p)` when given, else the sum of the saturated terms below `p` and
+ * `p` times the slope above `p`, each part summed once as it is set aside (fast, but rounded otherwise
+ * than the binary search's: the caller confirms the piece). All kinks below the smallest pivot reaching
+ * the target were set aside by pivots short of it: the largest of those is the kink sorted just before.
  */
 function bracketKink(m: number, target: number, reaches: ((lambda: number) => boolean) | undefined): Piece {
-  const { key, full, rate } = work;
-  let l = 0;
-  let h = m;
-  let below = 0; // sum of |w| room of the kinks set aside below the ones in play
-  let above = 0; // sum of |w| speed of the kinks set aside above them
-  let first = NaN; // the smallest pivot reaching the target
-  let before = NaN; // the largest pivot short of it
-  let found = false;
-  let short = false;
+  const { key, full, rate, kink } = work;
+  let { l, h, below, above, first, before, found, short } = bracket;
   while (l < h) {
-    // The median of three pseudo-random kinks in play.
     const a = key[randomPosition(l, h)]!;
     const b = key[randomPosition(l, h)]!;
     const c = key[randomPosition(l, h)]!;
@@ -273,7 +413,7 @@ function bracketKink(m: number, target: number, reaches: ((lambda: number) => bo
   let largest = -Infinity;
   let secondLargest = -Infinity;
   for (let j = 0; j < m; j++) {
-    const k = key[j]!;
+    const k = kink[j]!;
     if (k > largest) {
       secondLargest = largest;
       largest = k;
@@ -295,7 +435,7 @@ function swap(i: number, j: number): void {
   rate[j] = r;
 }
 
-/** `out_i`: coordinate `i` moved by `min(speed_i lambda, room_i)` along `direction * sign(w_i)` (0 when it does not move). */
+/** `out_i`: coordinate `i` moved by `min(speed_i lambda, room_i)` along `direction * sign(w_i)` (0 when it does not move), for every coordinate (NaN weights included). */
 function writeSteps(point: ArrayLike<number>, w: ArrayLike<number>, lo: number, hi: number, out: Float32Array | Float64Array, direction: number, floor: number, l2: boolean, lambda: number): void {
   for (let i = 0, n = point.length; i < n; i++) {
     const wi = w[i]!;
