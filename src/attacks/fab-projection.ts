@@ -279,10 +279,10 @@ function projectOntoHyperplane(point: ArrayLike<number>, w: ArrayLike<number>, b
   return lambda;
 }
 
-/** How many coordinates {@link chooseSplits} samples, and how many sampled kinks lie between each split kink and the estimated solution. */
+/** How many coordinates {@link chooseSplits} and {@link weightThreshold} sample, and how many sampled kinks (weights) lie between a split kink (the threshold) and the estimate. */
 const SAMPLE = 32;
 const SPREAD = 3;
-const sampleKink = new Float64Array(SAMPLE);
+const sampleKey = new Float64Array(SAMPLE);
 const sampleFull = new Float64Array(SAMPLE);
 const sampleRate = new Float64Array(SAMPLE);
 /** The split kinks {@link chooseSplits} chose (NaN: none). */
@@ -307,12 +307,12 @@ function chooseSplits(point: ArrayLike<number>, w: ArrayLike<number>, lo: number
     if (k !== k) continue;
     // Insertion sort by kink.
     let j = count++;
-    for (; j > 0 && sampleKink[j - 1]! > k; j--) {
-      sampleKink[j] = sampleKink[j - 1]!;
+    for (; j > 0 && sampleKey[j - 1]! > k; j--) {
+      sampleKey[j] = sampleKey[j - 1]!;
       sampleFull[j] = sampleFull[j - 1]!;
       sampleRate[j] = sampleRate[j - 1]!;
     }
-    sampleKink[j] = k;
+    sampleKey[j] = k;
     sampleFull[j] = wt * r;
     sampleRate[j] = l2 ? wt * wt : wt;
   }
@@ -324,13 +324,13 @@ function chooseSplits(point: ArrayLike<number>, w: ArrayLike<number>, lo: number
   for (let j = 0; j < count; j++) {
     fullBelow += sampleFull[j]!;
     rateAbove -= sampleRate[j]!;
-    if (fullBelow + sampleKink[j]! * rateAbove >= scaled) {
+    if (fullBelow + sampleKey[j]! * rateAbove >= scaled) {
       at = j;
       break;
     }
   }
-  splits.low = at - SPREAD >= 0 ? sampleKink[at - SPREAD]! : NaN;
-  splits.high = at + SPREAD < count ? sampleKink[at + SPREAD]! : NaN;
+  splits.low = at - SPREAD >= 0 ? sampleKey[at - SPREAD]! : NaN;
+  splits.high = at + SPREAD < count ? sampleKey[at + SPREAD]! : NaN;
   if (!(splits.low < splits.high)) splits.low = NaN;
 }
 
@@ -476,26 +476,71 @@ export function projectL1OntoHyperplane(point: ArrayLike<number>, w: ArrayLike<n
   if (target === 0) return 0;
   reserve(n);
   const { index, weight, full } = work;
-  let m = 0;
-  let capacity = 0;
+  // The coordinates with |w_i| >= a threshold from a sample (a first part of the walk's order that
+  // likely reaches the plane) at index[0, front), the others at index[top, n).
+  const threshold = weightThreshold(point, w, lo, hi, direction, target);
+  let front = 0;
+  let top = n;
+  let frontCapacity = 0;
   for (let i = 0; i < n; i++) {
     const wt = Math.abs(w[i]!);
     if (!(wt > WEIGHT_FLOOR)) continue;
     const up = direction * w[i]! > 0;
-    const room = Math.max(up ? hi - point[i]! : point[i]! - lo, 0);
-    index[m] = i;
-    weight[m] = wt;
-    full[m] = wt * room;
-    capacity += full[m]!;
-    m++;
+    const capacity = wt * Math.max(up ? hi - point[i]! : point[i]! - lo, 0); // |w_i| room_i
+    const at = wt >= threshold ? front++ : --top;
+    index[at] = i;
+    weight[at] = wt;
+    full[at] = capacity;
+    if (wt >= threshold) frontCapacity += capacity;
   }
   // Rounding aside, the walk reaches the plane once the moved coordinates' |w_i| room_i add up to |c|:
   // select the fewest coordinates first in order that do (all of them when none do).
-  const count = m > 0 && capacity >= target ? firstReaching(m, target) : m;
+  let count = front;
+  if (frontCapacity >= target) count = firstReaching(front, target);
+  const m = front + n - top;
+  index.copyWithin(front, top, n);
+  if (frontCapacity < target && m > front) {
+    weight.copyWithin(front, top, n);
+    full.copyWithin(front, top, n);
+    count = firstReaching(m, target);
+  }
   const walk = { remaining: target, length: 0 };
   if (walkInOrder(point, w, lo, hi, out, direction, 0, count, walk)) return walk.length;
   if (walkInOrder(point, w, lo, hi, out, direction, count, m, walk)) return walk.length;
   return Infinity;
+}
+
+/**
+ * A weight from `SAMPLE` pseudo-random coordinates: `SPREAD` sampled weights below the largest one at which
+ * the sample's estimate of the coordinates' `|w| room` (scaled to all coordinates), taken in order of
+ * decreasing |w|, reaches `target`; 0 (every coordinate) when the sample does not get there. Only the
+ * work of the selection depends on it.
+ */
+function weightThreshold(point: ArrayLike<number>, w: ArrayLike<number>, lo: number, hi: number, direction: number, target: number): number {
+  const n = point.length;
+  let count = 0;
+  for (let s = 0; s < SAMPLE; s++) {
+    const i = randomPosition(0, n);
+    const wt = Math.abs(w[i]!);
+    if (!(wt > WEIGHT_FLOOR)) continue;
+    const up = direction * w[i]! > 0;
+    const capacity = wt * Math.max(up ? hi - point[i]! : point[i]! - lo, 0);
+    // Insertion sort by decreasing weight.
+    let j = count++;
+    for (; j > 0 && sampleKey[j - 1]! < wt; j--) {
+      sampleKey[j] = sampleKey[j - 1]!;
+      sampleFull[j] = sampleFull[j - 1]!;
+    }
+    sampleKey[j] = wt;
+    sampleFull[j] = capacity;
+  }
+  const scaled = (target * SAMPLE) / n;
+  let sum = 0;
+  for (let j = 0; j < count; j++) {
+    sum += sampleFull[j]!;
+    if (sum >= scaled) return j + SPREAD < count ? sampleKey[j + SPREAD]! : 0;
+  }
+  return 0;
 }
 
 /**
@@ -504,6 +549,7 @@ export function projectL1OntoHyperplane(point: ArrayLike<number>, w: ArrayLike<n
  * `work.index` (unordered), by quickselect.
  */
 function firstReaching(m: number, target: number): number {
+  if (m === 0) return 0;
   const { index, weight, full } = work;
   /** Whether position `a` comes before position `b` in the walk's order. */
   const precedes = (a: number, b: number) => weight[a]! > weight[b]! || (weight[a] === weight[b] && index[a]! < index[b]!);
