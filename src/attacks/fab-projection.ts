@@ -36,21 +36,15 @@ const work = {
   index: new Int32Array(0),
 };
 
+/** The work arrays of doubles. */
+const FLOAT_WORK = ['sign', 'weight', 'room', 'kink', 'key', 'full', 'rate', 'keyBetween', 'fullBetween', 'rateBetween'] as const;
+
 function reserve(n: number): void {
   if (n <= work.size) return;
   const size = Math.max(n, 2 * work.size);
   work.size = size;
+  for (const name of FLOAT_WORK) work[name] = new Float64Array(size);
   work.coordinate = new Int32Array(size);
-  work.sign = new Float64Array(size);
-  work.weight = new Float64Array(size);
-  work.room = new Float64Array(size);
-  work.kink = new Float64Array(size);
-  work.key = new Float64Array(size);
-  work.full = new Float64Array(size);
-  work.rate = new Float64Array(size);
-  work.keyBetween = new Float64Array(size);
-  work.fullBetween = new Float64Array(size);
-  work.rateBetween = new Float64Array(size);
   work.index = new Int32Array(size);
 }
 
@@ -422,17 +416,18 @@ function bracketKink(m: number, target: number, reaches: ((lambda: number) => bo
   return m >= 2 ? { start: secondLargest, end: largest, reaches: false } : { start: 0, end: largest, reaches: false };
 }
 
+/** Swaps kinks `i` and `j` in play (with their sums' terms). */
 function swap(i: number, j: number): void {
-  const { key, full, rate } = work;
-  const k = key[i]!;
-  key[i] = key[j]!;
-  key[j] = k;
-  const f = full[i]!;
-  full[i] = full[j]!;
-  full[j] = f;
-  const r = rate[i]!;
-  rate[i] = rate[j]!;
-  rate[j] = r;
+  swapAt(work.key, i, j);
+  swapAt(work.full, i, j);
+  swapAt(work.rate, i, j);
+}
+
+/** Swaps entries `i` and `j` of `a`. */
+function swapAt(a: Float64Array, i: number, j: number): void {
+  const t = a[i]!;
+  a[i] = a[j]!;
+  a[j] = t;
 }
 
 /** `out_i`: coordinate `i` moved by `min(speed_i lambda, room_i)` along `direction * sign(w_i)` (0 when it does not move), for every coordinate (NaN weights included). */
@@ -586,17 +581,14 @@ function firstReaching(m: number, target: number): number {
   return count;
 }
 
+/** Swaps coordinates `i` and `j` of the L1 selection (with their weights and `|w| room`). */
 function swapL1(i: number, j: number): void {
-  const { index, weight, full } = work;
+  const { index } = work;
   const t = index[i]!;
   index[i] = index[j]!;
   index[j] = t;
-  const u = weight[i]!;
-  weight[i] = weight[j]!;
-  weight[j] = u;
-  const f = full[i]!;
-  full[i] = full[j]!;
-  full[j] = f;
+  swapAt(work.weight, i, j);
+  swapAt(work.full, i, j);
 }
 
 /**
