@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../src/data/random.js';
+import { gatherNearest } from '../src/attacks/fab.js';
 import { fab, fabAttack, fabTargeted, fabTargetedAttack, projectL2OntoHyperplane, projectLinfOntoHyperplane } from '../src/index.js';
 import { l1DistanceInBox, linearModel } from './helpers/linear.js';
 import { syntheticData, trainSmallCnn } from './helpers/small-cnn.js';
@@ -334,5 +335,29 @@ describe('FAB on a trained small CNN', () => {
     tf.dispose([advSmall, xs]);
     small.dispose();
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe("untargeted FAB's gradient of the nearest class", () => {
+  it('equals the sum over classes of each gradient times the one-hot pick (tfjs ops), bit for bit, with -0, Infinity and NaN gradients', () => {
+    const random = mulberry32(29);
+    const [classes, n, dim] = [4, 5, 7];
+    // Gradients with zeros of both signs and, in some rows of some classes, Infinity and NaN.
+    const grads = Float32Array.from({ length: classes * n * dim }, () => {
+      const u = random();
+      return u < 0.1 ? -0 : u < 0.2 ? 0 : u < 0.23 ? Infinity : u < 0.26 ? NaN : random() - 0.5;
+    });
+    const nearest = Int32Array.from({ length: n }, () => Math.floor(random() * classes));
+    const dual = tf.tidy(() => tf.sum(tf.abs(tf.tensor3d(grads, [classes, n, dim])), 2).dataSync() as Float32Array);
+    const expected = tf.tidy(() => {
+      const pick = tf.transpose(tf.oneHot(tf.tensor1d(nearest, 'int32'), classes));
+      return tf.sum(tf.mul(tf.tensor3d(grads, [classes, n, dim]), tf.expandDims(pick, 2)), 0).dataSync() as Float32Array;
+    });
+    const actual = new Float32Array(n * dim);
+    gatherNearest(grads, dual, nearest, classes, n, actual);
+    expect(Array.from(actual)).toEqual(Array.from(expected));
+    // The cases occur: a NaN from another class, and a picked -0.
+    expect(Array.from(actual).some((v, i) => Number.isNaN(v) && !Number.isNaN(grads[nearest[Math.floor(i / dim)]! * n * dim + i]!))).toBe(true);
+    expect(Array.from(actual).some((v, i) => Object.is(grads[nearest[Math.floor(i / dim)]! * n * dim + i], -0))).toBe(true);
   });
 });

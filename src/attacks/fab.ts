@@ -101,15 +101,23 @@ function resolve(options: FabOptions, name: string, keys: readonly string[]): Fa
  * The linearised boundary FAB steps to at `x`: per row the logit difference `f = z_k - z_y` and its
  * gradient, for `k` the target (targeted) or the class whose linearised boundary is nearest,
  * `|f_k| / ||grad f_k||_q` with `q` the dual norm (Linf: L1; L2: L2; L1: Linf) (untargeted; all classes'
- * gradients from one batched backward pass).
+ * gradients from one batched backward pass). `g` is the gradient tensor's own array (read once, not
+ * copied) or, untargeted, the picked rows gathered into `gathered` (`[n * dim]`).
  */
-function linearise(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, targets: tf.Tensor1D | undefined, numClasses: number, norm: Norm): { f: Float64Array; g: Float32Array } {
-  const [fTensor, gTensor] = tf.tidy(() => {
-    const n = x.shape[0];
-    if (targets) {
-      const { grad, value: f } = gradientWithValues(model, x, (z) => tf.sum(tf.mul(z, tf.sub(tf.oneHot(targets, numClasses), tf.oneHot(labels, numClasses))), 1));
-      return [f, grad];
+function linearise(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, targets: tf.Tensor1D | undefined, numClasses: number, norm: Norm, gathered: Float32Array): { f: Float32Array; g: Float32Array } {
+  if (targets) {
+    const [fTensor, gTensor] = tf.tidy(() => {
+      const { grad, value } = gradientWithValues(model, x, (z) => tf.sum(tf.mul(z, tf.sub(tf.oneHot(targets, numClasses), tf.oneHot(labels, numClasses))), 1));
+      return [value, grad];
+    });
+    try {
+      return { f: fTensor.dataSync() as Float32Array, g: gTensor.dataSync() as Float32Array };
+    } finally {
+      tf.dispose([fTensor, gTensor]);
     }
+  }
+  const n = x.shape[0];
+  const tensors = tf.tidy(() => {
     // Block k of the tiled batch differentiates z_k - z_y.
     const classes = tf.reshape(tf.tile(tf.reshape(tf.range(0, numClasses, 1, 'int32'), [numClasses, 1]), [1, n]), [-1]);
     const selector = tf.sub(tf.oneHot(classes, numClasses), tf.oneHot(tf.tile(labels, [numClasses]), numClasses));
@@ -120,13 +128,38 @@ function linearise(model: ModelLike, x: tf.Tensor4D, labels: tf.Tensor1D, target
     const isLabel = tf.cast(tf.transpose(tf.oneHot(labels, numClasses)), 'bool');
     const dual = norm === 'linf' ? tf.sum(tf.abs(flat), 2) : norm === 'l2' ? tf.sqrt(tf.sum(tf.square(flat), 2)) : tf.max(tf.abs(flat), 2);
     const distance = tf.where(isLabel, tf.fill([numClasses, n], Infinity), tf.div(tf.abs(f), tf.add(dual, 1e-12)));
-    const pick = tf.transpose(tf.oneHot(tf.argMin(distance, 0), numClasses)); // [classes, n]
-    return [tf.sum(tf.mul(f, pick), 0), tf.sum(tf.mul(flat, tf.expandDims(pick, 2)), 0)];
+    const nearest = tf.argMin(distance, 0);
+    return { grads, dual, nearest, f: tf.sum(tf.mul(f, tf.transpose(tf.oneHot(nearest, numClasses))), 0) };
   });
   try {
-    return { f: Float64Array.from(fTensor.dataSync()), g: Float32Array.from(gTensor.dataSync()) };
+    const grads = tensors.grads.dataSync() as Float32Array;
+    const dual = tensors.dual.dataSync() as Float32Array;
+    const nearest = tensors.nearest.dataSync() as Int32Array;
+    gatherNearest(grads, dual, nearest, numClasses, n, gathered);
+    return { f: tensors.f.dataSync() as Float32Array, g: gathered };
   } finally {
-    tf.dispose([fTensor, gTensor]);
+    tf.dispose(tensors);
+  }
+}
+
+/**
+ * Row `r` of class `nearest[r]`'s block of `grads` (`[classes, n, dim]`) into `out` (`[n, dim]`), as
+ * the sum over classes of the gradients times the one-hot pick gave it (in tensors, before): the picked
+ * value, with -0 as +0, and NaN where another class's gradient is not finite (0 * Infinity). Only rows
+ * whose dual norm (`dual`, `[classes, n]`: infinite or NaN whenever a gradient is) is not finite are
+ * searched for those. Exported for the tests.
+ */
+export function gatherNearest(grads: Float32Array, dual: Float32Array, nearest: Int32Array, numClasses: number, n: number, out: Float32Array): void {
+  const dim = out.length / n;
+  for (let r = 0; r < n; r++) {
+    const k = nearest[r]!;
+    const from = (k * n + r) * dim;
+    for (let j = 0; j < dim; j++) out[r * dim + j] = grads[from + j]! + 0;
+    for (let c = 0; c < numClasses; c++) {
+      if (c === k || Number.isFinite(dual[c * n + r]!)) continue;
+      const other = (c * n + r) * dim;
+      for (let j = 0; j < dim; j++) if (!Number.isFinite(grads[other + j]!)) out[r * dim + j] = NaN;
+    }
   }
 }
 
@@ -158,7 +191,7 @@ function fabRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, targets:
   const [lo, hi] = bounds;
   const n = x0.shape[0];
   const dim = x0.size / n;
-  const clean = Float32Array.from(x0.dataSync());
+  const clean = x0.dataSync() as Float32Array; // read only
   const x1 = Float32Array.from(clean);
   if (randomStart) {
     // x + (eps / 2) t / ||t||, clipped (the reference's start with no success yet): Linf t ~ U(-1, 1),
@@ -176,13 +209,14 @@ function fabRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, targets:
   const distance = new Float64Array(n).fill(Infinity);
   const d1 = new Float64Array(dim);
   const d2 = new Float64Array(dim);
+  const gathered = new Float32Array(targets ? 0 : n * dim);
   const shape = x0.shape;
   for (let step = 0; step < cfg.steps; step++) {
     const current = tf.tensor4d(x1, shape);
-    let f: Float64Array;
+    let f: Float32Array;
     let g: Float32Array;
     try {
-      ({ f, g } = linearise(model, current, labels, targets, numClasses, cfg.norm));
+      ({ f, g } = linearise(model, current, labels, targets, numClasses, cfg.norm, gathered));
     } finally {
       current.dispose();
     }
