@@ -24,12 +24,13 @@ export function parseBenchOptions(args: string[]): BenchOptions {
     if (VALUES.includes(args[i]!)) i++;
     else if (!FLAGS.includes(args[i]!)) throw new Error(`unknown option ${args[i]}; options: ${[...VALUES.map((k) => `${k} N`), ...FLAGS].join(', ')}`);
   }
-  const value = (name: string, fallback: number, integer = true, zero = false) => {
+  const value = (name: string, fallback: number, integer = true, zero = false, max = Infinity) => {
     const i = args.indexOf(name);
     if (i < 0) return fallback;
     const v = Number(args[i + 1]);
-    if (!Number.isFinite(v) || v < 0 || (v === 0 && !zero) || (integer && !Number.isInteger(v))) {
-      throw new Error(`${name} ${args[i + 1] ?? ''}: expected a ${zero ? 'non-negative' : 'positive'} ${integer ? 'integer' : 'number'}`);
+    if (!Number.isFinite(v) || v < 0 || (v === 0 && !zero) || (integer && !Number.isInteger(v)) || v > max) {
+      const range = `a ${zero ? 'non-negative' : 'positive'} ${integer ? 'integer' : 'number'}${max < Infinity ? ` up to ${max}` : ''}`;
+      throw new Error(`${name} ${args[i + 1] ?? ''}: expected ${range}`);
     }
     return v;
   };
@@ -49,8 +50,9 @@ export function parseBenchOptions(args: string[]): BenchOptions {
       steps: value('--aa-steps', standard ? 100 : 20),
       targets: value('--aa-targets', standard ? 9 : 3),
       queries: value('--aa-queries', standard ? 5000 : 200),
-      images: value('--aa-images', 200),
-      fullImages: value('--aa-full-images', 32),
+      // The embedded sample's test split has 1,000 images.
+      images: value('--aa-images', 200, true, false, 1000),
+      fullImages: value('--aa-full-images', 32, true, false, 1000),
       eps: value('--aa-eps', 1, false),
       fullEps: value('--aa-full-eps', 0.03, false),
       standard,

@@ -57,7 +57,7 @@ export function findTorchPython(): string | null {
  * M_TRIM_THRESHOLD 1 GiB, M_TOP_PAD 64 MiB), as GLIBC_TUNABLES for PyTorch's processes: freed memory
  * stays with the process for the next step instead of being unmapped and paged in again. With glibc's
  * defaults PyTorch took 20,000-110,000 page faults on every PGD step of ResNet18 1-1-2-2 at batch 32
- * (and, on one thread, 1.3-2x the CPU time per step); with these, none from the third step on.
+ * (and, on one thread, 1.1 to 2.9 times the CPU time per step); with these, none from the third step on.
  */
 export const TORCH_HEAP_REUSE = 'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1073741824:glibc.malloc.top_pad=67108864';
 

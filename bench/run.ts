@@ -24,13 +24,19 @@
  */
 import { cpus, totalmem } from 'node:os';
 import { autoAttackTable } from './autoattack-table.js';
-import { parseBenchOptions } from './options.js';
+import { parseBenchOptions, type BenchOptions } from './options.js';
 import { findTorchPython, torchEnvironment } from './processes.js';
 import { routesTable } from './routes.js';
 import { setupsTable } from './setups.js';
 import { throughputTable } from './throughput.js';
 
-const opts = parseBenchOptions(process.argv.slice(2));
+let opts: BenchOptions;
+try {
+  opts = parseBenchOptions(process.argv.slice(2));
+} catch (e) {
+  console.error(`npm run bench: ${(e as Error).message}`);
+  process.exit(1);
+}
 const started = performance.now();
 const cpu = cpus();
 console.log(`machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`);
