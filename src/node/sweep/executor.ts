@@ -68,6 +68,13 @@ export interface SubmitOptions {
 /** The option names {@link SweepExecutor.submit} accepts. */
 export const SUBMIT_OPTION_KEYS = optionKeys<SubmitOptions>({ retryFailed: true });
 
+/** What every executor's `submit` starts with: its options checked, the grid's runs, an empty summary. */
+export function beginSubmit(grid: SweepGrid, submitOptions: SubmitOptions): { runs: SweepRun[]; summary: SubmitSummary } {
+  checkOptionKeys(submitOptions, SUBMIT_OPTION_KEYS, 'submit');
+  const runs = expandGrid(grid);
+  return { runs, summary: { total: runs.length, added: 0, skipped: 0, retried: 0, failed: [] } };
+}
+
 /** Runs a grid: in this process, or by queueing it for workers. */
 export interface SweepExecutor {
   /** Submits the grid's runs that are not done (nor queued); the embedded executor runs them before returning. */
@@ -102,9 +109,7 @@ export function embeddedExecutor(store: ResultsStore, options: EmbeddedExecutorO
   const failures = new Map<string, string>();
   return {
     async submit(grid, submitOptions = {}) {
-      checkOptionKeys(submitOptions, SUBMIT_OPTION_KEYS, 'submit');
-      const runs = expandGrid(grid);
-      const summary: SubmitSummary = { total: runs.length, added: 0, skipped: 0, retried: 0, failed: [] };
+      const { runs, summary } = beginSubmit(grid, submitOptions);
       for (const run of runs) {
         if (await store.readResult(run.id)) {
           summary.skipped++;

@@ -11,8 +11,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Job, Queue, Worker } from 'bullmq';
 import { expandGrid, type RunConfig, type SweepGrid } from './grid.js';
-import { checkOptionKeys } from '../../attacks/validate.js';
-import { countStates, SUBMIT_OPTION_KEYS, type RunState, type SubmitSummary, type SweepExecutor, type SweepStatus } from './executor.js';
+import { beginSubmit, countStates, type RunState, type SweepExecutor, type SweepStatus } from './executor.js';
 import { packageFile } from '../package-path.js';
 import type { ResultsStore } from './store.js';
 
@@ -92,9 +91,7 @@ export async function redisExecutor(options: RedisExecutorOptions): Promise<Swee
   const backoff = (options.backoffSeconds ?? 10) * 1000;
   return {
     async submit(grid, submitOptions = {}) {
-      checkOptionKeys(submitOptions, SUBMIT_OPTION_KEYS, 'submit');
-      const runs = expandGrid(grid);
-      const summary: SubmitSummary = { total: runs.length, added: 0, skipped: 0, retried: 0, failed: [] };
+      const { runs, summary } = beginSubmit(grid, submitOptions);
       for (const run of runs) {
         if (await options.store.readResult(run.id)) {
           summary.skipped++;
