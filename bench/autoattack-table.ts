@@ -39,7 +39,7 @@ export async function autoAttackTable(opts: BenchOptions, python: string | null,
         'Square draws the same windows from the same seed. One warm process per side and network, after one untimed run of each attack at the smallest budget; the attacks alternate between the sides.',
     );
     console.log(
-      'PyTorch: the ports in scripts/ (torch_apgd.apgd, torch_fab.fab_targeted_l2, torch_square.SquareL2) with AutoAttack\'s perturb around them (bench/torch_autoattack.py), ' +
+      'PyTorch: the ports in scripts/ (torch_apgd.apgd, torch_fab.fab_single_run, torch_square.SquareL2) with AutoAttack\'s perturb around them (bench/torch_autoattack.py), ' +
         `torch.set_num_threads(os.cpu_count()), NCHW, weights frozen, ${torch.note}. Per iteration = total / (iterations x targets); Square: per query.\n`,
     );
     output(process.execPath, [...TSX, 'bench/autoattack.ts', 'prepare', specPath]);

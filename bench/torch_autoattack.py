@@ -9,7 +9,7 @@ timing attack i of the spec: {net, kind, ms, robust}.
 
 The attacks are the PyTorch ports of the reference (github fra31/auto-attack) that the dev scripts hold,
 imported unchanged: scripts/torch_apgd.py (`apgd`: APGD-CE, and APGD-T with the targeted DLR loss put in
-for its `dlr`), scripts/torch_fab.py (`fab_targeted_l2`), scripts/torch_square.py (`SquareL2`, which draws
+for its `dlr`), scripts/torch_fab.py (`fab_single_run`, in L2 with a target), scripts/torch_square.py (`SquareL2`, which draws
 the same windows as rmc-robust's `square` from the same seed). What AutoAttack's `perturb` adds around
 them is here: only the points still classified correctly are attacked, the target classes are ranks
 2 .. targets + 1 of the clean logits, tried in turn on the points still robust, and a point counts as
@@ -27,7 +27,7 @@ import torch
 
 sys.path.insert(0, 'scripts')
 import torch_apgd  # noqa: E402
-from torch_fab import fab_targeted_l2  # noqa: E402
+from torch_fab import fab_single_run  # noqa: E402
 from torch_reference import Wrapper, build  # noqa: E402
 from torch_square import SquareL2  # noqa: E402
 
@@ -145,7 +145,7 @@ def attack(a):
 
         def fab_run(rank):
             def run(idx):
-                examples, distance = fab_targeted_l2(model, x[idx], labels[idx], ranked[idx, -rank], n_iter=a['steps'])
+                examples, distance = fab_single_run(model, x[idx], labels[idx], ranked[idx, -rank], 'L2', n_iter=a['steps'])
                 return examples, distance <= eps
             return run
         return cascade([fab_run(r) for r in range(2, a['targets'] + 2)])

@@ -141,6 +141,79 @@ describe('BatchNorm2d has nn.BatchNorm2d semantics', () => {
     expect(() => new BatchNorm2d({ activation: 'tanh' as never })).toThrow(/activation = 'tanh': accepted values are 'linear' and 'relu'/);
   });
 
+  it.each([false, true])('residual inference kernel: values and the gradients of all six inputs equal relu(tf.batchNorm + shortcut) (relu: %s)', (relu) => {
+    const x = tf.randomNormal([3, 4, 5, 6], 0, 2, 'float32', 41);
+    const shortcut = tf.randomNormal([3, 4, 5, 6], 0, 1, 'float32', 42);
+    const w = tf.randomNormal([3, 4, 5, 6], 0, 1, 'float32', 43);
+    const params = [
+      tf.randomUniform([6], 0.5, 1.5, 'float32', 44), // gamma
+      tf.randomNormal([6], 0, 0.5, 'float32', 45), // beta
+      tf.randomNormal([6], 0, 0.3, 'float32', 46), // mean
+      tf.randomUniform([6], 0.5, 2, 'float32', 47), // variance
+    ] as tf.Tensor1D[];
+    type Args = [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    const ours = (...[xs, skip, g, b, m, v]: Args) =>
+      tf.sum(tf.mul(batchNormInference(xs, g as tf.Tensor1D, b as tf.Tensor1D, m as tf.Tensor1D, v as tf.Tensor1D, 1e-5, relu, skip), w));
+    const composite = (...[xs, skip, g, b, m, v]: Args) => {
+      const y = tf.add(tf.batchNorm(xs, m as tf.Tensor1D, v as tf.Tensor1D, b as tf.Tensor1D, g as tf.Tensor1D, 1e-5), skip);
+      return tf.sum(tf.mul(relu ? tf.relu(y) : y, w));
+    };
+    const before = tf.memory().numTensors;
+    const a = tf.grads(ours)([x, shortcut, ...params]);
+    const b = tf.grads(composite)([x, shortcut, ...params]);
+    expect(tf.memory().numTensors).toBe(before + 12);
+    a.forEach((t, i) => expect(maxAbsDiff(t.dataSync(), b[i]!.dataSync())).toBeLessThan(1e-4));
+    // The ReLU cut some of the shortcut's gradient (else the mask would be untested).
+    if (relu) expect(b[1]!.dataSync().some((v) => v === 0)).toBe(true);
+    const y = batchNormInference(x, ...(params as [tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D]), 1e-5, relu, shortcut);
+    const yRef = tf.tidy(() => {
+      const r = tf.add(tf.batchNorm(x, params[2]!, params[3]!, params[1]!, params[0]!, 1e-5), shortcut);
+      return relu ? tf.relu(r) : r;
+    });
+    expect(maxAbsDiff(y.dataSync(), yRef.dataSync())).toBeLessThan(1e-5);
+    tf.dispose([x, shortcut, w, ...params, ...a, ...b, y, yRef]);
+  });
+
+  it.each([false, true])('residual: true equals relu(batch norm + shortcut), values, gradients and running statistics (training: %s)', (training) => {
+    const x = tf.randomNormal([3, 4, 5, 6], 0, 2, 'float32', 51);
+    const shortcut = tf.randomNormal([3, 4, 5, 6], 0, 1, 'float32', 52);
+    const w = tf.randomNormal([3, 4, 5, 6], 0, 1, 'float32', 53);
+    const make = (residual: boolean) => {
+      const layer = new BatchNorm2d({ residual, activation: residual ? 'relu' : 'linear' });
+      layer.build(residual ? [[null, 4, 5, 6], [null, 4, 5, 6]] : [null, 4, 5, 6]);
+      layer.setWeights([tf.randomUniform([6], 0.5, 1.5, 'float32', 1), tf.randomNormal([6], 0, 0.5, 'float32', 2), tf.randomNormal([6], 0, 0.3, 'float32', 3), tf.randomUniform([6], 0.5, 2, 'float32', 4)]);
+      return layer;
+    };
+    const fused = make(true);
+    const plain = make(false);
+    const run = (f: (input: tf.Tensor, skip: tf.Tensor) => tf.Tensor, layer: BatchNorm2d) => {
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(f(x, shortcut), w)) as tf.Scalar, layer.trainableWeights.map((v) => v.read() as tf.Variable));
+      const [gx, gs] = tf.grads((input: tf.Tensor, skip: tf.Tensor) => tf.sum(tf.mul(f(input, skip), w)))([x, shortcut]);
+      value.dispose();
+      return [f(x, shortcut), gx!, gs!, ...Object.values(grads)];
+    };
+    const a = run((input, skip) => fused.apply([input, skip], { training }) as tf.Tensor, fused);
+    const b = run((input, skip) => tf.relu(tf.add(plain.apply(input, { training }) as tf.Tensor, skip)), plain);
+    expect(a.length).toBe(5);
+    a.forEach((t, i) => expect(maxAbsDiff(t.dataSync(), b[i]!.dataSync())).toBeLessThan(1e-4));
+    // Both layers saw the same batches, so their running statistics moved alike (or stayed, in inference).
+    fused.getWeights().forEach((t, i) => expect(maxAbsDiff(t.dataSync(), plain.getWeights()[i]!.dataSync())).toBeLessThan(1e-6));
+    expect(fused.computeOutputShape([[null, 4, 5, 6], [null, 4, 5, 6]])).toEqual([null, 4, 5, 6]);
+    expect(fused.getConfig()['residual']).toBe(true);
+    tf.dispose([x, shortcut, w, ...a, ...b]);
+  });
+
+  it('residual: true asks for [x, shortcut] of one shape, naming the layer', () => {
+    const layer = new BatchNorm2d({ name: 'tail', residual: true, activation: 'relu' });
+    const x = tf.zeros([2, 3, 3, 4]);
+    const narrow = tf.zeros([2, 3, 3, 2]);
+    expect(() => layer.apply(x)).toThrow(/tail: takes two inputs \[x, shortcut\] \(residual: true\), got 1/);
+    expect(() => new BatchNorm2d({ name: 'tail2', residual: true }).apply([x, narrow])).toThrow(/tail2: the shortcut's shape \[2, 3, 3, 2\] differs from the input's \[2, 3, 3, 4\]/);
+    expect(() => new BatchNorm2d({ name: 'plain' }).apply([x, x])).toThrow(/plain: takes one input, got 2/);
+    expect(() => new BatchNorm2d({ residual: 'yes' as never })).toThrow(/batchNorm.residual = yes: accepted values are true and false/);
+    tf.dispose([x, narrow]);
+  });
+
   it('rejects momentum outside [0, 1] and epsilon <= 0', () => {
     expect(() => new BatchNorm2d({ momentum: 1.5 })).toThrow(/momentum = 1.5: must be in \[0, 1\]/);
     expect(() => new BatchNorm2d({ epsilon: 0 })).toThrow(/epsilon = 0: must be > 0/);

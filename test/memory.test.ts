@@ -114,3 +114,59 @@ describe('tensor accounting of the public functions', () => {
     tf.dispose([x, y, logits, targets, ...outputs]);
   });
 });
+
+describe('a basic block keeps as few activations for its gradient as PyTorch does', () => {
+  it('the tail relu(bn2 + shortcut) is one layer: two activation-sized tensors fewer per block than bn2, add and relu apart', async () => {
+    const blocks = 2;
+    const input = tfl.input({ shape: [8, 8, 8] });
+    const fused = tfl.model({ inputs: input, outputs: resnetStage(input, { block: 'basic', blocks, filters: 8, name: 's', seed: 5 }) });
+    // The same weights with the tail as three layers (bn2 alone, add, relu): the layout before the fusion.
+    const input2 = tfl.input({ shape: [8, 8, 8] });
+    let h = input2;
+    const apart: BatchNorm2d[] = [];
+    for (let i = 0; i < blocks; i++) {
+      let out = fused.getLayer(`s.${i}.conv1`).apply(h) as tfl.SymbolicTensor;
+      out = fused.getLayer(`s.${i}.bn1`).apply(out) as tfl.SymbolicTensor;
+      out = fused.getLayer(`s.${i}.conv2`).apply(out) as tfl.SymbolicTensor;
+      const bn2 = new BatchNorm2d({ name: `bn2-${i}` });
+      apart.push(bn2);
+      out = bn2.apply(out) as tfl.SymbolicTensor;
+      bn2.setWeights(fused.getLayer(`s.${i}.bn2`).getWeights());
+      out = tfl.layers.add().apply([out, h]) as tfl.SymbolicTensor;
+      h = tfl.layers.reLU().apply(out) as tfl.SymbolicTensor;
+    }
+    const unfused = tfl.model({ inputs: input2, outputs: h });
+    expect(fused.layers.map((l) => l.getClassName())).not.toContain('Add');
+    const x = tf.randomUniform([4, 8, 8, 8], -1, 1, 'float32', 6);
+    // The input gradient, and how many data buffers are alive when the forward pass ends (tfjs keeps
+    // every one of them until the gradient is done; tf.memory().numBytes would count views, such as
+    // reshapes, as if they held data of their own).
+    const gradient = async (model: tfl.LayersModel) => {
+      let buffersAtForwardEnd = 0;
+      const info = await tf.profile(() =>
+        tf.grad((xs: tf.Tensor) => {
+          const loss = tf.sum(tf.square(model.apply(xs) as tf.Tensor));
+          buffersAtForwardEnd = tf.memory().numDataBuffers;
+          return loss;
+        })(x),
+      );
+      // tf.profile hands back one shared record: read each run's figures before the next.
+      const result = info.result as tf.Tensor;
+      const figures = { buffersAtForwardEnd, result: result.dataSync().slice(), kernels: info.kernels.map((k) => k.name) };
+      result.dispose();
+      return figures;
+    };
+    const a = await gradient(fused);
+    const b = await gradient(unfused);
+    expect(a.kernels).toContain('RmcBatchNormResidualInference');
+    expect(a.kernels).not.toContain('Relu');
+    expect(b.kernels).toContain('Relu');
+    expect(Math.max(...a.result.map((v, i) => Math.abs(v - b.result[i]!)))).toBeLessThan(1e-4);
+    // bn2's output and the sum are never formed: PyTorch's 4 activations per block (conv1, bn1 + ReLU,
+    // conv2, the block's output) instead of 6.
+    expect(b.buffersAtForwardEnd - a.buffersAtForwardEnd).toBe(2 * blocks);
+    x.dispose();
+    fused.dispose();
+    apart.forEach((layer) => layer.dispose());
+  });
+});

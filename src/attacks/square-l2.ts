@@ -158,12 +158,17 @@ export interface SquareL2Move {
 export function squareL2Candidate(xCurr: tf.Tensor4D, bestCurr: tf.Tensor4D, move: SquareL2Move, eps: number, bounds: [number, number]): tf.Tensor4D {
   const [m, h, w, c] = xCurr.shape;
   const { s, first, second, pattern, signs } = move;
-  const inside = (top: number, left: number, i: number, j: number) => i >= top && i < top + s && j >= left && j < left + s;
   // Read in place (dataSync would mark the buffers as seen outside, which keeps the buffer pool from recycling them).
   const xs = peekFloat32(xCurr);
   const bs = peekFloat32(bestCurr);
   const out = new Float32Array(xCurr.size);
-  const size = h * w * c;
+  const pixels = h * w;
+  const size = pixels * c;
+  // The pixels of either window (the same two windows for every row).
+  const windowed = new Uint8Array(pixels);
+  for (const [top, left] of [first, second]) for (let i = 0; i < s; i++) windowed.fill(1, (top + i) * w + left, (top + i) * w + left + s);
+  /** Offset of channel 0 of pixel (i, j) of the first window. */
+  const firstAt = (i: number, j: number) => ((first[0] + i) * w + first[1] + j) * c;
   const delta = new Float64Array(size);
   const placed = new Float64Array(s * s * c);
   const channelNorms = new Float64Array(c);
@@ -172,22 +177,24 @@ export function squareL2Candidate(xCurr: tf.Tensor4D, bestCurr: tf.Tensor4D, mov
     const offset = r * size;
     let image = 0;
     windows.fill(0);
-    for (let q = 0; q < size; q++) {
-      delta[q] = bs[offset + q]! - xs[offset + q]!;
-      image += delta[q]! ** 2;
-      const pixel = Math.floor(q / c);
-      const [i, j] = [Math.floor(pixel / w), pixel % w];
-      if (inside(...first, i, j) || inside(...second, i, j)) windows[q % c]! += delta[q]! ** 2;
+    for (let pixel = 0, q = 0; pixel < pixels; pixel++) {
+      const inWindow = windowed[pixel] === 1;
+      for (let k = 0; k < c; k++, q++) {
+        const d = bs[offset + q]! - xs[offset + q]!;
+        delta[q] = d;
+        image += d ** 2;
+        if (inWindow) windows[k]! += d ** 2;
+      }
     }
     // Per channel: the old window's norm, then the pattern plus the normalised old window.
     channelNorms.fill(0);
-    for (let i = 0; i < s; i++) for (let j = 0; j < s; j++) for (let k = 0; k < c; k++) channelNorms[k]! += delta[((first[0] + i) * w + first[1] + j) * c + k]! ** 2;
+    for (let i = 0; i < s; i++) for (let j = 0; j < s; j++) for (let k = 0; k < c; k++) channelNorms[k]! += delta[firstAt(i, j) + k]! ** 2;
     const oldNorms = Array.from(channelNorms, Math.sqrt);
     channelNorms.fill(0);
     for (let i = 0; i < s; i++) {
       for (let j = 0; j < s; j++) {
         for (let k = 0; k < c; k++) {
-          const v = pattern[i * s + j]! * signs[r * c + k]! + delta[((first[0] + i) * w + first[1] + j) * c + k]! / (oldNorms[k]! + 1e-12);
+          const v = pattern[i * s + j]! * signs[r * c + k]! + delta[firstAt(i, j) + k]! / (oldNorms[k]! + 1e-12);
           placed[(i * s + j) * c + k] = v;
           channelNorms[k]! += v * v;
         }
@@ -195,13 +202,10 @@ export function squareL2Candidate(xCurr: tf.Tensor4D, bestCurr: tf.Tensor4D, mov
     }
     const roomPerChannel = Math.max(eps * eps - image, 0) / c;
     // Empty both windows, then fill the first.
-    for (let q = 0; q < size; q++) {
-      const pixel = Math.floor(q / c);
-      if (inside(...first, Math.floor(pixel / w), pixel % w) || inside(...second, Math.floor(pixel / w), pixel % w)) delta[q] = 0;
-    }
+    for (let pixel = 0; pixel < pixels; pixel++) if (windowed[pixel] === 1) delta.fill(0, pixel * c, pixel * c + c);
     for (let i = 0; i < s; i++) {
       for (let j = 0; j < s; j++) {
-        for (let k = 0; k < c; k++) delta[((first[0] + i) * w + first[1] + j) * c + k] = (placed[(i * s + j) * c + k]! / (Math.sqrt(channelNorms[k]!) + 1e-12)) * Math.sqrt(roomPerChannel + windows[k]!);
+        for (let k = 0; k < c; k++) delta[firstAt(i, j) + k] = (placed[(i * s + j) * c + k]! / (Math.sqrt(channelNorms[k]!) + 1e-12)) * Math.sqrt(roomPerChannel + windows[k]!);
       }
     }
     let length = 0;

@@ -4,7 +4,7 @@
  * weights can be exchanged with it ({@link importTorchStateDict}).
  */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { batchNorm, conv2d, relu, scaleChannels, type WeightInit } from './builders.js';
+import { batchNorm, conv2d, residualBatchNorm, scaleChannels, type WeightInit } from './builders.js';
 import { checkSpatial, type Pooling } from './options.js';
 import { toSeedStream, type SeedLike } from './seed.js';
 
@@ -26,7 +26,8 @@ export interface BlockOptions {
  * ResNet's BasicBlock (He et al. 2016) as in the reference code:
  * `relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))`, 3x3 convolutions without bias, padding 1 on every
  * side. The shortcut is `conv1x1(stride) + BN` (named `<name>.downsample.0/1`) when the stride is not 1 or
- * the channel count changes, the identity otherwise.
+ * the channel count changes, the identity otherwise. The tail `relu(bn2(...) + shortcut)` is one layer,
+ * `<name>.bn2` (a {@link BatchNorm2d} with `residual: true`), whose output is the block's output.
  */
 export function basicBlock(x: tfl.SymbolicTensor, options: BlockOptions): tfl.SymbolicTensor {
   const { filters, name } = options;
@@ -38,14 +39,12 @@ export function basicBlock(x: tfl.SymbolicTensor, options: BlockOptions): tfl.Sy
   checkSpatial(out, `${name}.conv1`);
   out = batchNorm(out, `${name}.bn1`, 'relu');
   out = conv2d(out, { name: `${name}.conv2`, filters, kernelSize: 3, padding: 1, init, seeds });
-  out = batchNorm(out, `${name}.bn2`);
   let shortcut = x;
   if (stride !== 1 || inChannels !== filters) {
     shortcut = conv2d(x, { name: `${name}.downsample.0`, filters, kernelSize: 1, stride, init, seeds });
     shortcut = batchNorm(shortcut, `${name}.downsample.1`);
   }
-  const sum = tfl.layers.add({ name: `${name}.add` }).apply([out, shortcut]) as tfl.SymbolicTensor;
-  return relu(sum, `${name}.relu2`);
+  return residualBatchNorm(out, shortcut, `${name}.bn2`);
 }
 
 /** Options of {@link preActBlock}. */

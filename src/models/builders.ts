@@ -89,6 +89,14 @@ export function batchNorm(x: tfl.SymbolicTensor, name: string, activation: 'line
   return new BatchNorm2d({ name, activation }).apply(x) as tfl.SymbolicTensor;
 }
 
+/**
+ * A residual block's tail, `relu(batchNorm(x) + shortcut)`, as one {@link BatchNorm2d} layer with
+ * `residual: true` (the batch norm's weights under `name`, as PyTorch names the block's `bn2`).
+ */
+export function residualBatchNorm(x: tfl.SymbolicTensor, shortcut: tfl.SymbolicTensor, name: string): tfl.SymbolicTensor {
+  return new BatchNorm2d({ name, activation: 'relu', residual: true }).apply([x, shortcut]) as tfl.SymbolicTensor;
+}
+
 /** A ReLU layer. */
 export function relu(x: tfl.SymbolicTensor, name: string): tfl.SymbolicTensor {
   return tfl.layers.reLU({ name }).apply(x) as tfl.SymbolicTensor;

@@ -85,6 +85,49 @@ function channelAffine(a: Float32Array, scale: Float64Array, shift: Float64Array
   return out;
 }
 
+/**
+ * `out = [relu](a * scale[c] + shift[c] + shortcut)` in one pass: batch norm, the residual addition and
+ * the ReLU of a residual block's tail.
+ */
+function channelAffineResidual(a: Float32Array, shortcut: Float32Array, scale: Float64Array, shift: Float64Array, relu: boolean, channels: number): Float32Array {
+  const out = uninitializedFloat32(a.length, activeCpuBackend());
+  const native = addon();
+  if (native) {
+    native.bnAffine(a, scale, shift, relu ? 1 : 0, out, shortcut, new Float64Array(channels).fill(1));
+    return out;
+  }
+  for (let i = 0; i < a.length; i += channels) {
+    for (let c = 0; c < channels; c++) {
+      const v = a[i + c]! * scale[c]! + shortcut[i + c]! + shift[c]!;
+      out[i + c] = relu ? (v > 0 ? v : v !== v ? v : 0) : v;
+    }
+  }
+  return out;
+}
+
+/** The addon's element-wise op code of `dy * step(y)` (its `binary` loop). */
+const RELU_MASK_OP = 4;
+
+/**
+ * `dy * step(y)` as a new tensor: the gradient through a ReLU given its *output* `y` (`y > 0` exactly
+ * where its input was; NaN where it was NaN, as tfjs's own Relu gradient).
+ */
+function reluMaskByOutput(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
+  const dyValues = f32(dy);
+  const yValues = f32(y);
+  const out = uninitializedFloat32(yValues.length, activeCpuBackend());
+  const native = addon();
+  if (native) {
+    native.binary(RELU_MASK_OP, dyValues, yValues, out, out.length, out.length);
+  } else {
+    for (let i = 0; i < out.length; i++) {
+      const v = yValues[i]!;
+      out[i] = dyValues[i]! * (v > 0 ? 1 : v !== v ? NaN : 0);
+    }
+  }
+  return tf.tensor(out, y.shape, 'float32');
+}
+
 /** Per channel: `sum(dy)` and `sum(dy * (x - center))`. */
 function channelReduce(dy: Float32Array, x: Float32Array, center: Float64Array, channels: number) {
   const sumDy = new Float64Array(channels);
@@ -152,6 +195,8 @@ const vector = (values: Float64Array) => tf.tensor1d(Float32Array.from(values));
 
 /** The cpu kernel of inference-mode batch norm (+ ReLU), registered below with a lazy gradient. */
 const INFERENCE_KERNEL = 'RmcBatchNormInference';
+/** The cpu kernel of a residual block's tail in inference mode: `[relu](batchNorm(x) + shortcut)`. */
+const RESIDUAL_INFERENCE_KERNEL = 'RmcBatchNormResidualInference';
 
 interface InferenceAttrs {
   epsilon: number;
@@ -190,93 +235,158 @@ oncePerProcess('batch-norm-kernel', () => {
   tf.registerGradient({
     kernelName: INFERENCE_KERNEL,
     inputsToSave: ['x', 'gamma', 'beta', 'mean', 'variance'],
-    gradFunc: (dyIn, saved, attrs) => {
-      const dy = dyIn as tf.Tensor;
+    gradFunc: (dy, saved, attrs) => {
       const [x, gamma, beta, mean, variance] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
       const { epsilon, relu } = attrs as unknown as InferenceAttrs;
-      const channels = x.shape[x.rank - 1]!;
-      const affine = () => inferenceAffine((t) => f64(t as tf.Tensor), { gamma, beta, mean, variance }, epsilon);
-      let sums: { sumDy: Float64Array; sumDyXc: Float64Array; affine: ReturnType<typeof affine> } | undefined;
-      const channelSums = () => {
-        if (!sums) {
-          const a = affine();
-          const zeros = new Float64Array(channels);
-          sums = { ...backwardPass(f32(dy), f32(x), a.scale, a.shift, a.mean, relu, channels, () => ({ xCoef: zeros, offset: zeros }), false), affine: a };
-        }
-        return sums;
-      };
-      return {
-        x: () => {
-          const a = affine();
-          const zeros = new Float64Array(channels);
-          const pass = backwardPass(f32(dy), f32(x), a.scale, a.shift, a.mean, relu, channels, () => ({ xCoef: zeros, offset: zeros }), true, false);
-          return tf.tensor(pass.dx!, dy.shape, 'float32');
-        },
-        gamma: () => {
-          const { sumDyXc, affine: a } = channelSums();
-          return vector(sumDyXc.map((s, c) => s * a.invStd[c]!));
-        },
-        beta: () => vector(channelSums().sumDy),
-        mean: () => {
-          const { sumDy, affine: a } = channelSums();
-          return vector(sumDy.map((s, c) => -s * a.scale[c]!));
-        },
-        variance: () => {
-          const { sumDyXc, affine: a } = channelSums();
-          return vector(sumDyXc.map((s, c) => -0.5 * a.gamma[c]! * s * a.invStd[c]! ** 3));
-        },
-      };
+      return inferenceGradients(dy as tf.Tensor, x, { gamma, beta, mean, variance }, epsilon, relu);
+    },
+  });
+
+  tf.registerKernel({
+    kernelName: RESIDUAL_INFERENCE_KERNEL,
+    backendName: 'cpu',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const cpu = backend as CpuBackend;
+      const read = (t: tf.TensorInfo) => floatValues(cpu, t)!;
+      const { epsilon, relu } = attrs as unknown as InferenceAttrs;
+      const x = inputs['x']!;
+      const channels = x.shape[x.shape.length - 1]!;
+      const { scale, shift } = inferenceAffine((t) => Float64Array.from(read(t)), inputs as Record<'gamma' | 'beta' | 'mean' | 'variance', tf.TensorInfo>, epsilon);
+      return cpu.makeTensorInfo(x.shape, 'float32', channelAffineResidual(read(x), read(inputs['shortcut']!), scale, shift, relu, channels));
+    },
+  });
+
+  // The residual tail's gradient: through the ReLU by its output (the sum it was applied to is never
+  // formed as a tensor), then the shortcut takes that gradient as it is and batch norm's inputs theirs.
+  tf.registerGradient({
+    kernelName: RESIDUAL_INFERENCE_KERNEL,
+    inputsToSave: ['x', 'gamma', 'beta', 'mean', 'variance'],
+    outputsToSave: [true],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, gamma, beta, mean, variance, y] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor];
+      const { epsilon, relu } = attrs as unknown as InferenceAttrs;
+      const dz = relu ? reluMaskByOutput(dy as tf.Tensor, y) : (dy as tf.Tensor);
+      return { ...inferenceGradients(dz, x, { gamma, beta, mean, variance }, epsilon, false), shortcut: () => tf.clone(dz) };
     },
   });
 });
 
 /**
- * Inference-mode batch norm `gamma * (x - mean) / sqrt(variance + eps) + beta`, followed by a ReLU when
- * `relu` is set, with gradients for every input (each computed only when asked for).
+ * The gradients of inference-mode batch norm (+ ReLU) with respect to each input, as the lazy functions a
+ * registered gradient returns; the per-channel sums the parameters need are computed once, when first asked.
  */
-export function batchNormInference(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, mean: tf.Tensor1D, variance: tf.Tensor1D, eps: number, relu = false): tf.Tensor {
-  if (!isCpu() || x.dtype !== 'float32') {
-    const y = tf.batchNorm(x, mean, variance, beta, gamma, eps);
-    return relu ? tf.relu(y) : y;
-  }
-  const attrs: InferenceAttrs = { epsilon: eps, relu };
-  return tf.engine().runKernel(INFERENCE_KERNEL, { x, gamma, beta, mean, variance }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+function inferenceGradients(
+  dy: tf.Tensor, x: tf.Tensor, params: Record<'gamma' | 'beta' | 'mean' | 'variance', tf.Tensor1D>, epsilon: number, relu: boolean,
+): Record<'x' | 'gamma' | 'beta' | 'mean' | 'variance', () => tf.Tensor> {
+  const channels = x.shape[x.rank - 1]!;
+  const zeros = new Float64Array(channels);
+  const affine = () => inferenceAffine((t) => f64(t as tf.Tensor), params, epsilon);
+  let sums: { sumDy: Float64Array; sumDyXc: Float64Array; affine: ReturnType<typeof affine> } | undefined;
+  const channelSums = () => {
+    if (!sums) {
+      const a = affine();
+      sums = { ...backwardPass(f32(dy), f32(x), a.scale, a.shift, a.mean, relu, channels, () => ({ xCoef: zeros, offset: zeros }), false), affine: a };
+    }
+    return sums;
+  };
+  return {
+    x: () => {
+      const a = affine();
+      const pass = backwardPass(f32(dy), f32(x), a.scale, a.shift, a.mean, relu, channels, () => ({ xCoef: zeros, offset: zeros }), true, false);
+      return tf.tensor(pass.dx!, dy.shape, 'float32');
+    },
+    gamma: () => {
+      const { sumDyXc, affine: a } = channelSums();
+      return vector(sumDyXc.map((s, c) => s * a.invStd[c]!));
+    },
+    beta: () => vector(channelSums().sumDy),
+    mean: () => {
+      const { sumDy, affine: a } = channelSums();
+      return vector(sumDy.map((s, c) => -s * a.scale[c]!));
+    },
+    variance: () => {
+      const { sumDyXc, affine: a } = channelSums();
+      return vector(sumDyXc.map((s, c) => -0.5 * a.gamma[c]! * s * a.invStd[c]! ** 3));
+    },
+  };
 }
 
 /**
- * Training-mode batch norm (then a ReLU when `relu` is set): normalises with the batch mean and biased
- * variance; returns the output and the batch statistics (per channel, as numbers, for the running
- * averages). Gradients flow to `x`, `gamma` and `beta` through the batch statistics, as in PyTorch.
+ * Inference-mode batch norm `gamma * (x - mean) / sqrt(variance + eps) + beta`, plus `shortcut` when
+ * given (a residual block's tail), followed by a ReLU when `relu` is set, with gradients for every input
+ * (each computed only when asked for). With a shortcut, the sum before the ReLU is never a tensor of its
+ * own: the gradient goes through the ReLU by its output.
  */
-export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number, relu = false): { y: tf.Tensor; mean: Float64Array; variance: Float64Array; count: number } {
+export function batchNormInference(
+  x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, mean: tf.Tensor1D, variance: tf.Tensor1D, eps: number, relu = false, shortcut?: tf.Tensor,
+): tf.Tensor {
+  if (!isCpu() || x.dtype !== 'float32' || (shortcut && shortcut.dtype !== 'float32')) {
+    const normalized = tf.batchNorm(x, mean, variance, beta, gamma, eps);
+    const y = shortcut ? tf.add(normalized, shortcut) : normalized;
+    return relu ? tf.relu(y) : y;
+  }
+  const attrs = { epsilon: eps, relu } satisfies InferenceAttrs as unknown as tf.NamedAttrMap;
+  if (shortcut) return tf.engine().runKernel(RESIDUAL_INFERENCE_KERNEL, { x, shortcut, gamma, beta, mean, variance }, attrs) as tf.Tensor;
+  return tf.engine().runKernel(INFERENCE_KERNEL, { x, gamma, beta, mean, variance }, attrs) as tf.Tensor;
+}
+
+/**
+ * Training-mode batch norm (plus `shortcut` when given, then a ReLU when `relu` is set): normalises with
+ * the batch mean and biased variance; returns the output and the batch statistics (per channel, as
+ * numbers, for the running averages). Gradients flow to `x`, `gamma` and `beta` through the batch
+ * statistics, as in PyTorch, and to `shortcut` through the addition.
+ */
+export function batchNormTraining(
+  x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number, relu = false, shortcut?: tf.Tensor,
+): { y: tf.Tensor; mean: Float64Array; variance: Float64Array; count: number } {
   const channels = x.shape[x.rank - 1]!;
   const count = x.size / channels;
-  if (!isCpu() || x.dtype !== 'float32') {
+  if (!isCpu() || x.dtype !== 'float32' || (shortcut && shortcut.dtype !== 'float32')) {
     const axes = x.shape.slice(0, -1).map((_, i) => i);
     const { mean, variance } = tf.moments(x, axes);
     const stats = { mean: f64(mean), variance: f64(variance) };
-    const y = tf.batchNorm(x, mean, variance, beta, gamma, eps);
+    const normalized = tf.batchNorm(x, mean, variance, beta, gamma, eps);
+    const y = shortcut ? tf.add(normalized, shortcut) : normalized;
     return { y: relu ? tf.relu(y) : y, ...stats, count };
   }
   const { mean, variance } = channelMoments(f32(x), channels);
   const invStd = variance.map((v) => 1 / Math.sqrt(v + eps));
+  // dx = scale * (dy - sum(dy) / M - xhat * sum(dy * xhat) / M), xhat = (x - mean) * invStd: an affine
+  // map of dy and x per channel. `reluInPass`: the ReLU's mask is applied in the pass
+  // (plain batch norm + ReLU); the residual tail masks dy by its output first.
+  const backward = (dy: tf.Tensor, xs: tf.Tensor, scale: Float64Array, shift: Float64Array, reluInPass: boolean) => {
+    let dGamma = new Float64Array(channels);
+    const pass = backwardPass(f32(dy), f32(xs), scale, shift, mean, reluInPass, channels, (sumDy, sumDyXc) => {
+      dGamma = sumDyXc.map((s, c) => s * invStd[c]!);
+      const xCoef = scale.map((s, c) => (-s * dGamma[c]! * invStd[c]!) / count);
+      const offset = scale.map((s, c) => (-s * sumDy[c]!) / count - xCoef[c]! * mean[c]!);
+      return { xCoef, offset };
+    });
+    return { dx: tf.tensor(pass.dx!, dy.shape, 'float32'), dGamma: vector(dGamma), dBeta: vector(pass.sumDy) };
+  };
+  if (shortcut) {
+    const residualOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const [xs, skip, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+      const scale = f64(g).map((value, c) => value * invStd[c]!);
+      const shift = f64(b).map((value, c) => value - mean[c]! * scale[c]!);
+      const value = tf.tensor(channelAffineResidual(f32(xs), f32(skip), scale, shift, relu, channels), xs.shape, 'float32');
+      save([xs, value]);
+      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const dz = relu ? reluMaskByOutput(dy, saved[1]!) : tf.clone(dy);
+        const { dx, dGamma, dBeta } = backward(dz, saved[0]!, scale, shift, false);
+        return [dx, dz, dGamma, dBeta];
+      };
+      return { value, gradFunc };
+    });
+    return { y: residualOp(x, shortcut, gamma, beta), mean, variance, count };
+  }
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [xs, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     const { scale, shift, value } = normalize(xs, f64(g), f64(b), mean, invStd, relu, channels);
     save([xs]);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      // dx = scale * (dy - sum(dy) / M - xhat * sum(dy * xhat) / M), xhat = (x - mean) * invStd:
-      // an affine map of dy and x per channel.
-      let dGamma = new Float64Array(channels);
-      const pass = backwardPass(f32(dy), f32(saved[0]!), scale, shift, mean, relu, channels, (sumDy, sumDyXc) => {
-        dGamma = sumDyXc.map((s, c) => s * invStd[c]!);
-        const xCoef = scale.map((s, c) => (-s * dGamma[c]! * invStd[c]!) / count);
-        const offset = scale.map((s, c) => (-s * sumDy[c]!) / count - xCoef[c]! * mean[c]!);
-        return { xCoef, offset };
-      });
-      const sumDy = pass.sumDy;
-      const dx = tf.tensor(pass.dx!, dy.shape, 'float32');
-      return [dx, vector(dGamma), vector(sumDy)];
+      const { dx, dGamma, dBeta } = backward(dy, saved[0]!, scale, shift, relu);
+      return [dx, dGamma, dBeta];
     };
     return { value, gradFunc };
   });

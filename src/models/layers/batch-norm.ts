@@ -18,6 +18,13 @@ export interface BatchNorm2dArgs extends LayerArgs {
    * `ReLU`); default `'linear'` (none).
    */
   activation?: 'linear' | 'relu';
+  /**
+   * `true`: the layer takes two inputs `[x, shortcut]` of the same shape and returns
+   * `activation(batchNorm(x) + shortcut)`, a residual block's tail (ResNet's `relu(bn2(out) + shortcut)`)
+   * in one pass. The normalised tensor and the sum are never tensors of their own, so a network built
+   * of such blocks keeps two activation-sized tensors fewer per block for its gradient. Default `false`.
+   */
+  residual?: boolean;
 }
 
 /**
@@ -30,7 +37,8 @@ export interface BatchNorm2dArgs extends LayerArgs {
  * - inference mode: normalises with the running statistics.
  *
  * With `activation: 'relu'` it also applies the ReLU that follows it in the reference networks, in the
- * same pass over the data (forward and backward).
+ * same pass over the data (forward and backward). With `residual: true` it takes `[x, shortcut]` and adds
+ * the shortcut before the activation ({@link basicBlock}'s `<name>.bn2`).
  *
  * Weights are named as Keras names them (`gamma`, `beta`, `moving_mean`, `moving_variance`).
  * Registered for serialization as `BatchNorm2d`.
@@ -48,6 +56,8 @@ export class BatchNorm2d extends tfl.layers.Layer {
   readonly epsilon: number;
   /** `'relu'`: a ReLU is applied to the output in the same pass; `'linear'` (default): none. */
   readonly activation: 'linear' | 'relu';
+  /** `true`: inputs `[x, shortcut]`, output `activation(batchNorm(x) + shortcut)`; `false` (default): one input. */
+  readonly residual: boolean;
   private gamma?: tfl.LayerVariable;
   private beta?: tfl.LayerVariable;
   private movingMean?: tfl.LayerVariable;
@@ -58,15 +68,19 @@ export class BatchNorm2d extends tfl.layers.Layer {
    * (PyTorch: `nn.BatchNorm2d(channels, eps=epsilon, momentum=momentum)`).
    *
    * @param args `momentum` (in [0, 1], default 0.1), `epsilon` (> 0, default 1e-5), `activation`
-   *   (default `'linear'`) and the usual tfjs layer options (`name`, `trainable`, ...). Throws a
+   *   (default `'linear'`), `residual` (default `false`) and the usual tfjs layer options (`name`, `trainable`, ...). Throws a
    *   RangeError on values out of range.
    */
   constructor(args: BatchNorm2dArgs = {}) {
-    const { momentum: _momentum, epsilon: _epsilon, activation: _activation, ...base } = args;
+    const { momentum: _momentum, epsilon: _epsilon, activation: _activation, residual: _residual, ...base } = args;
     super(base);
     this.momentum = args.momentum ?? 0.1;
     this.epsilon = args.epsilon ?? 1e-5;
     this.activation = args.activation ?? 'linear';
+    this.residual = args.residual ?? false;
+    if (typeof this.residual !== 'boolean') {
+      throw new RangeError(`batchNorm.residual = ${String(this.residual)}: accepted values are true and false`);
+    }
     if (this.activation !== 'linear' && this.activation !== 'relu') {
       throw new RangeError(`batchNorm.activation = '${String(this.activation)}': accepted values are 'linear' and 'relu'`);
     }
@@ -78,7 +92,15 @@ export class BatchNorm2d extends tfl.layers.Layer {
   }
 
   override build(inputShape: tfl.Shape | tfl.Shape[]): void {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+    const shapes = (Array.isArray(inputShape[0]) ? inputShape : [inputShape]) as tfl.Shape[];
+    if (shapes.length !== (this.residual ? 2 : 1)) {
+      throw new RangeError(`${this.name}: takes ${this.residual ? 'two inputs [x, shortcut] (residual: true)' : 'one input'}, got ${shapes.length}`);
+    }
+    const shape = shapes[0]!;
+    const skip = shapes[1];
+    if (skip && !(skip.length === shape.length && skip.every((size, i) => size == null || shape[i] == null || size === shape[i]))) {
+      throw new RangeError(`${this.name}: the shortcut's shape [${skip.join(', ')}] differs from the input's [${shape.join(', ')}]`);
+    }
     const channels = shape[shape.length - 1];
     if (channels == null) throw new RangeError(`${this.name}: the channel axis must have a defined size`);
     const ones = tfl.initializers.ones();
@@ -91,19 +113,23 @@ export class BatchNorm2d extends tfl.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape | tfl.Shape[] {
-    return inputShape;
+    return Array.isArray(inputShape[0]) ? (inputShape[0] as tfl.Shape) : inputShape;
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
     return tf.tidy(() => {
       const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+      const shortcut = this.residual ? (inputs as tf.Tensor[])[1] : undefined;
+      if (this.residual && (!shortcut || !tf.util.arraysEqual(shortcut.shape, x.shape))) {
+        throw new RangeError(`${this.name}: the shortcut's shape [${shortcut?.shape.join(', ') ?? ''}] differs from the input's [${x.shape.join(', ')}]`);
+      }
       const gamma = this.gamma!.read() as tf.Tensor1D;
       const beta = this.beta!.read() as tf.Tensor1D;
       const relu = this.activation === 'relu';
       if (kwargs['training'] !== true) {
-        return batchNormInference(x, gamma, beta, this.movingMean!.read() as tf.Tensor1D, this.movingVariance!.read() as tf.Tensor1D, this.epsilon, relu);
+        return batchNormInference(x, gamma, beta, this.movingMean!.read() as tf.Tensor1D, this.movingVariance!.read() as tf.Tensor1D, this.epsilon, relu, shortcut);
       }
-      const { y, mean, variance, count } = batchNormTraining(x, gamma, beta, this.epsilon, relu);
+      const { y, mean, variance, count } = batchNormTraining(x, gamma, beta, this.epsilon, relu, shortcut);
       // Running statistics as PyTorch keeps them: unbiased batch variance, weight `momentum`.
       const m = this.momentum;
       const correction = count > 1 ? count / (count - 1) : 1;
@@ -120,7 +146,7 @@ export class BatchNorm2d extends tfl.layers.Layer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), momentum: this.momentum, epsilon: this.epsilon, activation: this.activation };
+    return { ...super.getConfig(), momentum: this.momentum, epsilon: this.epsilon, activation: this.activation, residual: this.residual };
   }
 }
 tf.serialization.registerClass(BatchNorm2d);
