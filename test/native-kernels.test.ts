@@ -168,6 +168,8 @@ describe('kernel pack', () => {
       [[2, 3, 4, 5], [3, 1, 5]], // broadcast over axis 2 of 4
       [[2, 3, 4, 5], [2, 1, 1, 5]], // over axes 1 and 2 (the gradient of global average pooling)
       [[2, 1, 1, 5], [2, 3, 4, 5]],
+      [[6, 4, 4, 3], [6, 1, 1, 1]], // a per-row scalar (an attack's norms and step sizes), both orders
+      [[6, 1, 1, 1], [6, 4, 4, 3]],
       [[2, 3, 4, 5], [1, 3, 4, 5]], // over the leading axis
       [[2, 3, 4, 5], [2, 1, 4, 1]], // two separate blocks: falls back to the stock kernel
       [[4, 1], [1, 3]],

@@ -3,6 +3,8 @@
  * and put attacked rows back in place.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { floatValues, uninitializedFloat32, type CpuBackend } from '../backend/alloc.js';
+import { oncePerProcess } from '../io/once.js';
 import { judgeRows, NonFiniteLogitsError, throwIfNonFinite, type JudgedRows } from './finite.js';
 import { checkNumber } from './validate.js';
 
@@ -23,8 +25,54 @@ export function takeRows<T extends tf.Tensor>(t: T, rows: readonly number[]): T 
  * 1-D `condition` broadcast over each row. `a` and `b` have the same shape. A new tensor.
  */
 export function whereRows<T extends tf.Tensor>(condition: tf.Tensor, a: T, b: T): T {
-  return tf.tidy(() => tf.where(tf.reshape(tf.cast(condition, 'bool'), [a.shape[0]!, ...a.shape.slice(1).map(() => 1)]), a, b) as T);
+  return tf.tidy(() => {
+    const flags = tf.cast(condition, 'bool');
+    if (tf.getBackend() === 'cpu' && a.dtype === 'float32' && b.dtype === 'float32' && tf.util.arraysEqual(a.shape, b.shape) && a.rank > 0 && condition.size === a.shape[0]) {
+      return tf.engine().runKernel(SELECT_ROWS_KERNEL, { condition: flags, t: a, e: b }) as T;
+    }
+    return tf.where(tf.reshape(flags, [a.shape[0]!, ...a.shape.slice(1).map(() => 1)]), a, b) as T;
+  });
 }
+
+/**
+ * The cpu kernel behind {@link whereRows}: whole rows copied from `t` or `e` by a 1-D bool `condition`
+ * (what `tf.where` does after tiling the condition to the images' shape: a Tile and a Select over every
+ * element, about 2.5 ms per call on 200 CIFAR-10 images, where the row copies take a tenth of that).
+ */
+const SELECT_ROWS_KERNEL = 'RmcSelectRows';
+
+// Registered once per process, however many copies of the package load (ESM and CommonJS builds).
+oncePerProcess('select-rows-kernel', () => {
+  tf.registerKernel({
+    kernelName: SELECT_ROWS_KERNEL,
+    backendName: 'cpu',
+    kernelFunc: ({ inputs, backend }) => {
+      const cpu = backend as CpuBackend;
+      const flags = cpu.data.get(inputs['condition']!.dataId).values as ArrayLike<number>;
+      const values = (x: tf.TensorInfo) => floatValues(cpu, x) ?? Float32Array.from(cpu.readSync(x.dataId) as ArrayLike<number>);
+      const t = values(inputs['t']!);
+      const e = values(inputs['e']!);
+      const size = flags.length > 0 ? t.length / flags.length : 0;
+      const out = uninitializedFloat32(t.length, cpu);
+      for (let r = 0; r < flags.length; r++) out.set((flags[r] ? t : e).subarray(r * size, (r + 1) * size), r * size);
+      return cpu.makeTensorInfo(inputs['t']!.shape, 'float32', out);
+    },
+  });
+  tf.registerGradient({
+    kernelName: SELECT_ROWS_KERNEL,
+    inputsToSave: ['condition'],
+    gradFunc: (dy, saved) => {
+      const [condition] = saved as [tf.Tensor];
+      const grad = dy as tf.Tensor;
+      const zeros = () => tf.zerosLike(grad);
+      return {
+        condition: () => tf.zerosLike(condition),
+        t: () => whereRows(condition, grad, zeros()),
+        e: () => whereRows(condition, zeros(), grad),
+      };
+    },
+  });
+});
 
 /**
  * A copy of `full` whose rows `rows[k]` are replaced by `values[k]` for every `k` with `replace[k]`

@@ -182,13 +182,17 @@ export function squareL2Candidate(xCurr: tf.Tensor4D, bestCurr: tf.Tensor4D, mov
       for (let k = 0; k < c; k++, q++) {
         const d = bs[offset + q]! - xs[offset + q]!;
         delta[q] = d;
-        image += d ** 2;
-        if (inWindow) windows[k]! += d ** 2;
+        const squared = d * d;
+        image += squared;
+        if (inWindow) windows[k]! += squared;
       }
     }
     // Per channel: the old window's norm, then the pattern plus the normalised old window.
     channelNorms.fill(0);
-    for (let i = 0; i < s; i++) for (let j = 0; j < s; j++) for (let k = 0; k < c; k++) channelNorms[k]! += delta[firstAt(i, j) + k]! ** 2;
+    for (let i = 0; i < s; i++) for (let j = 0; j < s; j++) for (let k = 0; k < c; k++) {
+      const d = delta[firstAt(i, j) + k]!;
+      channelNorms[k]! += d * d;
+    }
     const oldNorms = Array.from(channelNorms, Math.sqrt);
     channelNorms.fill(0);
     for (let i = 0; i < s; i++) {
@@ -209,7 +213,7 @@ export function squareL2Candidate(xCurr: tf.Tensor4D, bestCurr: tf.Tensor4D, mov
       }
     }
     let length = 0;
-    for (let q = 0; q < size; q++) length += delta[q]! ** 2;
+    for (let q = 0; q < size; q++) length += delta[q]! * delta[q]!;
     const scale = eps / (Math.sqrt(length) + 1e-12);
     for (let q = 0; q < size; q++) out[offset + q] = Math.min(Math.max(xs[offset + q]! + delta[q]! * scale, bounds[0]), bounds[1]);
   }

@@ -81,8 +81,29 @@ function middleBlock(big: number[], small: number[]): [number, number, number] |
   return [size(big.slice(0, first)), size(big.slice(first, last + 1)), size(big.slice(last + 1))];
 }
 
+/**
+ * `out[i] = s op big[i]` (`big[i] op s` unless `scalarFirst`) for i in [start, end): one loop per op, the
+ * case of a per-row scalar (an attack's per-example norm or step size against its images).
+ */
+function scalarRunLoop(op: BinaryOp, s: number, big: Float32Array, out: Float32Array, start: number, end: number, scalarFirst: boolean): void {
+  if (op === 'add') for (let i = start; i < end; i++) out[i] = s + big[i]!;
+  else if (op === 'mul') for (let i = start; i < end; i++) out[i] = s * big[i]!;
+  else if (op === 'sub' && scalarFirst) for (let i = start; i < end; i++) out[i] = s - big[i]!;
+  else if (op === 'sub') for (let i = start; i < end; i++) out[i] = big[i]! - s;
+  else if (op === 'div' && scalarFirst) for (let i = start; i < end; i++) out[i] = s / big[i]!;
+  else if (op === 'div') for (let i = start; i < end; i++) out[i] = big[i]! / s;
+  else if (op === 'max' && scalarFirst) for (let i = start; i < end; i++) out[i] = Math.max(s, big[i]!);
+  else if (op === 'max') for (let i = start; i < end; i++) out[i] = Math.max(big[i]!, s);
+  else if (scalarFirst) for (let i = start; i < end; i++) out[i] = Math.min(s, big[i]!);
+  else for (let i = start; i < end; i++) out[i] = Math.min(big[i]!, s);
+}
+
 /** `out = a op b` where the operand `small` (a when `smallIsA`) is repeated over the middle block. */
 function middleBroadcastLoop(op: BinaryOp, big: Float32Array, small: Float32Array, smallIsA: boolean, out: Float32Array, [outer, middle, inner]: [number, number, number]): void {
+  if (inner === 1) {
+    for (let o = 0; o < outer; o++) scalarRunLoop(op, small[o]!, big, out, o * middle, (o + 1) * middle, smallIsA);
+    return;
+  }
   for (let o = 0; o < outer; o++) {
     const smallStart = o * inner;
     for (let m = 0; m < middle; m++) {
