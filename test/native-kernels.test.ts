@@ -352,6 +352,7 @@ describe('kernel pack', () => {
       [[2, 3, 4, 5], [2, 1], false], // unsorted but consecutive
       [[2, 3, 4, 5], [0, 2], false], // not consecutive: the stock kernel
       [[32, 4, 4, 64], [1, 2], false],
+      [[6, 4, 4, 3], [1, 2, 3], true], // an attack's per-example norms
     ];
     for (const [shape, axes, keepDims] of cases) {
       const x = tf.tidy(() => tf.where(tf.greater(tf.randomUniform(shape, 0, 1, 'float32', 4), 0.97), tf.fill(shape, NaN), tf.randomNormal(shape, 0, 3, 'float32', 5)));

@@ -250,6 +250,17 @@ function reduceKernel(name: 'Sum' | 'Mean', fallback: () => KernelFunc | undefin
     }
     const [outer, reduce, inner] = block;
     const out = uninitializedFloat32(outer * inner, backend);
+    const shape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+    if (inner === 1) {
+      // One value per row (an attack's per-example norms): a scalar accumulator, the same sums in the same order.
+      for (let o = 0, start = 0; o < outer; o++, start += reduce) {
+        let sum = 0;
+        if (name === 'Sum') for (let r = 0; r < reduce; r++) sum += xv[start + r]!;
+        else for (let r = 0; r < reduce; r++) sum += Math.fround(xv[start + r]! / reduce);
+        out[o] = sum;
+      }
+      return backend.makeTensorInfo(shape, 'float32', out);
+    }
     const acc = new Float64Array(inner);
     for (let o = 0; o < outer; o++) {
       acc.fill(0);
@@ -263,7 +274,6 @@ function reduceKernel(name: 'Sum' | 'Mean', fallback: () => KernelFunc | undefin
       }
       for (let i = 0; i < inner; i++) out[o * inner + i] = acc[i]!;
     }
-    const shape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
     return backend.makeTensorInfo(shape, 'float32', out);
   };
 }
