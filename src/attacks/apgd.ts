@@ -5,7 +5,9 @@
  * reference implementation (github fra31/auto-attack).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { peekFloat32 } from '../backend/alloc.js';
 import { deriveSeed, seededRandomNormal } from '../data/random.js';
+import { apgdL2Iterate } from './apgd-l2-step.js';
 import { prepare, untargetedAttack, type Attack, type Prepared } from './attack.js';
 import { crossEntropy, dlrLoss, dlrTargetedLoss, type LossFn } from './losses.js';
 import { logitsOf, type ModelLike } from './model.js';
@@ -449,7 +451,11 @@ function apgdRun(model: ModelLike, x0: tf.Tensor4D, labels: tf.Tensor1D, loss: L
             bounds,
           });
           x = tf.tensor4d(stepped, x0.shape);
+        } else if (norm === 'l2' && tf.getBackend() === 'cpu') {
+          const values = { x: peekFloat32(s.x), xPrev: peekFloat32(s.xPrev), grad: peekFloat32(s.grad), origin: peekFloat32(x0), step: peekFloat32(s.step) };
+          x = tf.tensor4d(apgdL2Iterate(values, n, eps, momentum, bounds), x0.shape);
         } else {
+          // The same as apgdL2Iterate in L2 (bit for bit), on any backend.
           const x1 = project(tf.add(s.x, tf.mul(s.step, direction(s.grad))));
           x = project(tf.add(s.x, tf.add(tf.mul(tf.sub(x1, s.x), momentum), tf.mul(tf.sub(s.x, s.xPrev), 1 - momentum)))) as tf.Tensor4D;
         }
