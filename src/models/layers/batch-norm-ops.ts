@@ -213,10 +213,16 @@ function inferenceAffine(read: (t: tf.TensorInfo) => Float64Array, inputs: Recor
   return { gamma, mean, invStd, scale, shift };
 }
 
-// Registered once per process, however many copies of the package load (ESM and CommonJS builds).
-oncePerProcess('batch-norm-kernel', () => {
-  tf.registerKernel({
-    kernelName: INFERENCE_KERNEL,
+/**
+ * A cpu kernel of inference-mode batch norm with inputs `x`, `gamma`, `beta`, `mean`, `variance` (and
+ * others `pass` reads): `pass` computes the output from the inputs' values and the per-channel affine map.
+ */
+function inferenceKernel(
+  kernelName: string,
+  pass: (read: (t: tf.TensorInfo) => Float32Array, inputs: tf.NamedTensorInfoMap, affine: { scale: Float64Array; shift: Float64Array; relu: boolean; channels: number }) => Float32Array,
+): tf.KernelConfig {
+  return {
+    kernelName,
     backendName: 'cpu',
     kernelFunc: ({ inputs, backend, attrs }) => {
       const cpu = backend as CpuBackend;
@@ -225,9 +231,18 @@ oncePerProcess('batch-norm-kernel', () => {
       const x = inputs['x']!;
       const channels = x.shape[x.shape.length - 1]!;
       const { scale, shift } = inferenceAffine((t) => Float64Array.from(read(t)), inputs as Record<'gamma' | 'beta' | 'mean' | 'variance', tf.TensorInfo>, epsilon);
-      return cpu.makeTensorInfo(x.shape, 'float32', (relu ? channelAffineRelu : channelAffine)(read(x), scale, shift, channels));
+      return cpu.makeTensorInfo(x.shape, 'float32', pass(read, inputs, { scale, shift, relu, channels }));
     },
-  });
+  };
+}
+
+// Registered once per process, however many copies of the package load (ESM and CommonJS builds).
+oncePerProcess('batch-norm-kernel', () => {
+  tf.registerKernel(
+    inferenceKernel(INFERENCE_KERNEL, (read, inputs, { scale, shift, relu, channels }) =>
+      (relu ? channelAffineRelu : channelAffine)(read(inputs['x']!), scale, shift, channels),
+    ),
+  );
 
   // The gradient of each input is computed only when the tape asks for it: an attack differentiates with
   // respect to the image alone and then needs one pass (dx = ReLU-masked dy * scale), not the per-channel
@@ -242,19 +257,11 @@ oncePerProcess('batch-norm-kernel', () => {
     },
   });
 
-  tf.registerKernel({
-    kernelName: RESIDUAL_INFERENCE_KERNEL,
-    backendName: 'cpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const cpu = backend as CpuBackend;
-      const read = (t: tf.TensorInfo) => floatValues(cpu, t)!;
-      const { epsilon, relu } = attrs as unknown as InferenceAttrs;
-      const x = inputs['x']!;
-      const channels = x.shape[x.shape.length - 1]!;
-      const { scale, shift } = inferenceAffine((t) => Float64Array.from(read(t)), inputs as Record<'gamma' | 'beta' | 'mean' | 'variance', tf.TensorInfo>, epsilon);
-      return cpu.makeTensorInfo(x.shape, 'float32', channelAffineResidual(read(x), read(inputs['shortcut']!), scale, shift, relu, channels));
-    },
-  });
+  tf.registerKernel(
+    inferenceKernel(RESIDUAL_INFERENCE_KERNEL, (read, inputs, { scale, shift, relu, channels }) =>
+      channelAffineResidual(read(inputs['x']!), read(inputs['shortcut']!), scale, shift, relu, channels),
+    ),
+  );
 
   // The residual tail's gradient: through the ReLU by its output (the sum it was applied to is never
   // formed as a tensor), then the shortcut takes that gradient as it is and batch norm's inputs theirs.
