@@ -138,21 +138,23 @@ describe('a basic block keeps as few activations for its gradient as PyTorch doe
     const unfused = tfl.model({ inputs: input2, outputs: h });
     expect(fused.layers.map((l) => l.getClassName())).not.toContain('Add');
     const x = tf.randomUniform([4, 8, 8, 8], -1, 1, 'float32', 6);
-    // The input gradient, and how many data buffers are alive when the forward pass ends (tfjs keeps
-    // every one of them until the gradient is done; tf.memory().numBytes would count views, such as
-    // reshapes, as if they held data of their own).
+    // The input gradient, and how many data buffers are alive when the backward pass starts: what the
+    // forward pass left for it (tfjs disposes the rest when the forward pass ends; the tape keeps the
+    // tensors each node's gradient saves). tf.memory().numBytes would count views, such as reshapes, as
+    // if they held data of their own, so buffers are counted.
     const gradient = async (model: tfl.LayersModel) => {
-      let buffersAtForwardEnd = 0;
-      const info = await tf.profile(() =>
-        tf.grad((xs: tf.Tensor) => {
-          const loss = tf.sum(tf.square(model.apply(xs) as tf.Tensor));
-          buffersAtForwardEnd = tf.memory().numDataBuffers;
-          return loss;
-        })(x),
-      );
+      let buffersAtBackward = 0;
+      const probe = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+        value: tf.mul(args[0] as tf.Tensor, 1),
+        gradFunc: (dy: tf.Tensor) => {
+          buffersAtBackward = tf.memory().numDataBuffers;
+          return tf.mul(dy, 1);
+        },
+      }));
+      const info = await tf.profile(() => tf.grad((xs: tf.Tensor) => tf.sum(tf.square(probe(model.apply(xs) as tf.Tensor))))(x));
       // tf.profile hands back one shared record: read each run's figures before the next.
       const result = info.result as tf.Tensor;
-      const figures = { buffersAtForwardEnd, result: result.dataSync().slice(), kernels: info.kernels.map((k) => k.name) };
+      const figures = { buffersAtBackward, result: result.dataSync().slice(), kernels: info.kernels.map((k) => k.name) };
       result.dispose();
       return figures;
     };
@@ -162,9 +164,11 @@ describe('a basic block keeps as few activations for its gradient as PyTorch doe
     expect(a.kernels).not.toContain('Relu');
     expect(b.kernels).toContain('Relu');
     expect(Math.max(...a.result.map((v, i) => Math.abs(v - b.result[i]!)))).toBeLessThan(1e-4);
-    // bn2's output and the sum are never formed: PyTorch's 4 activations per block (conv1, bn1 + ReLU,
-    // conv2, the block's output) instead of 6.
-    expect(b.buffersAtForwardEnd - a.buffersAtForwardEnd).toBe(2 * blocks);
+    // bn2's output and the sum are never formed (the three-layer tail saves both: Add keeps its inputs,
+    // Relu its input): PyTorch's 4 activations per block (conv1, bn1 + ReLU, conv2, the block's output,
+    // which the next block's conv1 saves) instead of 6. The last block's output is the one more the
+    // fused tail saves (its ReLU's mask; the three-layer tail's Relu saved its input instead).
+    expect(b.buffersAtBackward - a.buffersAtBackward).toBe(2 * blocks - 1);
     x.dispose();
     fused.dispose();
     apart.forEach((layer) => layer.dispose());
