@@ -296,6 +296,35 @@ describe('kernel pack', () => {
     tf.dispose([x, dy, big, bigDy, ...fast, ...stock]);
   });
 
+  it('keeps Relu\'s output for the backward pass, not its input as well (one activation fewer per Relu)', () => {
+    const x = tf.randomNormal([2, 8, 8, 4], 0, 1, 'float32', 13);
+    const w = tf.randomNormal([3, 3, 4, 4], 0, 1, 'float32', 14);
+    /** Data buffers alive when the backward pass starts (what the forward pass saved for it), and the gradient. */
+    const savedBuffers = () => {
+      let count = 0;
+      const probe = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+        value: tf.mul(args[0] as tf.Tensor, 1),
+        gradFunc: (dy: tf.Tensor) => {
+          count = tf.memory().numDataBuffers;
+          return tf.mul(dy, 1);
+        },
+      }));
+      const conv = (v: tf.Tensor) => tf.conv2d(v as tf.Tensor4D, w as tf.Tensor4D, 1, 'same');
+      const before = tf.memory().numDataBuffers;
+      const grad = tf.grad((v: tf.Tensor) => tf.sum(probe(conv(tf.relu(conv(v))))))(x);
+      return { count: count - before, grad };
+    };
+    const fast = savedBuffers();
+    disableFastKernels();
+    const stock = savedBuffers();
+    enableFastKernels();
+    // tfjs's own Relu gradient keeps the first convolution's output; the second convolution keeps Relu's output either way.
+    expect(stock.count - fast.count).toBe(1);
+    // The same gradient (the convolutions differ between the pack and tfjs in float32 rounding only).
+    expect(relDiff(fast.grad, stock.grad)).toBeLessThan(1e-4);
+    tf.dispose([x, w, fast.grad, stock.grad]);
+  });
+
   it.each([
     { momentum: 0.9, weightDecay: 5e-4, nesterov: false },
     { momentum: 0.9, weightDecay: 0, nesterov: true },

@@ -311,20 +311,23 @@ export function registerReluGradKernel(): void {
 /**
  * The gradient of Relu computed by one cpu kernel instead of Step, Cast and Multiply (bit-identical),
  * in the addon's threaded loop for large tensors when it is given; `original` is tfjs's own gradient,
- * used on other backends and dtypes.
+ * used on other backends and dtypes. It keeps Relu's output for the backward pass, not its input as
+ * tfjs's does: `y > 0` exactly where `x > 0` (and `y` is NaN where `x` is), and the output is usually
+ * kept anyway (the next layer's gradient saves it), where the input would be one more tensor.
  */
 export function reluGradient(original: tf.GradConfig, addon: NativeAddon | null): tf.GradConfig {
   reluGradAddon = addon;
   return {
     kernelName: 'Relu',
-    inputsToSave: ['x'],
+    outputsToSave: [true],
     gradFunc: (dy, saved, attrs) => {
-      const [x] = saved as [tf.Tensor];
+      // Relu's output; tfjs's own gradient, dy * step(saved), gives the same from it as from the input.
+      const [y] = saved as [tf.Tensor];
       const grad = dy as tf.Tensor;
-      if (tf.getBackend() !== 'cpu' || x.dtype !== 'float32' || grad.dtype !== 'float32' || !tf.util.arraysEqual(x.shape, grad.shape)) {
+      if (tf.getBackend() !== 'cpu' || y.dtype !== 'float32' || grad.dtype !== 'float32' || !tf.util.arraysEqual(y.shape, grad.shape)) {
         return original.gradFunc(dy, saved, attrs);
       }
-      return { x: () => tf.engine().runKernel(RELU_GRAD_KERNEL, { dy: grad, x }) as tf.Tensor };
+      return { x: () => tf.engine().runKernel(RELU_GRAD_KERNEL, { dy: grad, x: y }) as tf.Tensor };
     },
   };
 }
