@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
-import { BatchNorm2d, Normalize, Upsample, upsampledSize } from '../src/index.js';
+import { BatchNorm2d, Normalize, ResidualAdd, Upsample, upsampledSize } from '../src/index.js';
 import { batchNormInference } from '../src/models/layers/batch-norm-ops.js';
 import { decode, loadTorchFixture, maxAbsDiff, toTensor } from './helpers/fixture.js';
 
@@ -217,6 +217,24 @@ describe('BatchNorm2d has nn.BatchNorm2d semantics', () => {
   it('rejects momentum outside [0, 1] and epsilon <= 0', () => {
     expect(() => new BatchNorm2d({ momentum: 1.5 })).toThrow(/momentum = 1.5: must be in \[0, 1\]/);
     expect(() => new BatchNorm2d({ epsilon: 0 })).toThrow(/epsilon = 0: must be > 0/);
+  });
+});
+
+describe('ResidualAdd', () => {
+  it('adds two tensors of one shape, with the gradient dy to each; asks for [x, shortcut] of one shape, naming the layer', () => {
+    const layer = new ResidualAdd({ name: 'sum' });
+    const a = tf.randomNormal([2, 3, 3, 4], 0, 1, 'float32', 1);
+    const b = tf.randomNormal([2, 3, 3, 4], 0, 1, 'float32', 2);
+    const w = tf.randomNormal([2, 3, 3, 4], 0, 1, 'float32', 3);
+    const y = layer.apply([a, b]) as tf.Tensor;
+    const expected = tf.add(a, b);
+    expect(Array.from(y.dataSync())).toEqual(Array.from(expected.dataSync()));
+    const [ga, gb] = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(layer.apply([p, q]) as tf.Tensor, w)))([a, b]);
+    expect(Array.from(ga!.dataSync())).toEqual(Array.from(w.dataSync()));
+    expect(Array.from(gb!.dataSync())).toEqual(Array.from(w.dataSync()));
+    expect(() => new ResidualAdd({ name: 'one' }).apply(a)).toThrow(/one: takes two inputs \[x, shortcut\]/);
+    expect(() => new ResidualAdd({ name: 'odd' }).apply([a, tf.zeros([2, 3, 3, 2])])).toThrow(/odd: the shortcut's shape \[2, 3, 3, 2\] differs from the input's \[2, 3, 3, 4\]/);
+    tf.dispose([a, b, w, y, expected, ga!, gb!]);
   });
 });
 

@@ -115,6 +115,29 @@ describe('tensor accounting of the public functions', () => {
   });
 });
 
+/**
+ * The input gradient of `sum(model(x)^2)`, and how many data buffers are alive when the backward pass
+ * starts: what the forward pass left for it (tfjs disposes the rest when the forward pass ends; the tape
+ * keeps the tensors each node's gradient saves). tf.memory().numBytes would count views, such as
+ * reshapes, as if they held data of their own, so buffers are counted.
+ */
+async function gradientWithSavedBuffers(model: tfl.LayersModel, x: tf.Tensor) {
+  let buffersAtBackward = 0;
+  const probe = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+    value: tf.mul(args[0] as tf.Tensor, 1),
+    gradFunc: (dy: tf.Tensor) => {
+      buffersAtBackward = tf.memory().numDataBuffers;
+      return tf.mul(dy, 1);
+    },
+  }));
+  const info = await tf.profile(() => tf.grad((xs: tf.Tensor) => tf.sum(tf.square(probe(model.apply(xs) as tf.Tensor))))(x));
+  // tf.profile hands back one shared record: read each run's figures before the next.
+  const result = info.result as tf.Tensor;
+  const figures = { buffersAtBackward, result: result.dataSync().slice(), kernels: info.kernels.map((k) => k.name) };
+  result.dispose();
+  return figures;
+}
+
 describe('a basic block keeps as few activations for its gradient as PyTorch does', () => {
   it('the tail relu(bn2 + shortcut) is one layer: bn2\'s output and the sum are never kept for the gradient', async () => {
     const blocks = 2;
@@ -138,28 +161,8 @@ describe('a basic block keeps as few activations for its gradient as PyTorch doe
     const unfused = tfl.model({ inputs: input2, outputs: h });
     expect(fused.layers.map((l) => l.getClassName())).not.toContain('Add');
     const x = tf.randomUniform([4, 8, 8, 8], -1, 1, 'float32', 6);
-    // The input gradient, and how many data buffers are alive when the backward pass starts: what the
-    // forward pass left for it (tfjs disposes the rest when the forward pass ends; the tape keeps the
-    // tensors each node's gradient saves). tf.memory().numBytes would count views, such as reshapes, as
-    // if they held data of their own, so buffers are counted.
-    const gradient = async (model: tfl.LayersModel) => {
-      let buffersAtBackward = 0;
-      const probe = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
-        value: tf.mul(args[0] as tf.Tensor, 1),
-        gradFunc: (dy: tf.Tensor) => {
-          buffersAtBackward = tf.memory().numDataBuffers;
-          return tf.mul(dy, 1);
-        },
-      }));
-      const info = await tf.profile(() => tf.grad((xs: tf.Tensor) => tf.sum(tf.square(probe(model.apply(xs) as tf.Tensor))))(x));
-      // tf.profile hands back one shared record: read each run's figures before the next.
-      const result = info.result as tf.Tensor;
-      const figures = { buffersAtBackward, result: result.dataSync().slice(), kernels: info.kernels.map((k) => k.name) };
-      result.dispose();
-      return figures;
-    };
-    const a = await gradient(fused);
-    const b = await gradient(unfused);
+    const a = await gradientWithSavedBuffers(fused, x);
+    const b = await gradientWithSavedBuffers(unfused, x);
     expect(a.kernels).toContain('RmcBatchNormResidualInference');
     expect(a.kernels).not.toContain('Relu');
     expect(b.kernels).toContain('Relu');
@@ -171,5 +174,33 @@ describe('a basic block keeps as few activations for its gradient as PyTorch doe
     x.dispose();
     fused.dispose();
     apart.forEach((layer) => layer.dispose());
+  });
+});
+
+describe('a pre-activation block keeps nothing of its residual sum for the gradient', () => {
+  it('ResidualAdd: the same sum and gradient as tfjs-layers\' add, without keeping the branch\'s last convolution output', async () => {
+    const blocks = 2;
+    const input = tfl.input({ shape: [8, 8, 8] });
+    const ours = tfl.model({ inputs: input, outputs: resnetStage(input, { block: 'preact', blocks, filters: 8, name: 'p', seed: 7 }) });
+    // The same layers with tfjs-layers' add, whose gradient (tfjs's Add) saves both inputs.
+    const input2 = tfl.input({ shape: [8, 8, 8] });
+    let h = input2;
+    for (let i = 0; i < blocks; i++) {
+      let out = ours.getLayer(`p.${i}.bn1`).apply(h) as tfl.SymbolicTensor;
+      out = ours.getLayer(`p.${i}.conv1`).apply(out) as tfl.SymbolicTensor;
+      out = ours.getLayer(`p.${i}.bn2`).apply(out) as tfl.SymbolicTensor;
+      out = ours.getLayer(`p.${i}.conv2`).apply(out) as tfl.SymbolicTensor;
+      h = tfl.layers.add().apply([out, h]) as tfl.SymbolicTensor;
+    }
+    const stock = tfl.model({ inputs: input2, outputs: h });
+    expect(ours.getLayer('p.0.add').getClassName()).toBe('ResidualAdd');
+    const x = tf.randomUniform([4, 8, 8, 8], -1, 1, 'float32', 8);
+    const a = await gradientWithSavedBuffers(ours, x);
+    const b = await gradientWithSavedBuffers(stock, x);
+    expect(Array.from(a.result)).toEqual(Array.from(b.result));
+    // conv2's output, which only Add's gradient kept, once per block.
+    expect(b.buffersAtBackward - a.buffersAtBackward).toBe(blocks);
+    x.dispose();
+    ours.dispose();
   });
 });

@@ -5,6 +5,7 @@
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 import { batchNorm, conv2d, residualBatchNorm, scaleChannels, type WeightInit } from './builders.js';
+import { ResidualAdd } from './layers/residual-add.js';
 import { checkSpatial, type Pooling } from './options.js';
 import { toSeedStream, type SeedLike } from './seed.js';
 
@@ -59,7 +60,7 @@ export interface PreActBlockOptions extends BlockOptions {
  * The pre-activation block (He et al. 2016, "Identity Mappings"), as PreActResNet18 and WideResNet use
  * it: `out = relu(bn1(x))`, then `conv2(relu(bn2(conv1(out)))) + shortcut`, where the shortcut is a 1x1
  * convolution (stride, no bias) of the pre-activated `out` when the stride or the channel count changes,
- * and `x` itself otherwise.
+ * and `x` itself otherwise. The sum is a {@link ResidualAdd} layer, which keeps nothing for the gradient.
  */
 export function preActBlock(x: tfl.SymbolicTensor, options: PreActBlockOptions): tfl.SymbolicTensor {
   const { filters, name } = options;
@@ -79,7 +80,7 @@ export function preActBlock(x: tfl.SymbolicTensor, options: PreActBlockOptions):
   const shortcut = needsProjection
     ? conv2d(activated, { name: options.shortcutName ?? `${name}.shortcut.0`, filters, kernelSize: 1, stride, init, seeds })
     : x;
-  return tfl.layers.add({ name: `${name}.add` }).apply([out, shortcut]) as tfl.SymbolicTensor;
+  return new ResidualAdd({ name: `${name}.add` }).apply([out, shortcut]) as tfl.SymbolicTensor;
 }
 
 /** A residual block builder: {@link basicBlock}, {@link preActBlock} or one of the user's own. */

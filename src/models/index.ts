@@ -18,6 +18,7 @@ export { conv2d, dense, batchNorm, scaleChannels, type Conv2dOptions, type Dense
 export { parseStrides, formatStrides, type StrideSpec, type ParseStridesOptions } from './strides.js';
 export { SeedStream, type SeedLike } from './seed.js';
 export { Normalize, CIFAR10_STATS, CIFAR100_STATS, type NormalizeStats, type NormalizeArgs } from './layers/normalize.js';
+export { ResidualAdd } from './layers/residual-add.js';
 export { Upsample, upsampledSize, type UpsampleMode, type UpsampleOptions, type UpsampleArgs } from './layers/upsample.js';
 export { BatchNorm2d, type BatchNorm2dArgs } from './layers/batch-norm.js';
 export { Conv2d, type Conv2dArgs } from './layers/conv2d.js';
