@@ -16,7 +16,11 @@ export class ResidualAdd extends tfl.layers.Layer {
    */
   static className = 'ResidualAdd';
 
-  /** @param args the usual tfjs layer options (`name`, ...). */
+  /**
+   * Creates the layer (it has no weights).
+   *
+   * @param args the usual tfjs layer options (`name`, ...).
+   */
   constructor(args: LayerArgs = {}) {
     super(args);
   }
