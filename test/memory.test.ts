@@ -117,23 +117,26 @@ describe('tensor accounting of the public functions', () => {
 
 /**
  * The input gradient of `sum(model(x)^2)`, and how many data buffers are alive when the backward pass
- * starts: what the forward pass left for it (tfjs disposes the rest when the forward pass ends; the tape
- * keeps the tensors each node's gradient saves). tf.memory().numBytes would count views, such as
- * reshapes, as if they held data of their own, so buffers are counted.
+ * starts (what the forward pass left for it: tfjs disposes the rest when the forward pass ends, the tape
+ * keeps the tensors each node's gradient saves) and when it reaches the input (the gradients tfjs still
+ * holds, with those tensors). tf.memory().numBytes would count views, such as reshapes, as if they held
+ * data of their own, so buffers are counted.
  */
 async function gradientWithSavedBuffers(model: tfl.LayersModel, x: tf.Tensor) {
-  let buffersAtBackward = 0;
-  const probe = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
-    value: tf.mul(args[0] as tf.Tensor, 1),
-    gradFunc: (dy: tf.Tensor) => {
-      buffersAtBackward = tf.memory().numDataBuffers;
-      return tf.mul(dy, 1);
-    },
-  }));
-  const info = await tf.profile(() => tf.grad((xs: tf.Tensor) => tf.sum(tf.square(probe(model.apply(xs) as tf.Tensor))))(x));
+  const counts = { buffersAtBackward: 0, buffersAtInput: 0 };
+  const probe = (key: keyof typeof counts) =>
+    tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+      value: tf.mul(args[0] as tf.Tensor, 1),
+      gradFunc: (dy: tf.Tensor) => {
+        counts[key] = tf.memory().numDataBuffers;
+        return tf.mul(dy, 1);
+      },
+    }));
+  const [atOutput, atInput] = [probe('buffersAtBackward'), probe('buffersAtInput')];
+  const info = await tf.profile(() => tf.grad((xs: tf.Tensor) => tf.sum(tf.square(atOutput(model.apply(atInput(xs)) as tf.Tensor))))(x));
   // tf.profile hands back one shared record: read each run's figures before the next.
   const result = info.result as tf.Tensor;
-  const figures = { buffersAtBackward, result: result.dataSync().slice(), kernels: info.kernels.map((k) => k.name) };
+  const figures = { ...counts, result: result.dataSync().slice(), kernels: info.kernels.map((k) => k.name) };
   result.dispose();
   return figures;
 }
@@ -171,6 +174,10 @@ describe('a basic block keeps as few activations for its gradient as PyTorch doe
     // tail keeps bn2's output as well (Add saves both its inputs); with tfjs's own Relu gradient, which
     // saves Relu's input, it would keep the sum too (test/native-kernels.test.ts checks that one).
     expect(b.buffersAtBackward - a.buffersAtBackward).toBe(blocks);
+    // When the gradient reaches the input, one more per block: the tail hands its masked gradient to the
+    // shortcut, and tfjs disposes it when it adds it to the gradient through conv1 (the three-layer
+    // tail's Relu gradient stays to the end).
+    expect(b.buffersAtInput - a.buffersAtInput).toBe(2 * blocks);
     x.dispose();
     fused.dispose();
     apart.forEach((layer) => layer.dispose());

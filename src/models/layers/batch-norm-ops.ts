@@ -273,7 +273,11 @@ oncePerProcess('batch-norm-kernel', () => {
       const [x, gamma, beta, mean, variance, y] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor];
       const { epsilon, relu } = attrs as unknown as InferenceAttrs;
       const dz = relu ? reluMaskByOutput(dy as tf.Tensor, y) : (dy as tf.Tensor);
-      return { ...inferenceGradients(dz, x, { gamma, beta, mean, variance }, epsilon, false), shortcut: () => tf.clone(dz) };
+      // The shortcut's gradient is the masked dy itself: tfjs disposes it when it adds it to the other
+      // gradient of the block's input, so it does not outlive the backward pass's use of it. The
+      // shortcut is the kernel's last input, so every other input's gradient has read dz by then. An
+      // unmasked dy is tfjs's (maybe the caller's own) tensor: a view of it, then.
+      return { ...inferenceGradients(dz, x, { gamma, beta, mean, variance }, epsilon, false), shortcut: () => (relu ? dz : tf.clone(dz)) };
     },
   });
 });
@@ -333,7 +337,7 @@ export function batchNormInference(
     return relu ? tf.relu(y) : y;
   }
   const attrs = { epsilon: eps, relu } satisfies InferenceAttrs as unknown as tf.NamedAttrMap;
-  if (shortcut) return tf.engine().runKernel(RESIDUAL_INFERENCE_KERNEL, { x, shortcut, gamma, beta, mean, variance }, attrs) as tf.Tensor;
+  if (shortcut) return tf.engine().runKernel(RESIDUAL_INFERENCE_KERNEL, { x, gamma, beta, mean, variance, shortcut }, attrs) as tf.Tensor;
   return tf.engine().runKernel(INFERENCE_KERNEL, { x, gamma, beta, mean, variance }, attrs) as tf.Tensor;
 }
 
