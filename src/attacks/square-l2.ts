@@ -173,6 +173,8 @@ export function squareL2Candidate(xCurr: tf.Tensor4D, bestCurr: tf.Tensor4D, mov
   const placed = new Float64Array(s * s * c);
   const channelNorms = new Float64Array(c);
   const windows = new Float64Array(c);
+  // Per channel: the old window's norm (+ 1e-12), the row's sign, the new window's norm (+ 1e-12) and mass.
+  const [oldNorms, rowSigns, newNorms, masses] = [new Float64Array(c), new Float64Array(c), new Float64Array(c), new Float64Array(c)];
   for (let r = 0; r < m; r++) {
     const offset = r * size;
     let image = 0;
@@ -187,29 +189,39 @@ export function squareL2Candidate(xCurr: tf.Tensor4D, bestCurr: tf.Tensor4D, mov
         if (inWindow) windows[k]! += squared;
       }
     }
-    // Per channel: the old window's norm, then the pattern plus the normalised old window.
-    channelNorms.fill(0);
-    for (let i = 0; i < s; i++) for (let j = 0; j < s; j++) for (let k = 0; k < c; k++) {
-      const d = delta[firstAt(i, j) + k]!;
-      channelNorms[k]! += d * d;
-    }
-    const oldNorms = Array.from(channelNorms, Math.sqrt);
+    // Per channel: the old window's norm, then the pattern plus the normalised old window. The window's
+    // elements are visited in the same order in every pass: window row i, then column j, then channel k.
     channelNorms.fill(0);
     for (let i = 0; i < s; i++) {
-      for (let j = 0; j < s; j++) {
-        for (let k = 0; k < c; k++) {
-          const v = pattern[i * s + j]! * signs[r * c + k]! + delta[firstAt(i, j) + k]! / (oldNorms[k]! + 1e-12);
-          placed[(i * s + j) * c + k] = v;
+      for (let j = 0, at = firstAt(i, 0); j < s; j++) {
+        for (let k = 0; k < c; k++, at++) channelNorms[k]! += delta[at]! * delta[at]!;
+      }
+    }
+    for (let k = 0; k < c; k++) {
+      oldNorms[k] = Math.sqrt(channelNorms[k]!) + 1e-12;
+      rowSigns[k] = signs[r * c + k]!;
+    }
+    channelNorms.fill(0);
+    for (let i = 0, e = 0; i < s; i++) {
+      for (let j = 0, at = firstAt(i, 0); j < s; j++) {
+        const weight = pattern[i * s + j]!;
+        for (let k = 0; k < c; k++, at++, e++) {
+          const v = weight * rowSigns[k]! + delta[at]! / oldNorms[k]!;
+          placed[e] = v;
           channelNorms[k]! += v * v;
         }
       }
     }
     const roomPerChannel = Math.max(eps * eps - image, 0) / c;
+    for (let k = 0; k < c; k++) {
+      newNorms[k] = Math.sqrt(channelNorms[k]!) + 1e-12;
+      masses[k] = Math.sqrt(roomPerChannel + windows[k]!);
+    }
     // Empty both windows, then fill the first.
-    for (let pixel = 0; pixel < pixels; pixel++) if (windowed[pixel] === 1) delta.fill(0, pixel * c, pixel * c + c);
-    for (let i = 0; i < s; i++) {
-      for (let j = 0; j < s; j++) {
-        for (let k = 0; k < c; k++) delta[firstAt(i, j) + k] = (placed[(i * s + j) * c + k]! / (Math.sqrt(channelNorms[k]!) + 1e-12)) * Math.sqrt(roomPerChannel + windows[k]!);
+    for (let pixel = 0, q = 0; pixel < pixels; pixel++, q += c) if (windowed[pixel] === 1) for (let k = 0; k < c; k++) delta[q + k] = 0;
+    for (let i = 0, e = 0; i < s; i++) {
+      for (let j = 0, at = firstAt(i, 0); j < s; j++) {
+        for (let k = 0; k < c; k++, at++, e++) delta[at] = (placed[e]! / newNorms[k]!) * masses[k]!;
       }
     }
     let length = 0;
