@@ -9,7 +9,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { activeCpuBackend, floatValues, peekFloat32, uninitializedFloat32, type CpuBackend } from '../../backend/alloc.js';
 import { loadAddon, type NativeAddon } from '../../backend/addon.js';
+import { RELU_GRAD_KERNEL } from '../../backend/fast-kernels.js';
 import { oncePerProcess } from '../../io/once.js';
+// The package's kernels, RmcReluGrad among them (registered once per process).
+import '../../backend/register.js';
 
 /** The native addon's threaded loops when built (and not disabled), else null: JS loops. */
 function addon(): NativeAddon | null {
@@ -105,27 +108,12 @@ function channelAffineResidual(a: Float32Array, shortcut: Float32Array, scale: F
   return out;
 }
 
-/** The addon's element-wise op code of `dy * step(y)` (its `binary` loop). */
-const RELU_MASK_OP = 4;
-
 /**
  * `dy * step(y)` as a new tensor: the gradient through a ReLU given its *output* `y` (`y > 0` exactly
- * where its input was; NaN where it was NaN, as tfjs's own Relu gradient).
+ * where its input was; NaN where it was NaN), by the package's Relu-gradient kernel.
  */
 function reluMaskByOutput(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
-  const dyValues = f32(dy);
-  const yValues = f32(y);
-  const out = uninitializedFloat32(yValues.length, activeCpuBackend());
-  const native = addon();
-  if (native) {
-    native.binary(RELU_MASK_OP, dyValues, yValues, out, out.length, out.length);
-  } else {
-    for (let i = 0; i < out.length; i++) {
-      const v = yValues[i]!;
-      out[i] = dyValues[i]! * (v > 0 ? 1 : v !== v ? NaN : 0);
-    }
-  }
-  return tf.tensor(out, y.shape, 'float32');
+  return tf.engine().runKernel(RELU_GRAD_KERNEL, { dy, x: y }) as tf.Tensor;
 }
 
 /** Per channel: `sum(dy)` and `sum(dy * (x - center))`. */
