@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from './layer-args.js';
 import { batchNormInference, batchNormTraining } from './batch-norm-ops.js';
+import { checkShortcutShape } from './shortcut-shape.js';
 
 /** Constructor arguments of {@link BatchNorm2d}. */
 export interface BatchNorm2dArgs extends LayerArgs {
@@ -97,10 +98,7 @@ export class BatchNorm2d extends tfl.layers.Layer {
       throw new RangeError(`${this.name}: takes ${this.residual ? 'two inputs [x, shortcut] (residual: true)' : 'one input'}, got ${shapes.length}`);
     }
     const shape = shapes[0]!;
-    const skip = shapes[1];
-    if (skip && !(skip.length === shape.length && skip.every((size, i) => size == null || shape[i] == null || size === shape[i]))) {
-      throw new RangeError(`${this.name}: the shortcut's shape [${skip.join(', ')}] differs from the input's [${shape.join(', ')}]`);
-    }
+    if (shapes[1]) checkShortcutShape(this.name, shape, shapes[1]);
     const channels = shape[shape.length - 1];
     if (channels == null) throw new RangeError(`${this.name}: the channel axis must have a defined size`);
     const ones = tfl.initializers.ones();
@@ -120,9 +118,7 @@ export class BatchNorm2d extends tfl.layers.Layer {
     return tf.tidy(() => {
       const x = Array.isArray(inputs) ? inputs[0]! : inputs;
       const shortcut = this.residual ? (inputs as tf.Tensor[])[1] : undefined;
-      if (this.residual && (!shortcut || !tf.util.arraysEqual(shortcut.shape, x.shape))) {
-        throw new RangeError(`${this.name}: the shortcut's shape [${shortcut?.shape.join(', ') ?? ''}] differs from the input's [${x.shape.join(', ')}]`);
-      }
+      if (this.residual) checkShortcutShape(this.name, x.shape, shortcut?.shape ?? []);
       const gamma = this.gamma!.read() as tf.Tensor1D;
       const beta = this.beta!.read() as tf.Tensor1D;
       const relu = this.activation === 'relu';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from './layer-args.js';
+import { checkShortcutShape } from './shortcut-shape.js';
 
 /**
  * The residual addition `x + shortcut` of two tensors of one shape, as tfjs-layers' `add` computes it,
@@ -29,9 +30,7 @@ export class ResidualAdd extends tfl.layers.Layer {
     const shapes = inputShape as tfl.Shape[];
     if (!Array.isArray(shapes[0]) || shapes.length !== 2) throw new RangeError(`${this.name}: takes two inputs [x, shortcut], got ${Array.isArray(shapes[0]) ? shapes.length : 1}`);
     const [a, b] = shapes as [tfl.Shape, tfl.Shape];
-    if (a.length !== b.length || a.some((size, i) => size != null && b[i] != null && size !== b[i])) {
-      throw new RangeError(`${this.name}: the shortcut's shape [${b.join(', ')}] differs from the input's [${a.join(', ')}]`);
-    }
+    checkShortcutShape(this.name, a, b);
     return a;
   }
 
@@ -40,9 +39,7 @@ export class ResidualAdd extends tfl.layers.Layer {
       throw new RangeError(`${this.name}: takes two inputs [x, shortcut], got ${Array.isArray(inputs) ? inputs.length : 1}`);
     }
     const [a, b] = inputs as [tf.Tensor, tf.Tensor];
-    if (!tf.util.arraysEqual(a.shape, b.shape)) {
-      throw new RangeError(`${this.name}: the shortcut's shape [${b.shape.join(', ')}] differs from the input's [${a.shape.join(', ')}]`);
-    }
+    checkShortcutShape(this.name, a.shape, b.shape);
     return residualSum(a, b);
   }
 }
