@@ -49,6 +49,15 @@ describe('Upsample equals PyTorch F.interpolate (values and input gradients)', (
   });
 });
 
+/** Batch-norm parameters over 6 channels, `[gamma, beta, mean, variance]`, drawn with seeds `seed` to `seed + 3`. */
+const batchNormParams = (seed: number) =>
+  [
+    tf.randomUniform([6], 0.5, 1.5, 'float32', seed),
+    tf.randomNormal([6], 0, 0.5, 'float32', seed + 1),
+    tf.randomNormal([6], 0, 0.3, 'float32', seed + 2),
+    tf.randomUniform([6], 0.5, 2, 'float32', seed + 3),
+  ] as tf.Tensor1D[];
+
 describe('BatchNorm2d has nn.BatchNorm2d semantics', () => {
   const c = fixture.batchNorm;
   const makeLayer = () => {
@@ -93,12 +102,7 @@ describe('BatchNorm2d has nn.BatchNorm2d semantics', () => {
   it.each([false, true])('inference kernel: values and the gradients of all five inputs equal tf.batchNorm (relu: %s)', (relu) => {
     const x = tf.randomNormal([3, 4, 5, 6], 0, 2, 'float32', 31);
     const w = tf.randomNormal([3, 4, 5, 6], 0, 1, 'float32', 32);
-    const params = [
-      tf.randomUniform([6], 0.5, 1.5, 'float32', 33), // gamma
-      tf.randomNormal([6], 0, 0.5, 'float32', 34), // beta
-      tf.randomNormal([6], 0, 0.3, 'float32', 35), // mean
-      tf.randomUniform([6], 0.5, 2, 'float32', 36), // variance
-    ] as tf.Tensor1D[];
+    const params = batchNormParams(33);
     const ours = (xs: tf.Tensor, g: tf.Tensor, b: tf.Tensor, m: tf.Tensor, v: tf.Tensor) =>
       tf.sum(tf.mul(batchNormInference(xs, g as tf.Tensor1D, b as tf.Tensor1D, m as tf.Tensor1D, v as tf.Tensor1D, 1e-5, relu), w));
     const composite = (xs: tf.Tensor, g: tf.Tensor, b: tf.Tensor, m: tf.Tensor, v: tf.Tensor) => {
@@ -124,7 +128,7 @@ describe('BatchNorm2d has nn.BatchNorm2d semantics', () => {
     const make = (activation: 'linear' | 'relu') => {
       const layer = new BatchNorm2d({ activation });
       layer.build([null, 4, 5, 6]);
-      layer.setWeights([tf.randomUniform([6], 0.5, 1.5, 'float32', 1), tf.randomNormal([6], 0, 0.5, 'float32', 2), tf.randomNormal([6], 0, 0.3, 'float32', 3), tf.randomUniform([6], 0.5, 2, 'float32', 4)]);
+      layer.setWeights(batchNormParams(1));
       return layer;
     };
     const fused = make('relu');
@@ -145,12 +149,7 @@ describe('BatchNorm2d has nn.BatchNorm2d semantics', () => {
     const x = tf.randomNormal([3, 4, 5, 6], 0, 2, 'float32', 41);
     const shortcut = tf.randomNormal([3, 4, 5, 6], 0, 1, 'float32', 42);
     const w = tf.randomNormal([3, 4, 5, 6], 0, 1, 'float32', 43);
-    const params = [
-      tf.randomUniform([6], 0.5, 1.5, 'float32', 44), // gamma
-      tf.randomNormal([6], 0, 0.5, 'float32', 45), // beta
-      tf.randomNormal([6], 0, 0.3, 'float32', 46), // mean
-      tf.randomUniform([6], 0.5, 2, 'float32', 47), // variance
-    ] as tf.Tensor1D[];
+    const params = batchNormParams(44);
     type Args = [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
     const ours = (...[xs, skip, g, b, m, v]: Args) =>
       tf.sum(tf.mul(batchNormInference(xs, g as tf.Tensor1D, b as tf.Tensor1D, m as tf.Tensor1D, v as tf.Tensor1D, 1e-5, relu, skip), w));
@@ -181,7 +180,7 @@ describe('BatchNorm2d has nn.BatchNorm2d semantics', () => {
     const make = (residual: boolean) => {
       const layer = new BatchNorm2d({ residual, activation: residual ? 'relu' : 'linear' });
       layer.build(residual ? [[null, 4, 5, 6], [null, 4, 5, 6]] : [null, 4, 5, 6]);
-      layer.setWeights([tf.randomUniform([6], 0.5, 1.5, 'float32', 1), tf.randomNormal([6], 0, 0.5, 'float32', 2), tf.randomNormal([6], 0, 0.3, 'float32', 3), tf.randomUniform([6], 0.5, 2, 'float32', 4)]);
+      layer.setWeights(batchNormParams(1));
       return layer;
     };
     const fused = make(true);
