@@ -13,6 +13,7 @@ import type { Job, Queue, Worker } from 'bullmq';
 import { expandGrid, type RunConfig, type SweepGrid } from './grid.js';
 import { beginSubmit, countStates, type RunState, type SweepExecutor, type SweepStatus } from './executor.js';
 import { packageFile } from '../package-path.js';
+import { estimateEtaSeconds, type FinishedRunTiming } from './eta.js';
 import type { ResultsStore } from './store.js';
 
 /** The default queue name. */
@@ -120,7 +121,8 @@ export async function redisExecutor(options: RedisExecutorOptions): Promise<Swee
       return summary;
     },
     async status(grid) {
-      const durations: number[] = [];
+      const finished: FinishedRunTiming[] = [];
+      const remaining: number[] = [];
       const runs: SweepStatus['runs'] = [];
       for (const run of expandGrid(grid)) {
         const done = await options.store.readResult(run.id);
@@ -129,20 +131,27 @@ export async function redisExecutor(options: RedisExecutorOptions): Promise<Swee
         let error: string | undefined;
         if (job) state = jobState(await job.getState());
         if (job && state === 'failed') error = job.failedReason;
-        const timed = job ?? (done ? await queue.getJob(run.id) : null);
-        if (timed?.finishedOn && timed.processedOn && (state === 'done' || done)) durations.push((timed.finishedOn - timed.processedOn) / 1000);
-        else if (done) durations.push(done.seconds);
+        if (done) finished.push({ seconds: done.seconds, startEpoch: done.startEpoch, epochs: done.config.epochs });
+        if (state === 'waiting') remaining.push(0);
+        if (state === 'running') remaining.push(epochsCheckpointed(job!) / run.config.epochs);
         runs.push({ id: run.id, row: run.row, column: run.column, seed: run.config.seed, state, ...(error !== undefined ? { error } : {}) });
       }
       const counts = countStates(runs);
-      const workers = Math.max(1, (await queue.getWorkers()).length);
-      const mean = durations.length ? durations.reduce((a, b) => a + b, 0) / durations.length : null;
-      return { counts, runs, etaSeconds: mean === null ? null : (mean * (counts.waiting + counts.running)) / workers };
+      // Runs going at once: those running (the workers' concurrency in use), at least one per worker.
+      const slots = Math.max(counts.running, (await queue.getWorkers()).length);
+      return { counts, runs, etaSeconds: estimateEtaSeconds(finished, remaining, slots) };
     },
     async close() {
       await queue.close();
     },
   };
+}
+
+/** Epochs a running job has checkpointed (the progress its processor reports), 0 before the first. */
+function epochsCheckpointed(job: Job<SweepJobData>): number {
+  const progress = job.progress as { epoch?: unknown } | number | undefined;
+  const epoch = typeof progress === 'object' && progress !== null ? progress.epoch : undefined;
+  return typeof epoch === 'number' && Number.isFinite(epoch) ? epoch : 0;
 }
 
 function jobState(state: string): RunState {
