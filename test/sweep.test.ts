@@ -67,13 +67,13 @@ function run(...args: string[]): Promise<CliRun> {
 }
 
 /** A worker process in its own process group (so SIGKILL takes its sandboxed run with it, as a machine dying would). */
-function startWorker(results: string): {
+function startWorker(results: string, extra: readonly string[] = []): {
   child: ChildProcess;
   output: () => string;
   waitFor: (pattern: RegExp) => Promise<RegExpMatchArray>;
   waitUntil: <T>(found: (output: string) => T | undefined) => Promise<T>;
 } {
-  const child = spawn(process.execPath, [cli, 'worker', '--redis', url, '--stalled-after', '2', '--results', results], {
+  const child = spawn(process.execPath, [cli, 'worker', '--redis', url, '--stalled-after', '2', '--results', results, ...extra], {
     cwd: work, detached: true, env: { ...process.env, OMP_NUM_THREADS: '1' },
   });
   workers.push(child);
@@ -257,6 +257,40 @@ describe('a sweep on BullMQ and Redis', () => {
       expect(all.match(new RegExp(`^started run ${r.id} `, 'gm')), all).toHaveLength(2);
       expect(b.output().slice(mark), 'the retry counts its attempts from zero').toMatch(new RegExp(`^started run ${r.id} .*, attempt 1$`, 'm'));
     }
+  });
+
+  it('a stopped worker (Ctrl-C) returns its run to the queue at once, not failed; the next worker resumes it', async () => {
+    // One run of 12 short epochs on a queue of its own; Ctrl-C (SIGINT to the worker's process group,
+    // its run's process included) after the run's second epoch.
+    const stopGrid: SweepGrid = { ...grid, name: 'stop', models: [{ arch: 'resnet18', strides: '1-2-2-2' }], seeds: [0], settings: { ...grid.settings, epochs: 12, lrMilestones: [11], batchSize: 8, testSize: 8, evalBatchSize: 8 } };
+    const [stopRun] = expandGrid(stopGrid);
+    const stopFile = join(work, 'stop.json');
+    writeFileSync(stopFile, JSON.stringify(stopGrid));
+    const stopResults = join(work, 'stop-results');
+    const queue = ['--queue', 'stop-test'];
+    const c = startWorker(stopResults, queue);
+    await c.waitFor(/^worker on queue/m);
+    expect((await run('sweep', 'submit', stopFile, '--redis', url, '--results', stopResults, ...queue)).code).toBe(0);
+    await c.waitFor(/^run [0-9a-f]{24} \([^)]*\): epoch 2\/12 checkpointed$/m);
+    process.kill(-c.child.pid!, 'SIGINT');
+    const code = await new Promise((resolve) => (c.child.exitCode !== null ? resolve(c.child.exitCode) : c.child.once('exit', resolve)));
+    expect(code, c.output()).toBe(0);
+    expect(c.output()).toMatch(/^stopping: the running runs go back to the queue at their next batch/m);
+    expect(c.output()).toMatch(/^worker stopped$/m);
+    expect(c.output(), 'the stopped worker finished the run instead').not.toMatch(/^completed run /m);
+    expect(c.output()).not.toMatch(/^failed run /m);
+    const status = JSON.parse((await run('sweep', 'status', stopFile, '--redis', url, '--results', stopResults, '--json', ...queue)).stdout) as { counts: Record<string, number> };
+    expect(status.counts).toEqual({ done: 0, running: 0, failed: 0, waiting: 1, 'not submitted': 0 });
+
+    const d = startWorker(stopResults, queue);
+    await d.waitFor(new RegExp(`^completed run ${stopRun!.id} `, 'm'));
+    const result = readResult(stopResults, stopRun!.id);
+    expect(result.startEpoch).toBeGreaterThanOrEqual(2);
+    expect(result.losses).toHaveLength(12);
+    expect(d.output()).toMatch(new RegExp(`^run ${stopRun!.id} \\([^)]*\\): epoch ${result.startEpoch + 1}/12 checkpointed$`, 'm'));
+    expect(d.output()).not.toMatch(new RegExp(`^run ${stopRun!.id} \\([^)]*\\): epoch ${result.startEpoch}/12 checkpointed$`, 'm'));
+    process.kill(d.child.pid!, 'SIGTERM');
+    expect(await new Promise((resolve) => (d.child.exitCode !== null ? resolve(d.child.exitCode) : d.child.once('exit', resolve)))).toBe(0);
   });
 
   it('the embedded executor gives the same results and table; collect matches the results cell by cell', async () => {

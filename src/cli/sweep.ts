@@ -120,7 +120,11 @@ export async function sweepCollectCommand(spec: string, o: SweepOptions & { out?
   console.log(`wrote ${files.join(', ')}`);
 }
 
-/** `rmc-robust worker`: takes sweep jobs until interrupted (SIGINT/SIGTERM: finishes nothing, the jobs go back to the queue). */
+/**
+ * `rmc-robust worker`: takes sweep jobs until interrupted. SIGINT/SIGTERM: the running runs stop at
+ * their next batch and go back to the queue (to resume from their last checkpoint); a second one exits
+ * at once (the runs then stall and return to the queue after --stalled-after seconds).
+ */
 export async function workerCommand(o: { redis: string; queue: string; concurrency: string; results?: string; stalledAfter: string }): Promise<void> {
   const { startWorker } = await import('../node/sweep/redis.js');
   const worker = await startWorker({
@@ -133,8 +137,18 @@ export async function workerCommand(o: { redis: string; queue: string; concurren
   });
   console.log(`worker on queue ${o.queue} at ${o.redis}, concurrency ${o.concurrency}; Ctrl-C stops it`);
   await new Promise<void>((resolve) => {
-    const stop = () => void worker.close().then(resolve, resolve);
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    let stopping = false;
+    const stop = () => {
+      if (stopping) {
+        console.log('stopping now: the running runs return to the queue when their locks expire');
+        process.exit(130);
+      }
+      stopping = true;
+      console.log('stopping: the running runs go back to the queue at their next batch (again to exit now)');
+      void worker.stop().then(resolve, resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
+  console.log('worker stopped');
 }

@@ -204,7 +204,14 @@ export interface WorkerOptions {
 
 /** A running worker. */
 export interface SweepWorker {
-  /** Stops taking jobs and waits for the running ones. */
+  /**
+   * Stops taking jobs and returns the running ones to the queue: each run stops at its next training
+   * batch (a run already evaluating finishes) and waits for a worker, which resumes it from its last
+   * checkpoint (the epoch in progress is trained again). No attempt is counted and nothing stalls.
+   * Resolves when the worker is closed. What `rmc-robust worker` does on Ctrl-C or SIGTERM.
+   */
+  stop(): Promise<void>;
+  /** Stops taking jobs and waits until the running ones finish (BullMQ's graceful close). */
   close(): Promise<void>;
   /** The BullMQ worker. */
   readonly worker: Worker<SweepJobData>;
@@ -237,5 +244,13 @@ export async function startWorker(options: WorkerOptions): Promise<SweepWorker> 
   worker.on('failed', (job, error) => log(`failed ${label(job)}: ${error.message}`));
   worker.on('error', (error) => log(`worker error: ${error.message}`));
   await worker.waitUntilReady();
-  return { worker, close: () => worker.close() };
+  return {
+    worker,
+    close: () => worker.close(),
+    stop: () => {
+      const closed = worker.close(); // first: takes no new job while the running ones wind down
+      worker.cancelAllJobs('the worker is stopping');
+      return closed;
+    },
+  };
 }
