@@ -1,6 +1,7 @@
-// The sweep's ETA (src/node/sweep/eta.ts) against hand computations.
+// The sweep's ETA (src/node/sweep/eta.ts) against hand computations, and how `sweep status` writes it.
 import { describe, expect, it } from 'vitest';
 import { estimateEtaSeconds } from '../src/node/sweep/eta.js';
+import { duration } from '../src/cli/sweep.js';
 
 describe('estimateEtaSeconds', () => {
   it('scales a resumed run to a whole run, counts running runs by the epochs left, divides by the slots', () => {
@@ -26,5 +27,15 @@ describe('estimateEtaSeconds', () => {
     expect(estimateEtaSeconds([{ seconds: 20, startEpoch: 3, epochs: 3 }], [0], 1)).toBeNull();
     expect(estimateEtaSeconds([{ seconds: 100, startEpoch: 0, epochs: 4 }], [1.5, 0], 0)).toBe(100);
     expect(estimateEtaSeconds([{ seconds: 100, startEpoch: 0, epochs: 4 }], [-0.5], 1)).toBe(100);
+  });
+});
+
+describe('duration', () => {
+  it('writes seconds, minutes and seconds, or hours and minutes, rounded', () => {
+    const cases: Array<[number, string]> = [
+      [0, '0 s'], [59.4, '59 s'], [59.6, '1 min 0 s'], [725, '12 min 5 s'], [3599, '59 min 59 s'],
+      [3599.6, '1 h 0 min'], [3629, '1 h 0 min'], [3631, '1 h 1 min'], [23689, '6 h 35 min'], [90000, '25 h 0 min'],
+    ];
+    for (const [seconds, text] of cases) expect(duration(seconds), String(seconds)).toBe(text);
   });
 });

@@ -18,6 +18,7 @@ import { aggregate, cellStats } from '../src/node/sweep/aggregate.js';
 import { expandGrid, runId, type SweepGrid } from '../src/node/sweep/grid.js';
 import { paperGrid } from '../src/node/sweep/paper-grids.js';
 import type { RunResult } from '../src/node/sweep/store.js';
+import type { SweepStatus } from '../src/node/sweep/executor.js';
 import { adversarialTrain } from '../src/train/adversarial-train.js';
 import { presets } from '../src/train/presets.js';
 
@@ -279,13 +280,18 @@ describe('a sweep on BullMQ and Redis', () => {
     expect(c.output()).toMatch(/^worker stopped$/m);
     expect(c.output(), 'the stopped worker finished the run instead').not.toMatch(/^completed run /m);
     expect(c.output()).not.toMatch(/^failed run /m);
-    const status = JSON.parse((await run('sweep', 'status', stopFile, '--redis', url, '--results', stopResults, '--json', ...queue)).stdout) as { counts: Record<string, number> };
+    const status = JSON.parse((await run('sweep', 'status', stopFile, '--redis', url, '--results', stopResults, '--json', ...queue)).stdout) as SweepStatus;
     expect(status.counts).toEqual({ done: 0, running: 0, failed: 0, waiting: 1, 'not submitted': 0 });
+    const stopped = status.runs[0]!;
+    expect(stopped.epochs).toBe(12);
+    expect(stopped.checkpointedEpochs).toBeGreaterThanOrEqual(2);
+    const text = (await run('sweep', 'status', stopFile, '--redis', url, '--results', stopResults, ...queue)).stdout;
+    expect(text).toMatch(new RegExp(`^waiting ${stopRun!.id} \\(resnet18 1-2-2-2 seed 0\\): resumes after epoch ${stopped.checkpointedEpochs}/12$`, 'm'));
 
     const d = startWorker(stopResults, queue);
     await d.waitFor(new RegExp(`^completed run ${stopRun!.id} `, 'm'));
     const result = readResult(stopResults, stopRun!.id);
-    expect(result.startEpoch).toBeGreaterThanOrEqual(2);
+    expect(result.startEpoch).toBe(stopped.checkpointedEpochs);
     expect(result.losses).toHaveLength(12);
     expect(d.output()).toMatch(new RegExp(`^run ${stopRun!.id} \\([^)]*\\): epoch ${result.startEpoch + 1}/12 checkpointed$`, 'm'));
     expect(d.output()).not.toMatch(new RegExp(`^run ${stopRun!.id} \\([^)]*\\): epoch ${result.startEpoch}/12 checkpointed$`, 'm'));

@@ -103,12 +103,26 @@ export async function sweepStatusCommand(spec: string, o: SweepOptions & { json?
       return;
     }
     const c = status.counts;
-    const eta = status.etaSeconds === null ? 'unknown' : `${Math.round(status.etaSeconds)} s`;
+    const eta = status.etaSeconds === null ? 'unknown' : duration(status.etaSeconds);
     console.log(`${grid.name}: ${c.done} done, ${c.running} running, ${c.failed} failed, ${c.waiting} waiting, ${c['not submitted']} not submitted; ETA ${eta}`);
-    for (const r of status.runs) if (r.state === 'failed') console.log(`failed ${r.id} (${r.row} ${r.column} seed ${r.seed}): ${r.error}`);
+    for (const r of status.runs) {
+      const name = `${r.id} (${r.row} ${r.column} seed ${r.seed})`;
+      if (r.state === 'failed') console.log(`failed ${name}: ${r.error}`);
+      if (r.state === 'running') console.log(`running ${name}: ${r.checkpointedEpochs ?? 0}/${r.epochs} epochs checkpointed`);
+      if (r.state === 'waiting' && r.checkpointedEpochs) console.log(`waiting ${name}: resumes after epoch ${r.checkpointedEpochs}/${r.epochs}`);
+    }
   } finally {
     await ex.close();
   }
+}
+
+/** Seconds as `42 s`, `12 min 5 s` or `3 h 20 min`. */
+export function duration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  const minutes = Math.round(s / 60);
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
 /** `rmc-robust sweep collect <grid>`. */

@@ -28,6 +28,13 @@ export interface SweepStatus {
     state: RunState;
     /** The error of a failed run. */
     error?: string;
+    /** Epochs the run trains. */
+    epochs: number;
+    /**
+     * Epochs a running run has checkpointed, or a waiting one that stopped part-way (it resumes after
+     * them); absent when none (and from the embedded executor, which runs in the submitting process).
+     */
+    checkpointedEpochs?: number;
   }>;
   /** Estimated seconds until the waiting and running runs are done (null: no finished run to time yet). */
   etaSeconds: number | null;
@@ -137,7 +144,7 @@ export function embeddedExecutor(store: ResultsStore, options: EmbeddedExecutorO
         const done = await store.readResult(run.id);
         const error = failures.get(run.id);
         const state: RunState = done ? 'done' : error !== undefined ? 'failed' : 'not submitted';
-        return { id: run.id, row: run.row, column: run.column, seed: run.config.seed, state, ...(error !== undefined && !done ? { error } : {}) };
+        return { id: run.id, row: run.row, column: run.column, seed: run.config.seed, state, ...(error !== undefined && !done ? { error } : {}), epochs: run.config.epochs };
       }));
       return { counts: countStates(runs), runs, etaSeconds: null };
     },

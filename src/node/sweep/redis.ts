@@ -132,9 +132,15 @@ export async function redisExecutor(options: RedisExecutorOptions): Promise<Swee
         if (job) state = jobState(await job.getState());
         if (job && state === 'failed') error = job.failedReason;
         if (done) finished.push({ seconds: done.seconds, startEpoch: done.startEpoch, epochs: done.config.epochs });
-        if (state === 'waiting') remaining.push(0);
-        if (state === 'running') remaining.push(epochsCheckpointed(job!) / run.config.epochs);
-        runs.push({ id: run.id, row: run.row, column: run.column, seed: run.config.seed, state, ...(error !== undefined ? { error } : {}) });
+        // A waiting run may have stopped part-way: it resumes after the epochs it checkpointed.
+        const checkpointed = job && (state === 'running' || state === 'waiting') ? epochsCheckpointed(job) : 0;
+        if (state === 'running' || state === 'waiting') remaining.push(checkpointed / run.config.epochs);
+        runs.push({
+          id: run.id, row: run.row, column: run.column, seed: run.config.seed, state,
+          ...(error !== undefined ? { error } : {}),
+          epochs: run.config.epochs,
+          ...(checkpointed > 0 ? { checkpointedEpochs: checkpointed } : {}),
+        });
       }
       const counts = countStates(runs);
       // Runs going at once: those running (the workers' concurrency in use), at least one per worker.
