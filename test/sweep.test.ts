@@ -17,7 +17,8 @@ import { resnet18 } from '../src/models/resnet18.js';
 import { aggregate, cellStats } from '../src/node/sweep/aggregate.js';
 import { expandGrid, runId, type SweepGrid } from '../src/node/sweep/grid.js';
 import { paperGrid } from '../src/node/sweep/paper-grids.js';
-import type { RunResult } from '../src/node/sweep/store.js';
+import { directoryStore, type RunResult } from '../src/node/sweep/store.js';
+import { executeRun, RunConfigError } from '../src/node/sweep/run.js';
 import type { SweepStatus } from '../src/node/sweep/executor.js';
 import { adversarialTrain } from '../src/train/adversarial-train.js';
 import { presets } from '../src/train/presets.js';
@@ -167,6 +168,15 @@ describe('grids and run ids', () => {
     expect(runs.map((r) => r.config.lrMilestones)).toEqual(runs.map(() => [2]));
     expect(plain.every((r) => !('lrMilestones' in r.config))).toBe(true);
     expect(plain.map((r) => r.id).filter((id) => runs.some((x) => x.id === id))).toEqual([]);
+  });
+
+  it('a run submitted with another rmc-robust version is refused (its id names that version), nothing written', async () => {
+    const [other] = expandGrid(grid, '0.0.0');
+    const store = directoryStore(join(work, 'other-version'));
+    const refused = executeRun(other!, store);
+    await expect(refused).rejects.toThrow(RunConfigError);
+    await expect(refused).rejects.toThrow(new RegExp(`^run ${other!.id} was submitted with rmc-robust 0\\.0\\.0, this worker has ${runs[0]!.config.version.replace(/\./g, '\\.')}: run one version on every machine`));
+    expect(await store.readResult(other!.id)).toBeNull();
   });
 
   it('aggregation: mean, sample std and n per cell over the seeds present; absent cells are missing, not zero', () => {

@@ -24,7 +24,7 @@ import { wideResNet } from '../../models/wide-resnet.js';
 import { adversarialTrain, type EpochInfo } from '../../train/adversarial-train.js';
 import { checkpointStore } from '../../train/checkpoint.js';
 import { presets } from '../../train/presets.js';
-import type { Metric, RunConfig, SweepRun } from './grid.js';
+import { packageVersion, type Metric, type RunConfig, type SweepRun } from './grid.js';
 import type { ScaleSettings } from './scale.js';
 import type { ResultsStore, RunMetrics, RunResult } from './store.js';
 
@@ -126,6 +126,13 @@ export async function executeRun(run: Pick<SweepRun, 'id' | 'config'>, store: Re
   const done = await store.readResult(run.id);
   if (done) return done;
   const { config } = run;
+  // The version is part of the run's id: results of another version's code must not carry it.
+  const installed = packageVersion();
+  if (config.version !== installed) {
+    throw new RunConfigError(
+      `run ${run.id} was submitted with rmc-robust ${config.version}, this worker has ${installed}: run one version on every machine of a sweep (npm install rmc-robust@${config.version}), or submit the grid again with this one (its runs get new ids)`,
+    );
+  }
   const started = Date.now();
   const model = buildRunModel(config);
   try {
