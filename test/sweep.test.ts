@@ -249,6 +249,9 @@ describe('a sweep on BullMQ and Redis', () => {
     expect(b.output()).toMatch(new RegExp(`^completed run ${killedId}`, 'm'));
     const killed = readResult(results, killedId!);
     expect(killed.startEpoch).toBeGreaterThanOrEqual(1);
+    // A stall is no failed attempt; B says where the run resumed.
+    expect(b.output()).toMatch(new RegExp(`^started run ${killedId} \\([^)]*\\), attempt 1 of 3$`, 'm'));
+    expect(b.output()).toMatch(new RegExp(`^run ${killedId} \\([^)]*\\): resumed after epoch ${killed.startEpoch}/3$`, 'm'));
     expect(killed.losses).toHaveLength(3); // the whole run's history, the epochs before the kill included
     for (const r of good.filter((r) => r.id !== killedId)) expect(readResult(results, r.id).startEpoch).toBe(0);
 
@@ -266,7 +269,7 @@ describe('a sweep on BullMQ and Redis', () => {
     const all = [a.output(), b.output()].join('\n');
     for (const r of bad) {
       expect(all.match(new RegExp(`^started run ${r.id} `, 'gm')), all).toHaveLength(2);
-      expect(b.output().slice(mark), 'the retry counts its attempts from zero').toMatch(new RegExp(`^started run ${r.id} .*, attempt 1$`, 'm'));
+      expect(b.output().slice(mark), 'the retry counts its attempts from zero').toMatch(new RegExp(`^started run ${r.id} .*, attempt 1 of 3$`, 'm'));
     }
   });
 
@@ -302,6 +305,9 @@ describe('a sweep on BullMQ and Redis', () => {
     await d.waitFor(new RegExp(`^completed run ${stopRun!.id} `, 'm'));
     const result = readResult(stopResults, stopRun!.id);
     expect(result.startEpoch).toBe(stopped.checkpointedEpochs);
+    // The stop was no failed attempt.
+    expect(d.output()).toMatch(new RegExp(`^started run ${stopRun!.id} \\([^)]*\\), attempt 1 of 3$`, 'm'));
+    expect(d.output()).toMatch(new RegExp(`^run ${stopRun!.id} \\([^)]*\\): resumed after epoch ${result.startEpoch}/12$`, 'm'));
     expect(result.losses).toHaveLength(12);
     expect(d.output()).toMatch(new RegExp(`^run ${stopRun!.id} \\([^)]*\\): epoch ${result.startEpoch + 1}/12 checkpointed$`, 'm'));
     expect(d.output()).not.toMatch(new RegExp(`^run ${stopRun!.id} \\([^)]*\\): epoch ${result.startEpoch}/12 checkpointed$`, 'm'));

@@ -138,8 +138,10 @@ describe('history survives resume', () => {
     const partial = small();
     await adversarialTrain(partial, train, { ...options, epochs: 2, checkpoints: dir });
     const resumed = small({ seed: 77 });
-    const result = await adversarialTrain(resumed, train, { ...options, epochs: 3, checkpoints: dir, resume: true });
+    const resumes: number[] = [];
+    const result = await adversarialTrain(resumed, train, { ...options, epochs: 3, checkpoints: dir, resume: true, onResume: ({ epoch }) => void resumes.push(epoch) });
     expect(result.startEpoch).toBe(2);
+    expect(resumes).toEqual([2]);
     expect(result.epochs).toEqual(reference.epochs);
     expect(result.best).toEqual(reference.best);
     const again = small({ seed: 78 });
@@ -164,8 +166,10 @@ describe('best and latest', () => {
     rmSync(join(dir, 'latest.json'));
     rmSync(join(dir, 'epoch-1'), { recursive: true });
     const resumed = small();
-    const result = await adversarialTrain(resumed, train, { ...options, checkpoints: dir, resume: true });
+    const resumes: number[] = [];
+    const result = await adversarialTrain(resumed, train, { ...options, checkpoints: dir, resume: true, onResume: ({ epoch }) => void resumes.push(epoch) });
     expect(result.startEpoch).toBe(0);
+    expect(resumes, 'nothing to resume from: no call').toEqual([]);
     expect(weights(resumed) === weights(fresh)).toBe(true);
     [fresh, crashed, resumed].forEach((m) => m.dispose());
   });

@@ -105,6 +105,11 @@ export interface AdversarialTrainOptions extends Partial<Omit<TrainingPreset, 'd
    * recorded in the checkpoints next to the trainer's own and compared on resume.
    */
   runSettings?: RunSettings;
+  /**
+   * Called once, before training, when the run resumed from a checkpoint (`resume`), with the epochs
+   * the checkpoint holds (training goes on from that 0-based epoch); a returned promise is awaited.
+   */
+  onResume?: (info: { epoch: number }) => void | Promise<void>;
   /** Called after each SGD step with the batch's progress; a returned promise is awaited. */
   onBatchEnd?: (info: BatchInfo) => void;
   /** Called after each epoch, once validated and checkpointed, with its summary; a returned promise is awaited. */
@@ -245,6 +250,7 @@ export async function adversarialTrain(model: tfl.LayersModel, data: TrainingDat
         history.push(...resumed.history);
         best = resumed.best;
         bestWeights = resumed.bestWeights;
+        await options.onResume?.({ epoch: startEpoch });
       }
     }
 

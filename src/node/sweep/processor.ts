@@ -33,6 +33,9 @@ export default async function processSweepJob(
         if (process.ppid !== parent) process.exit(1);
         if (signal?.aborted) throw new Error(`run ${job.data.id}: stopped by its worker`);
       },
+      onResume: async ({ epoch }) => {
+        await job.updateProgress({ epoch, resumed: true });
+      },
       onEpoch: async (e) => {
         await job.updateProgress({ epoch: e.epoch + 1, loss: e.loss });
       },

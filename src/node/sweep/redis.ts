@@ -244,8 +244,12 @@ export async function startWorker(options: WorkerOptions): Promise<SweepWorker> 
     workerForkOptions: { env: { ...process.env, ...(options.results ? { RMC_SWEEP_RESULTS: options.results } : {}) } },
   });
   const label = (job: Job<SweepJobData> | undefined) => (job ? `run ${job.id} (${job.name})` : 'a run');
-  worker.on('active', (job) => log(`started ${label(job)}, attempt ${job.attemptsStarted}`));
-  worker.on('progress', (job, progress) => log(`${label(job)}: epoch ${String((progress as { epoch?: number }).epoch)}/${job.data.config.epochs} checkpointed`));
+  // Attempts as --attempts counts them: failures (a stop or a stall is not one).
+  worker.on('active', (job) => log(`started ${label(job)}, attempt ${job.attemptsMade + 1} of ${job.opts.attempts ?? 1}`));
+  worker.on('progress', (job, progress) => {
+    const { epoch, resumed } = progress as { epoch?: number; resumed?: boolean };
+    log(`${label(job)}: ${resumed ? 'resumed after ' : ''}epoch ${String(epoch)}/${job.data.config.epochs}${resumed ? '' : ' checkpointed'}`);
+  });
   worker.on('completed', (job) => log(`completed ${label(job)}`));
   worker.on('failed', (job, error) => log(`failed ${label(job)}: ${error.message}`));
   worker.on('error', (error) => log(`worker error: ${error.message}`));

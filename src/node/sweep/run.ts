@@ -112,6 +112,8 @@ export function buildRunModel(config: RunConfig): tfl.LayersModel {
 export interface ExecuteRunOptions {
   /** Called after each epoch (checkpointed) with its summary. */
   onEpoch?: (info: EpochInfo) => void | Promise<void>;
+  /** Called once before training when the run resumes from its checkpoint, with the epochs it holds. */
+  onResume?: (info: { epoch: number }) => void | Promise<void>;
   /** Called after each batch; throwing stops the run (e.g. when the worker that owns it is gone). */
   onBatch?: () => void;
 }
@@ -153,6 +155,7 @@ export async function executeRun(run: Pick<SweepRun, 'id' | 'config'>, store: Re
         restoreBest: false,
         checkpoints,
         resume: true,
+        ...(options.onResume ? { onResume: options.onResume } : {}),
         onBatchEnd: () => options.onBatch?.(),
         onEpochEnd: options.onEpoch,
       });
