@@ -60,9 +60,15 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const w of workers) if (w.exitCode === null && w.signalCode === null) process.kill(-w.pid!, 'SIGKILL');
   redis?.kill('SIGTERM');
-  await new Promise((resolve) => (redis?.exitCode !== null ? resolve(null) : redis.once('exit', resolve)));
+  if (redis) await exited(redis);
   rmSync(work, { recursive: true, force: true });
 });
+
+/** Resolves with a process's exit code (null when a signal ended it) once it has exited. */
+function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
 
 function run(...args: string[]): Promise<CliRun> {
   return runCli(work, args);
@@ -222,7 +228,7 @@ describe('a sweep on BullMQ and Redis', () => {
     };
     const killedId = await a.waitUntil(inProgress);
     process.kill(-a.child.pid!, 'SIGKILL');
-    await new Promise((resolve) => (a.child.exitCode !== null || a.child.signalCode !== null ? resolve(null) : a.child.once('exit', resolve)));
+    await exited(a.child);
     expect(a.output(), 'worker A finished the run before the kill landed').not.toMatch(new RegExp(`^completed run ${killedId} `, 'm'));
 
     for (;;) {
@@ -287,7 +293,7 @@ describe('a sweep on BullMQ and Redis', () => {
     expect((await run('sweep', 'submit', stopFile, '--redis', url, '--results', stopResults, ...queue)).code).toBe(0);
     await c.waitFor(/^run [0-9a-f]{24} \([^)]*\): epoch 2\/12 checkpointed$/m);
     process.kill(-c.child.pid!, 'SIGINT');
-    const code = await new Promise((resolve) => (c.child.exitCode !== null ? resolve(c.child.exitCode) : c.child.once('exit', resolve)));
+    const code = await exited(c.child);
     expect(code, c.output()).toBe(0);
     expect(c.output()).toMatch(/^stopping: the running runs go back to the queue at their next batch/m);
     expect(c.output()).toMatch(/^worker stopped$/m);
@@ -312,7 +318,7 @@ describe('a sweep on BullMQ and Redis', () => {
     expect(d.output()).toMatch(new RegExp(`^run ${stopRun!.id} \\([^)]*\\): epoch ${result.startEpoch + 1}/12 checkpointed$`, 'm'));
     expect(d.output()).not.toMatch(new RegExp(`^run ${stopRun!.id} \\([^)]*\\): epoch ${result.startEpoch}/12 checkpointed$`, 'm'));
     process.kill(d.child.pid!, 'SIGTERM');
-    expect(await new Promise((resolve) => (d.child.exitCode !== null ? resolve(d.child.exitCode) : d.child.once('exit', resolve)))).toBe(0);
+    expect(await exited(d.child)).toBe(0);
   });
 
   it('the embedded executor gives the same results and table; collect matches the results cell by cell', async () => {

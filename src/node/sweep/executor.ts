@@ -40,6 +40,16 @@ export interface SweepStatus {
   etaSeconds: number | null;
 }
 
+/** A run's entry in {@link SweepStatus.runs}: its labels, state, epochs, and what is given of the rest. */
+export function runStatus(run: SweepRun, state: RunState, more: { error?: string | undefined; checkpointedEpochs?: number } = {}): SweepStatus['runs'][number] {
+  return {
+    id: run.id, row: run.row, column: run.column, seed: run.config.seed, state,
+    ...(more.error !== undefined ? { error: more.error } : {}),
+    epochs: run.config.epochs,
+    ...(more.checkpointedEpochs ? { checkpointedEpochs: more.checkpointedEpochs } : {}),
+  };
+}
+
 /** What {@link SweepExecutor.submit} reports. */
 export interface SubmitSummary {
   /** Runs of the grid. */
@@ -144,7 +154,7 @@ export function embeddedExecutor(store: ResultsStore, options: EmbeddedExecutorO
         const done = await store.readResult(run.id);
         const error = failures.get(run.id);
         const state: RunState = done ? 'done' : error !== undefined ? 'failed' : 'not submitted';
-        return { id: run.id, row: run.row, column: run.column, seed: run.config.seed, state, ...(error !== undefined && !done ? { error } : {}), epochs: run.config.epochs };
+        return runStatus(run, state, { error: done ? undefined : error });
       }));
       return { counts: countStates(runs), runs, etaSeconds: null };
     },

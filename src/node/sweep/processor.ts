@@ -43,17 +43,18 @@ export default async function processSweepJob(
     return { id: result.id, metrics: result.metrics, startEpoch: result.startEpoch, seconds: result.seconds };
   } catch (e) {
     if (signal?.aborted) {
-      // Back to the queue, neither failed nor stalled; BullMQ's worker recognises the error by name.
+      // Back to the queue, neither failed nor stalled.
       await job.moveToWait(token);
-      const back = new Error(`run ${job.data.id}: stopped by its worker, back in the queue`);
-      back.name = 'WaitingError';
-      throw back;
+      throw bullmqError('WaitingError', `run ${job.data.id}: stopped by its worker, back in the queue`);
     }
-    if (e instanceof RunConfigError) {
-      const error = new Error(e.message);
-      error.name = 'UnrecoverableError';
-      throw error;
-    }
+    if (e instanceof RunConfigError) throw bullmqError('UnrecoverableError', e.message);
     throw e;
   }
+}
+
+/** An error BullMQ's worker recognises by its name (this child does not load BullMQ's classes). */
+function bullmqError(name: 'WaitingError' | 'UnrecoverableError', message: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  return error;
 }

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Job, Queue, Worker } from 'bullmq';
 import { expandGrid, type RunConfig, type SweepGrid } from './grid.js';
-import { beginSubmit, countStates, type RunState, type SweepExecutor, type SweepStatus } from './executor.js';
+import { beginSubmit, countStates, runStatus, type RunState, type SweepExecutor, type SweepStatus } from './executor.js';
 import { packageFile } from '../package-path.js';
 import { estimateEtaSeconds, type FinishedRunTiming } from './eta.js';
 import type { ResultsStore } from './store.js';
@@ -135,12 +135,7 @@ export async function redisExecutor(options: RedisExecutorOptions): Promise<Swee
         // A waiting run may have stopped part-way: it resumes after the epochs it checkpointed.
         const checkpointed = job && (state === 'running' || state === 'waiting') ? epochsCheckpointed(job) : 0;
         if (state === 'running' || state === 'waiting') remaining.push(checkpointed / run.config.epochs);
-        runs.push({
-          id: run.id, row: run.row, column: run.column, seed: run.config.seed, state,
-          ...(error !== undefined ? { error } : {}),
-          epochs: run.config.epochs,
-          ...(checkpointed > 0 ? { checkpointedEpochs: checkpointed } : {}),
-        });
+        runs.push(runStatus(run, state, { error, checkpointedEpochs: checkpointed }));
       }
       const counts = countStates(runs);
       // Runs going at once: those running (the workers' concurrency in use), at least one per worker.
@@ -248,7 +243,8 @@ export async function startWorker(options: WorkerOptions): Promise<SweepWorker> 
   worker.on('active', (job) => log(`started ${label(job)}, attempt ${job.attemptsMade + 1} of ${job.opts.attempts ?? 1}`));
   worker.on('progress', (job, progress) => {
     const { epoch, resumed } = progress as { epoch?: number; resumed?: boolean };
-    log(`${label(job)}: ${resumed ? 'resumed after ' : ''}epoch ${String(epoch)}/${job.data.config.epochs}${resumed ? '' : ' checkpointed'}`);
+    const of = `${String(epoch)}/${job.data.config.epochs}`;
+    log(resumed ? `${label(job)}: resumed after epoch ${of}` : `${label(job)}: epoch ${of} checkpointed`);
   });
   worker.on('completed', (job) => log(`completed ${label(job)}`));
   worker.on('failed', (job, error) => log(`failed ${label(job)}: ${error.message}`));
