@@ -4,7 +4,7 @@
 // from the checkpoint, a failing run, re-submission, and the collected table checked against the
 // results' own numbers, against a run made directly with the trainer, and against the embedded executor.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -377,11 +377,17 @@ describe('a sweep on BullMQ and Redis', () => {
   });
 
   it('usage errors exit 2 with one line', async () => {
+    // A grid file where collect would write its table of the same name.
+    const named = join(work, 'named');
+    mkdirSync(named, { recursive: true });
+    const namedGrid = join(named, `${grid.name}.json`);
+    writeFileSync(namedGrid, JSON.stringify(grid));
     for (const [args, message] of [
       [['sweep', 'submit', 'table9'], /grid 'table9': expected one of table3, table4, table5, table6 or a JSON grid file/],
       [['sweep', 'submit', 'table3', '--redis', 'http://x'], /--redis 'http:\/\/x': expected a URL such as redis:\/\/127.0.0.1:6379/],
       [['sweep', 'status', 'table3', '--seeds', '3-1'], /--seeds '3-1': a range must go up/],
       [['sweep', 'collect', 'table3', '--scale', 'huge'], /--scale 'huge': accepted values are full, cpu, smoke/],
+      [['sweep', 'collect', namedGrid, '--results', join(work, 'no-results'), '--out', named], /--out .*named: collect writes tiny.md, tiny.json and tiny-plot.svg\/.json there, which would overwrite the grid file .*tiny.json; give another --out/],
       [['worker'], /required option '--redis <url>' not specified/],
       [['worker', '--redis', url, '--concurrency', '0'], /--concurrency 0: must be an integer >= 1/],
     ] as const) {
@@ -390,5 +396,6 @@ describe('a sweep on BullMQ and Redis', () => {
       expect(r.stderr).toMatch(message);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
     }
+    expect(JSON.parse(readFileSync(namedGrid, 'utf8'))).toEqual(grid);
   });
 });

@@ -4,7 +4,8 @@
  * table collected from the results store. See docs/sweeps.md.
  */
 import { existsSync } from 'node:fs';
-import { collectSweep } from '../node/sweep/aggregate.js';
+import { resolve } from 'node:path';
+import { collectSweep, collectedFiles } from '../node/sweep/aggregate.js';
 import { embeddedExecutor, type SweepExecutor } from '../node/sweep/executor.js';
 import { expandGrid, readGridFile, type SweepGrid } from '../node/sweep/grid.js';
 import { PAPER_GRIDS, paperGrid, type PaperGridName } from '../node/sweep/paper-grids.js';
@@ -129,6 +130,11 @@ export function duration(seconds: number): string {
 export async function sweepCollectCommand(spec: string, o: SweepOptions & { out?: string }): Promise<void> {
   const grid = resolveGrid(spec, o);
   const out = o.out ?? `${o.results}/tables`;
+  // A grid file named like the table in the output directory would be overwritten by it.
+  const { markdown: md, json, plotSvg, plotJson } = collectedFiles(grid.name, out);
+  if (existsSync(spec) && [md, json, plotSvg, plotJson].some((f) => resolve(f) === resolve(spec))) {
+    throw new UsageError(`--out ${out}: collect writes ${grid.name}.md, ${grid.name}.json and ${grid.name}-plot.svg/.json there, which would overwrite the grid file ${spec}; give another --out`);
+  }
   const { markdown, files } = await collectSweep(grid, directoryStore(o.results), out);
   console.log(markdown);
   console.log(`wrote ${files.join(', ')}`);

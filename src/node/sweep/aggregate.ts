@@ -146,6 +146,12 @@ export interface CollectedSweep {
   files: string[];
 }
 
+/** The files {@link collectSweep} writes for a table named `name` in `outDir`. */
+export function collectedFiles(name: string, outDir: string): { markdown: string; json: string; plot: string; plotSvg: string; plotJson: string } {
+  const plot = join(outDir, `${name}-plot`);
+  return { markdown: join(outDir, `${name}.md`), json: join(outDir, `${name}.json`), plot, plotSvg: `${plot}.svg`, plotJson: `${plot}.json` };
+}
+
 /**
  * Collects `grid` from `store` into `outDir`: `<name>.md`, `<name>.json` (the table with every cell's
  * statistics) and `<name>-plot.svg` (+ its JSON: one line per row and column over the metrics, at the
@@ -156,8 +162,7 @@ export async function collectSweep(grid: SweepGrid, store: ResultsStore, outDir:
   const table = aggregate(grid, runs, await readResults(store, runs));
   const markdown = sweepTableMarkdown(table);
   await mkdir(outDir, { recursive: true });
-  const md = join(outDir, `${table.name}.md`);
-  const json = join(outDir, `${table.name}.json`);
+  const { markdown: md, json, plot } = collectedFiles(table.name, outDir);
   await writeAtomic(md, markdown);
   await writeAtomic(json, `${JSON.stringify({ ...table, grid, results: store.location }, null, 1)}\n`);
   const series = table.rows.flatMap((row) => table.columns.map((c) => ({
@@ -166,7 +171,7 @@ export async function collectSweep(grid: SweepGrid, store: ResultsStore, outDir:
   }))).filter((s) => s.points.length > 0);
   const files = [md, json];
   if (series.length) {
-    const chart = await saveChart(join(outDir, `${table.name}-plot`), {
+    const chart = await saveChart(plot, {
       title: table.title.length > 90 ? `${table.title.slice(0, 87)}...` : table.title,
       xLabel: `metric (${table.metrics.map((m, i) => `${i} ${m}`).join(', ')})`,
       yLabel: 'accuracy (%), mean over seeds',
