@@ -209,7 +209,19 @@ try {
       else if (m.type() === 'warning') warnings.push(m.text());
     });
     tab.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
-    tab.on('requestfailed', (r) => errors.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
+    // Chromium reports some fetches read to the end as failed (net::ERR_ABORTED after their response,
+    // e.g. a no-store body read with getReader() in several chunks: microsoft/playwright#42742). Such
+    // a request counts as a note, not an error: the page itself checks what it received (the sample's
+    // md5, the checkpoints' logits), so a body really cut short fails its check. A request that failed
+    // with no response, or with another error, is an error.
+    const responded = new Set();
+    const afterResponse = [];
+    tab.on('response', (response) => responded.add(response.request()));
+    tab.on('requestfailed', (r) => {
+      const text = `request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`;
+      if (responded.has(r) && r.failure()?.errorText === 'net::ERR_ABORTED') afterResponse.push(text);
+      else errors.push(text);
+    });
     let result;
     try {
       await tab.goto(`${origin}/?backend=${backend}`, { waitUntil: 'commit', timeout: timeoutMs });
@@ -225,6 +237,7 @@ try {
       `${seconds(t)} s`,
       result ? `${result.checks.length - failedChecks.length}/${result.checks.length} checks` : 'no result',
       ...(warnings.length ? [`${warnings.length} console warning(s)`] : []),
+      ...afterResponse.map((e) => `\n    note: ${e} (after its response; the page checked the body)`),
       ...failedChecks.map((c) => `\n    check failed: ${c.name}: ${c.detail}`),
       ...(result?.error ? [`\n    error: ${result.error.split('\n').slice(0, 4).join('\n      ')}`] : []),
       ...errors.map((e) => `\n    ${e}`),
